@@ -1,0 +1,172 @@
+//! The one error type of the crate and the handler's error report.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// A specialised `Result` whose error defaults to [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong between the runtime and the SCF runtime API.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An environment variable the runtime needs is not set (or not valid UTF-8).
+    ///
+    /// Happens in [`Config::from_env`](crate::Config::from_env) for `SCF_RUNTIME_API` and
+    /// `SCF_RUNTIME_API_PORT`, which SCF always sets for a custom runtime.
+    #[error("environment variable {name} is not set; {hint}")]
+    MissingEnv {
+        /// The variable's name.
+        name: &'static str,
+        /// What the variable should contain.
+        hint: &'static str,
+    },
+
+    /// An environment variable is set but its value cannot be used.
+    #[error("environment variable {name}={value:?} is invalid: {reason}")]
+    InvalidEnv {
+        /// The variable's name.
+        name: &'static str,
+        /// The value found.
+        value: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+
+    /// The runtime API could not be reached or the connection broke mid-request.
+    ///
+    /// For `next` and `ready` this is reported only after the retries of the
+    /// [`RetryPolicy`](crate::RetryPolicy) are used up.
+    #[error("runtime API {endpoint} failed: {source}")]
+    Transport {
+        /// The endpoint path, e.g. `/runtime/invocation/next`.
+        endpoint: &'static str,
+        /// The underlying HTTP or I/O error.
+        #[source]
+        source: ureq::Error,
+    },
+
+    /// The runtime API answered with a status other than 2xx.
+    #[error("runtime API {endpoint} answered HTTP {status}: {body}")]
+    Status {
+        /// The endpoint path.
+        endpoint: &'static str,
+        /// The HTTP status code.
+        status: u16,
+        /// The start of the response body, as text, for the log.
+        body: String,
+    },
+
+    /// `next` delivered an event the runtime cannot turn into an [`Invocation`](crate::Invocation):
+    /// a missing or malformed `request_id` / `memory_limit_in_mb` / `time_limit_in_ms` header,
+    /// or a body over the size limit.
+    ///
+    /// The loop reports it to `/runtime/invocation/error` and goes on.
+    #[error("invalid event from {endpoint}: {reason}")]
+    InvalidEvent {
+        /// Always `/runtime/invocation/next`.
+        endpoint: &'static str,
+        /// What was wrong.
+        reason: String,
+        /// The request id, when it could be read.
+        request_id: Option<String>,
+    },
+
+    /// The init hook failed. Ready was not sent; the process should exit non-zero.
+    #[error("init failed: {0}")]
+    Init(ErrorReport),
+
+    /// `next` kept failing for longer than the retry policy allows.
+    #[error(
+        "runtime API {endpoint} unavailable after {attempts} attempts over {elapsed:?}: {last}"
+    )]
+    RetriesExhausted {
+        /// The endpoint path.
+        endpoint: &'static str,
+        /// How many attempts were made.
+        attempts: u32,
+        /// How long the attempts took in all.
+        elapsed: Duration,
+        /// The last error seen.
+        last: Box<Error>,
+    },
+}
+
+/// What a handler returns when it fails; posted to `/runtime/invocation/error` as JSON.
+///
+/// Serialised as `{"errorType","errorMessage","stackTrace":[..],"requestId"}` with UTF-8 kept
+/// as is (no `\u` escapes for non-ASCII text).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorReport {
+    /// The kind of failure, e.g. an exception's qualified class name.
+    pub error_type: String,
+    /// A human-readable message.
+    pub error_message: String,
+    /// Stack frames or traceback lines, outermost first; may be empty.
+    pub stack_trace: Vec<String>,
+}
+
+impl ErrorReport {
+    /// A report with a type and a message and no stack trace.
+    pub fn new(error_type: impl Into<String>, error_message: impl Into<String>) -> Self {
+        ErrorReport {
+            error_type: error_type.into(),
+            error_message: error_message.into(),
+            stack_trace: Vec::new(),
+        }
+    }
+
+    /// The JSON body posted to `/runtime/invocation/error` for the invocation `request_id`.
+    pub fn to_json(&self, request_id: &str) -> Vec<u8> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Body<'a> {
+            error_type: &'a str,
+            error_message: &'a str,
+            stack_trace: &'a [String],
+            request_id: &'a str,
+        }
+        // Serialising borrowed strings into a Vec cannot fail.
+        serde_json::to_vec(&Body {
+            error_type: &self.error_type,
+            error_message: &self.error_message,
+            stack_trace: &self.stack_trace,
+            request_id,
+        })
+        .unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for ErrorReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.error_type, self.error_message)
+    }
+}
+
+impl<E: std::error::Error> From<E> for ErrorReport {
+    // This blanket conversion lets handlers use `?` on any error. It is why ErrorReport does
+    // not implement `std::error::Error` itself (the impls would overlap, as with anyhow).
+    fn from(e: E) -> Self {
+        let mut stack_trace = Vec::new();
+        let mut cause = e.source();
+        while let Some(c) = cause {
+            stack_trace.push(format!("caused by: {c}"));
+            cause = c.source();
+        }
+        ErrorReport {
+            error_type: short_type_name::<E>().to_string(),
+            error_message: e.to_string(),
+            stack_trace,
+        }
+    }
+}
+
+fn short_type_name<T>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    // Keep generics intact: cut the module path only before the first '<'.
+    let head = full.split('<').next().unwrap_or(full);
+    let start = head.rfind("::").map_or(0, |i| i + 2);
+    &full[start..]
+}

@@ -1,0 +1,268 @@
+//! The invocation loop: ready, then next -> handler -> response | error, until stopped.
+
+use std::io::Write;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::{Config, Error, ErrorReport, Invocation, Result, RetryPolicy, Transport, signal};
+
+/// The largest response the platform accepts (6 MB); a larger one is reported as an error
+/// instead of being sent.
+pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
+
+/// Something that turns one event into a response.
+///
+/// Implemented for every `FnMut(&Invocation) -> Result<Vec<u8>, ErrorReport>`; the C and
+/// Python bindings implement it for their callbacks.
+pub trait Handler {
+    /// Handle one invocation; `Err` is posted to `/runtime/invocation/error`.
+    fn handle(&mut self, inv: &Invocation) -> Result<Vec<u8>, ErrorReport>;
+}
+
+impl<F> Handler for F
+where
+    F: FnMut(&Invocation) -> Result<Vec<u8>, ErrorReport>,
+{
+    fn handle(&mut self, inv: &Invocation) -> Result<Vec<u8>, ErrorReport> {
+        self(inv)
+    }
+}
+
+/// What a finished [`Runtime::run`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RunStats {
+    /// Invocations answered through `/runtime/invocation/response`.
+    pub responses: u64,
+    /// Invocations answered through `/runtime/invocation/error`.
+    pub errors: u64,
+}
+
+type InitHook = Box<dyn FnOnce() -> Result<(), ErrorReport> + Send>;
+
+/// The runtime: a [`Transport`] plus the loop's settings.
+///
+/// ```no_run
+/// use scf_core::{ErrorReport, Invocation, Runtime};
+///
+/// let rt = Runtime::from_env().expect("SCF environment");
+/// rt.run(|inv: &Invocation| -> Result<Vec<u8>, ErrorReport> { Ok(inv.body.clone()) })
+///     .expect("runtime API");
+/// ```
+pub struct Runtime {
+    config: Config,
+    transport: Transport,
+    max_invocations: Option<u64>,
+    init: Option<InitHook>,
+    handle_signals: bool,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("config", &self.config)
+            .field("max_invocations", &self.max_invocations)
+            .field("has_init", &self.init.is_some())
+            .field("handle_signals", &self.handle_signals)
+            .finish()
+    }
+}
+
+impl Runtime {
+    /// A runtime for `config`; signals are handled, invocations unbounded.
+    pub fn new(config: Config) -> Runtime {
+        Runtime {
+            transport: Transport::new(&config),
+            config,
+            max_invocations: None,
+            init: None,
+            handle_signals: true,
+        }
+    }
+
+    /// A runtime configured from the process environment.
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::from_env`].
+    pub fn from_env() -> Result<Runtime> {
+        Config::from_env().map(Runtime::new)
+    }
+
+    /// The configuration the runtime was built from.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Stop after `n` invocations (for tests and benchmarks); `None` runs until stopped.
+    pub fn max_invocations(mut self, n: Option<u64>) -> Runtime {
+        self.max_invocations = n;
+        self
+    }
+
+    /// Run `init` before reporting ready. If it fails, ready is never sent and
+    /// [`run`](Self::run) returns [`Error::Init`]; SCF then reports the init failure.
+    pub fn init(
+        mut self,
+        init: impl FnOnce() -> Result<(), ErrorReport> + Send + 'static,
+    ) -> Runtime {
+        self.init = Some(Box::new(init));
+        self
+    }
+
+    /// Whether `run` installs SIGTERM/SIGINT handlers (default `true`).
+    ///
+    /// With them, a signal during a handler ends the loop after that invocation is answered, and
+    /// a signal during the long poll ends the process at once with exit code 0. Embedders that
+    /// own signal handling (such as the Python binding) turn this off.
+    pub fn handle_signals(mut self, on: bool) -> Runtime {
+        self.handle_signals = on;
+        self
+    }
+
+    /// Replace the retry policy of `ready` and `next`.
+    pub fn retry(mut self, retry: RetryPolicy) -> Runtime {
+        self.transport = self.transport.with_retry(retry);
+        self
+    }
+
+    /// Init, ready, then serve invocations with `handler` until stopped.
+    ///
+    /// A handler error, a handler panic, an oversized response or an invalid event are posted to
+    /// the error endpoint and the loop goes on. A refused post (e.g. a second result) is logged
+    /// to stderr and the loop goes on.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Init`] when the init hook failed; otherwise a transport error that outlived the
+    /// retries of `ready` or `next`, or a 4xx answer to them.
+    pub fn run(self, handler: impl Handler) -> Result<RunStats> {
+        self.run_with(handler, |_| {})
+    }
+
+    /// [`run`](Self::run), calling `after_each` once an invocation is answered (bindings use it
+    /// to flush their own output buffers before the next long poll).
+    ///
+    /// # Errors
+    ///
+    /// As [`run`](Self::run).
+    pub fn run_with(
+        mut self,
+        mut handler: impl Handler,
+        mut after_each: impl FnMut(&Invocation),
+    ) -> Result<RunStats> {
+        if self.handle_signals {
+            signal::install();
+        }
+        if let Some(init) = self.init.take() {
+            match catch_unwind(AssertUnwindSafe(init)) {
+                Ok(Ok(())) => {}
+                Ok(Err(report)) => return Err(Error::Init(report)),
+                Err(payload) => return Err(Error::Init(panic_report(payload.as_ref()))),
+            }
+        }
+        flush_std();
+        self.transport.ready()?;
+        let mut stats = RunStats::default();
+        while self
+            .max_invocations
+            .is_none_or(|max| stats.responses + stats.errors < max)
+        {
+            let next = {
+                // While this guard lives a stop signal ends the process at once; `enter` refuses
+                // when a signal already arrived, which ends the loop here.
+                let _polling = match self.handle_signals.then(signal::PollGuard::enter) {
+                    Some(None) => break,
+                    guard => guard,
+                };
+                self.transport.next()
+            };
+            let inv = match next {
+                Ok(inv) => inv,
+                Err(Error::InvalidEvent {
+                    reason, request_id, ..
+                }) => {
+                    eprintln!("scfruntime: invalid event: {reason}");
+                    let report = ErrorReport::new("InvalidEvent", reason);
+                    let id = request_id.unwrap_or_default();
+                    self.post(false, &report.to_json(&id));
+                    stats.errors += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let outcome = match catch_unwind(AssertUnwindSafe(|| handler.handle(&inv))) {
+                Ok(Ok(body)) if body.len() > MAX_RESPONSE_BYTES => Err(ErrorReport::new(
+                    "ResponseTooLarge",
+                    format!(
+                        "the response is {} bytes, over the platform's limit of {MAX_RESPONSE_BYTES} bytes (6 MB); it was not sent",
+                        body.len()
+                    ),
+                )),
+                Ok(result) => result,
+                Err(payload) => Err(panic_report(payload.as_ref())),
+            };
+            flush_std();
+            match outcome {
+                Ok(body) => {
+                    self.post(true, &body);
+                    stats.responses += 1;
+                }
+                Err(report) => {
+                    self.post(false, &report.to_json(&inv.request_id));
+                    stats.errors += 1;
+                }
+            }
+            after_each(&inv);
+        }
+        Ok(stats)
+    }
+
+    fn post(&self, ok: bool, body: &[u8]) {
+        let result = if ok {
+            self.transport.respond(body)
+        } else {
+            self.transport.fail(body)
+        };
+        // The platform decides what a refused or lost result means; re-sending could deliver
+        // it twice, so log it and go on to the next event.
+        if let Err(e) = result {
+            eprintln!("scfruntime: {e}");
+        }
+    }
+}
+
+fn flush_std() {
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+}
+
+fn panic_report(payload: &(dyn std::any::Any + Send)) -> ErrorReport {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "the handler panicked with a non-string payload".to_string());
+    ErrorReport::new("Panic", message)
+}
+
+/// Serve `handler` with a runtime from the environment, as a bootstrap's `main` does.
+///
+/// Prints any fatal error to stderr and returns the process exit code: success when the loop
+/// ended (signal or bound), failure for a configuration, init or transport error.
+///
+/// ```no_run
+/// use scf_core::{ErrorReport, Invocation};
+///
+/// fn main() -> std::process::ExitCode {
+///     scf_core::serve(|inv: &Invocation| -> Result<Vec<u8>, ErrorReport> { Ok(inv.body.clone()) })
+/// }
+/// ```
+pub fn serve(handler: impl Handler) -> std::process::ExitCode {
+    match Runtime::from_env().and_then(|rt| rt.run(handler)) {
+        Ok(_) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("scfruntime: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

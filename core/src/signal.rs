@@ -1,0 +1,56 @@
+//! SIGTERM / SIGINT: stop after the current invocation, or at once while waiting for one.
+
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static STOP: AtomicBool = AtomicBool::new(false);
+static POLLING: AtomicBool = AtomicBool::new(false);
+static INSTALL: Once = Once::new();
+
+extern "C" fn on_signal(_sig: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+    if POLLING.load(Ordering::SeqCst) {
+        // Blocked in the long poll: no invocation is in flight and the handler's output was
+        // flushed before polling, so leave now. `_exit` is async-signal-safe; a blocking read in
+        // ureq cannot be interrupted any other way.
+        unsafe { libc::_exit(0) };
+    }
+}
+
+/// Install the SIGTERM and SIGINT handlers (once per process).
+pub(crate) fn install() {
+    INSTALL.call_once(|| {
+        for sig in [libc::SIGTERM, libc::SIGINT] {
+            // SAFETY: a zeroed sigaction is valid; the handler only touches atomics and `_exit`.
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = on_signal as *const () as libc::sighandler_t;
+                libc::sigemptyset(&mut action.sa_mask);
+                action.sa_flags = libc::SA_RESTART;
+                libc::sigaction(sig, &action, std::ptr::null_mut());
+            }
+        }
+    });
+}
+
+/// Mark the span in which a stop signal may end the process at once.
+pub(crate) struct PollGuard;
+
+impl PollGuard {
+    pub(crate) fn enter() -> Option<PollGuard> {
+        POLLING.store(true, Ordering::SeqCst);
+        // A signal that landed just before the flag was set would otherwise be missed until the
+        // next event arrives.
+        if STOP.load(Ordering::SeqCst) {
+            POLLING.store(false, Ordering::SeqCst);
+            return None;
+        }
+        Some(PollGuard)
+    }
+}
+
+impl Drop for PollGuard {
+    fn drop(&mut self) {
+        POLLING.store(false, Ordering::SeqCst);
+    }
+}
