@@ -1,0 +1,193 @@
+//! The transport under faults: a scripted server breaks `next` in each way the design names, and
+//! every event must still be answered exactly once.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::Duration;
+
+use scf_core::{Config, ErrorReport, Invocation, RetryPolicy, Runtime};
+use support::{Fault, ScriptServer, Seen};
+
+fn events(n: usize) -> Vec<(String, Vec<u8>)> {
+    (0..n)
+        .map(|i| (format!("req-{i}"), format!("{{\"n\":{i}}}").into_bytes()))
+        .collect()
+}
+
+fn fast_retry() -> RetryPolicy {
+    RetryPolicy {
+        initial_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(20),
+        give_up_after: Duration::from_secs(10),
+    }
+}
+
+/// Run an echo runtime in this process for `n` invocations against `server`.
+fn run_echo(
+    server: &ScriptServer,
+    n: u64,
+) -> thread::JoinHandle<scf_core::Result<scf_core::RunStats>> {
+    let rt = Runtime::new(Config::for_endpoint("127.0.0.1", server.port))
+        .handle_signals(false)
+        .retry(fast_retry())
+        .max_invocations(Some(n));
+    thread::spawn(move || {
+        rt.run(|inv: &Invocation| -> Result<Vec<u8>, ErrorReport> { Ok(inv.body.clone()) })
+    })
+}
+
+/// Each event's id got exactly one result post, whose body is the echo of that event.
+fn assert_each_answered_once(seen: &[Seen], evs: &[(String, Vec<u8>)]) {
+    for (id, body) in evs {
+        let posts: Vec<&Seen> = seen
+            .iter()
+            .filter(|s| s.method == "POST" && s.path.starts_with("/runtime/invocation/"))
+            .filter(|s| s.current.as_deref() == Some(id.as_str()))
+            .collect();
+        assert_eq!(posts.len(), 1, "event {id}: {:#?}", support::summary(seen));
+        assert_eq!(posts[0].path, "/runtime/invocation/response");
+        assert_eq!(&posts[0].body, body, "event {id}");
+    }
+    let stray = seen
+        .iter()
+        .filter(|s| {
+            s.method == "POST" && s.path.starts_with("/runtime/invocation/") && s.current.is_none()
+        })
+        .count();
+    assert_eq!(
+        stray,
+        0,
+        "posts with no event current: {:#?}",
+        support::summary(seen)
+    );
+}
+
+fn check_fault(faults: Vec<Fault>) {
+    let evs = events(4);
+    let server = ScriptServer::start(evs.clone(), faults.clone());
+    let stats = run_echo(&server, evs.len() as u64)
+        .join()
+        .expect("runtime thread")
+        .expect("run");
+    assert_eq!(stats.responses, 4, "{faults:?}");
+    assert_each_answered_once(&server.seen(), &evs);
+    let nexts = server
+        .seen()
+        .iter()
+        .filter(|s| s.path == "/runtime/invocation/next")
+        .count();
+    assert_eq!(
+        nexts,
+        4 + faults.iter().filter(|f| **f != Fault::None).count(),
+        "{faults:?}"
+    );
+}
+
+#[test]
+fn reset_on_next_is_retried_and_nothing_is_lost() {
+    check_fault(vec![Fault::Reset, Fault::None, Fault::Reset, Fault::Reset]);
+}
+
+#[test]
+fn http_500_on_next_is_retried() {
+    check_fault(vec![
+        Fault::Status(500),
+        Fault::None,
+        Fault::Status(503),
+        Fault::Status(502),
+    ]);
+}
+
+#[test]
+fn truncated_event_body_is_retried() {
+    check_fault(vec![
+        Fault::None,
+        Fault::TruncatedBody,
+        Fault::None,
+        Fault::TruncatedBody,
+    ]);
+}
+
+#[test]
+fn a_4xx_on_next_is_not_retried_and_ends_the_loop() {
+    let server = ScriptServer::start(events(1), vec![Fault::Status(404)]);
+    let err = run_echo(&server, 1)
+        .join()
+        .expect("runtime thread")
+        .unwrap_err();
+    assert!(err.to_string().contains("HTTP 404"), "{err}");
+    assert!(
+        err.to_string().contains("/runtime/invocation/next"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unreachable_api_gives_up_with_the_endpoint_named() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let rt = Runtime::new(Config::for_endpoint("127.0.0.1", port))
+        .handle_signals(false)
+        .retry(RetryPolicy {
+            initial_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+            give_up_after: Duration::from_millis(100),
+        });
+    let err = rt
+        .run(|inv: &Invocation| -> Result<Vec<u8>, ErrorReport> { Ok(inv.body.clone()) })
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("/runtime/init/ready") && msg.contains("attempts"),
+        "{msg}"
+    );
+}
+
+/// The runtime API is down when the bootstrap starts and comes back: ready and the events go
+/// through once it is up. The bootstrap is a subprocess so the test can wait for its first logged
+/// retry before binding the port.
+#[test]
+fn refused_for_a_moment_then_back() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fixture-echo"))
+        .env_clear()
+        .env("SCF_RUNTIME_API", "127.0.0.1")
+        .env("SCF_RUNTIME_API_PORT", port.to_string())
+        .env("FIXTURE_MAX_INVOCATIONS", "3")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn fixture-echo");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    stderr.read_line(&mut line).expect("read stderr");
+    assert!(
+        line.contains("/runtime/init/ready") && line.contains("retrying"),
+        "first stderr line: {line}"
+    );
+    let evs = events(3);
+    let server = ScriptServer::start_on(
+        TcpListener::bind(("127.0.0.1", port)).expect("rebind the port"),
+        evs.clone(),
+        vec![Fault::Reset],
+    );
+    let status = child.wait().expect("wait");
+    let rest: Vec<String> = stderr.lines().map_while(Result::ok).collect();
+    assert!(status.success(), "exit {status}; stderr: {rest:#?}");
+    let seen = server.seen();
+    assert_eq!(
+        seen.iter()
+            .filter(|s| s.path == "/runtime/init/ready")
+            .count(),
+        1
+    );
+    assert_each_answered_once(&seen, &evs);
+}
