@@ -1,0 +1,320 @@
+//! The `scfrt` command line.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+
+use crate::emulator::{Function, FunctionConfig, kill_all_process_groups};
+
+/// Every invocation succeeded.
+pub const EXIT_OK: u8 = 0;
+/// At least one invocation failed (non-zero `InvokeResult`).
+pub const EXIT_FUNCTION_FAILED: u8 = 1;
+/// Bad usage or an unusable package / event; nothing (more) was invoked.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Environment variable prefixes the platform reserves for itself.
+const RESERVED_PREFIXES: [&str; 3] = ["SCF_", "QCLOUD_", "TENCENTCLOUD_"];
+
+/// `scfrt`: Tencent Cloud SCF on one machine.
+#[derive(Debug, Parser)]
+#[command(
+    name = "scfrt",
+    version,
+    about = "Tencent Cloud SCF on one machine: run custom-runtime function packages locally",
+    long_about = "Tencent Cloud SCF on one machine.\n\n\
+        scfrt runs a custom-runtime function package (a directory or zip with an executable \
+        `bootstrap` at its root) the way the platform does: it serves the SCF runtime API on \
+        127.0.0.1, starts the bootstrap with the platform's environment, enforces the init and \
+        invocation timeouts and the 6 MB limits, captures stdout/stderr into START/END/Report \
+        framed logs, and prints the Invoke API result."
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Commands,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Commands {
+    /// Invoke a function package locally and print the Invoke API result JSON.
+    #[command(
+        long_about = "Invoke a function package locally.\n\n\
+        Starts <PACKAGE>'s bootstrap (cold start), delivers each event through \
+        GET /runtime/invocation/next, and prints one Invoke API result per invocation on stdout:\n  \
+        {\"Response\":{\"Result\":{\"MemUsage\":..,\"Log\":..,\"RetMsg\":..,\"BillDuration\":..,\
+        \"FunctionRequestId\":..,\"Duration\":..,\"ErrMsg\":..,\"InvokeResult\":0},\"RequestId\":..}}\n\
+        The framed function log streams to stderr as it happens. Later invocations reuse the warm \
+        instance unless the previous one timed out, crashed or returned an oversized response.\n\n\
+        Exit status: 0 when every invocation succeeded, 1 when one failed, 2 for usage, package \
+        or event errors.",
+        after_help = "Examples:\n  \
+        scfrt invoke examples/bash-echo --event '{\"key1\": \"test value 1\"}'\n  \
+        scfrt invoke demo.zip --event-file event.json --timeout 10 --env STAGE=dev\n  \
+        scfrt invoke ./fn --event '{}' --repeat 3 --log-type None"
+    )]
+    Invoke(InvokeArgs),
+}
+
+/// `LogType` of the Invoke API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogType {
+    /// Return the last 4 KB of the log in `Log`.
+    #[value(name = "Tail")]
+    Tail,
+    /// Return no log (`Log` is empty).
+    #[value(name = "None")]
+    None,
+}
+
+/// Arguments of `scfrt invoke`.
+#[derive(Debug, Args)]
+pub struct InvokeArgs {
+    /// The function package: a directory or a .zip with an executable `bootstrap` at its root.
+    #[arg(value_name = "PACKAGE")]
+    pub package: PathBuf,
+    /// Event JSON (the Invoke API's ClientContext); `@FILE` reads it from FILE. Repeat for
+    /// several invocations, in order. Default: `{}`.
+    #[arg(long = "event", value_name = "JSON")]
+    pub events: Vec<String>,
+    /// Read an event from FILE (may be repeated; ordered together with --event).
+    #[arg(long = "event-file", value_name = "FILE")]
+    pub event_files: Vec<PathBuf>,
+    /// The handler string, passed to the bootstrap as _HANDLER.
+    #[arg(long, value_name = "HANDLER", default_value = "index.main_handler")]
+    pub handler: String,
+    /// Invocation timeout in seconds, from event delivery to the result post.
+    #[arg(long, value_name = "SECONDS", default_value = "3", value_parser = parse_seconds)]
+    pub timeout: Duration,
+    /// Init timeout in seconds, from bootstrap start to /runtime/init/ready.
+    #[arg(long = "init-timeout", value_name = "SECONDS", default_value = "65", value_parser = parse_seconds)]
+    pub init_timeout: Duration,
+    /// Memory size in MB (sent as memory_limit_in_mb; reported, not enforced).
+    #[arg(long, value_name = "MB", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub memory: u32,
+    /// A user environment variable for the bootstrap (repeatable). Names starting with SCF_,
+    /// QCLOUD_ or TENCENTCLOUD_ are reserved by the platform.
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
+    /// Tail returns the last 4 KB of the log in the result's `Log`; None returns none.
+    #[arg(
+        long = "log-type",
+        value_name = "TYPE",
+        value_enum,
+        ignore_case = true,
+        default_value = "Tail"
+    )]
+    pub log_type: LogType,
+    /// The function name (SCF_FUNCTIONNAME).
+    #[arg(
+        long = "function-name",
+        value_name = "NAME",
+        default_value = "scfrt-local"
+    )]
+    pub function_name: String,
+    /// Send the events N times (the whole list, in order) to the same warm function.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub repeat: u32,
+}
+
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if !(secs > 0.0 && secs <= 86_400.0) {
+        return Err(format!(
+            "`{s}` must be greater than 0 and at most 86400 seconds"
+        ));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    let (key, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not KEY=VALUE"))?;
+    let valid = key
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !valid {
+        return Err(format!(
+            "`{key}` is not a valid variable name (letters, digits and _, not starting with a digit)"
+        ));
+    }
+    if let Some(prefix) = RESERVED_PREFIXES.iter().find(|p| key.starts_with(*p)) {
+        return Err(format!(
+            "`{key}`: names starting with {prefix} are reserved by the platform"
+        ));
+    }
+    Ok((key.to_owned(), value.to_owned()))
+}
+
+/// Runs `scfrt` with `args` (including the program name) and returns the process exit code.
+pub fn run<I, T>(args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let matches = match Cli::command().try_get_matches_from(args) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+        }
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return EXIT_USAGE;
+        }
+    };
+    match cli.command {
+        Commands::Invoke(args) => {
+            let sub = matches
+                .subcommand_matches("invoke")
+                .cloned()
+                .unwrap_or_default();
+            match invoke(&args, &sub) {
+                Ok(code) => code,
+                Err(msg) => {
+                    eprintln!("scfrt: error: {msg}");
+                    EXIT_USAGE
+                }
+            }
+        }
+    }
+}
+
+/// The events in command-line order (`--event` and `--event-file` interleaved as given).
+fn collect_events(args: &InvokeArgs, matches: &ArgMatches) -> Result<Vec<Vec<u8>>, String> {
+    let mut ordered: Vec<(usize, Result<Vec<u8>, String>)> = Vec::new();
+    let event_idx = matches
+        .indices_of("events")
+        .map(|i| i.collect::<Vec<_>>())
+        .unwrap_or_default();
+    for (n, text) in args.events.iter().enumerate() {
+        let idx = event_idx.get(n).copied().unwrap_or(n);
+        let event = match text.strip_prefix('@') {
+            Some(file) => read_event_file(Path::new(file)),
+            None => Ok(text.as_bytes().to_vec()),
+        };
+        ordered.push((idx, event));
+    }
+    let file_idx = matches
+        .indices_of("event_files")
+        .map(|i| i.collect::<Vec<_>>())
+        .unwrap_or_default();
+    for (n, file) in args.event_files.iter().enumerate() {
+        let idx = file_idx.get(n).copied().unwrap_or(usize::MAX / 2 + n);
+        ordered.push((idx, read_event_file(file)));
+    }
+    ordered.sort_by_key(|(idx, _)| *idx);
+    let mut events = Vec::with_capacity(ordered.len().max(1));
+    for (n, (_, event)) in ordered.into_iter().enumerate() {
+        let event = event?;
+        if let Err(e) = serde_json::from_slice::<serde_json::Value>(&event) {
+            return Err(format!(
+                "event #{} is not valid JSON ({e}); the Invoke API's ClientContext must be a JSON document",
+                n + 1
+            ));
+        }
+        events.push(event);
+    }
+    if events.is_empty() {
+        events.push(b"{}".to_vec());
+    }
+    Ok(events)
+}
+
+fn read_event_file(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read event file {}: {e}", path.display()))
+}
+
+fn invoke(args: &InvokeArgs, matches: &ArgMatches) -> Result<u8, String> {
+    let events = collect_events(args, matches)?;
+    let meta = std::fs::metadata(&args.package).map_err(|e| {
+        format!(
+            "package not found: {} ({e}); expected a directory or a .zip with a `bootstrap` at its root",
+            args.package.display()
+        )
+    })?;
+    // Declared before `function` so it is removed after the function's processes are gone.
+    let mut _extracted = None;
+    let code_dir = if meta.is_dir() {
+        args.package.clone()
+    } else {
+        let dir = tempfile::Builder::new()
+            .prefix("scfrt-pkg-")
+            .tempdir()
+            .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+        crate::package::extract_zip(&args.package, dir.path())
+            .map_err(|e| format!("cannot unpack package {}: {e}", args.package.display()))?;
+        let path = dir.path().to_owned();
+        _extracted = Some(dir);
+        path
+    };
+    let cfg = FunctionConfig {
+        code_dir,
+        handler: args.handler.clone(),
+        function_name: args.function_name.clone(),
+        timeout: args.timeout,
+        init_timeout: args.init_timeout,
+        memory_mb: args.memory,
+        env: args.env.clone(),
+        log_type_tail: args.log_type == LogType::Tail,
+        ..FunctionConfig::default()
+    };
+    let mut function = Function::new(cfg).map_err(|e| e.to_string())?;
+    function.set_log_stream(Some(Box::new(std::io::stderr())));
+    install_signal_handlers();
+    let mut all_ok = true;
+    let stdout = std::io::stdout();
+    for _ in 0..args.repeat {
+        for event in &events {
+            let result = function.invoke(event);
+            all_ok &= result.succeeded();
+            let mut out = stdout.lock();
+            let _ = writeln!(out, "{}", result.to_invoke_json_string());
+            let _ = out.flush();
+        }
+    }
+    drop(function);
+    Ok(if all_ok {
+        EXIT_OK
+    } else {
+        EXIT_FUNCTION_FAILED
+    })
+}
+
+extern "C" fn on_fatal_signal(sig: libc::c_int) {
+    kill_all_process_groups();
+    // SAFETY: signal(2) and raise(3) are async-signal-safe; re-raising with the default action
+    // ends the process with the status a shell expects.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        libc::raise(sig);
+    }
+}
+
+/// On SIGINT, SIGTERM or SIGHUP, kill the bootstraps' process groups (they are not in our group,
+/// so a terminal's Ctrl-C does not reach them) before dying.
+fn install_signal_handlers() {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: the handler only calls async-signal-safe functions; the sigaction struct is
+        // fully initialised (zeroed, then the handler and an empty mask set).
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_fatal_signal as *const () as libc::sighandler_t;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(sig, &action, std::ptr::null_mut());
+        }
+    }
+}

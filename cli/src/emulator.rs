@@ -1,0 +1,700 @@
+//! A function run the way the platform runs it: cold start, warm reuse, timeouts, limits, logs.
+//!
+//! [`Function`] owns at most one warm instance: a running `bootstrap` (in its own process group)
+//! plus the [`RuntimeApi`](crate::runtime_api::RuntimeApi) it talks to. [`Function::invoke`] turns
+//! one event into an [`InvokeResult`], which renders as the Invoke API's `Result` JSON.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::logs::LogHub;
+pub use crate::process::kill_all_process_groups;
+use crate::process::{Instance, Sampler};
+use crate::runtime_api::{
+    InvokeError, InvokeOptions, Limits, Outcome, RESPONSE_TOO_LARGE_MESSAGE, WaitError,
+};
+
+/// Status code of a successful invocation.
+pub const STATUS_OK: u16 = 200;
+/// The bootstrap could not start or exited before calling `/runtime/init/ready`.
+pub const STATUS_CONTAINER_EXITED: u16 = 405;
+/// The event is larger than the limit (6 MB).
+pub const STATUS_REQUEST_TOO_LARGE: u16 = 406;
+/// The posted result is larger than the limit (6 MB).
+pub const STATUS_RESPONSE_TOO_LARGE: u16 = 407;
+/// The handler posted to `/runtime/invocation/error`.
+pub const STATUS_USER_ERROR: u16 = 430;
+/// No result within the function's timeout.
+pub const STATUS_TIMEOUT: u16 = 433;
+/// The bootstrap exited while an invocation was running.
+pub const STATUS_PROCESS_EXITED: u16 = 439;
+/// No `/runtime/init/ready` within the init timeout.
+pub const STATUS_INIT_TIMEOUT: u16 = 450;
+
+/// How many bytes of the framed log `Log` carries with `LogType=Tail`.
+const LOG_TAIL_BYTES: usize = 4096;
+/// How often the process tree's RSS is sampled during an invocation.
+const MEM_SAMPLE_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Placeholder account values (the real ones identify a Tencent Cloud account).
+const PLACEHOLDER_APPID: &str = "1250000000";
+const PLACEHOLDER_UIN: &str = "100000000001";
+const REGION: &str = "ap-guangzhou";
+
+/// A function's configuration (what CreateFunction would set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionConfig {
+    /// The unpacked code package; `bootstrap` must be at its root.
+    pub code_dir: PathBuf,
+    /// `_HANDLER`, interpreted by the custom runtime. Default `index.main_handler`.
+    pub handler: String,
+    /// `SCF_FUNCTIONNAME`. Default `scfrt-local`.
+    pub function_name: String,
+    /// `SCF_NAMESPACE`. Default `default`.
+    pub namespace: String,
+    /// `SCF_FUNCTIONVERSION`. Default `$LATEST`.
+    pub version: String,
+    /// Invocation timeout, from event delivery to the result post. Default 3 s.
+    pub timeout: Duration,
+    /// Init timeout, from process start to `/runtime/init/ready`. Default 65 s.
+    pub init_timeout: Duration,
+    /// Memory size in MB (sent as `memory_limit_in_mb`; not enforced). Default 128.
+    pub memory_mb: u32,
+    /// User environment variables, applied before the platform's own (which win).
+    pub env: Vec<(String, String)>,
+    /// `LogType=Tail`: put the last 4 KB of the framed log into [`InvokeResult::log`].
+    pub log_type_tail: bool,
+}
+
+impl Default for FunctionConfig {
+    /// The platform defaults, with an empty `code_dir`.
+    fn default() -> Self {
+        FunctionConfig {
+            code_dir: PathBuf::new(),
+            handler: "index.main_handler".into(),
+            function_name: "scfrt-local".into(),
+            namespace: "default".into(),
+            version: "$LATEST".into(),
+            timeout: Duration::from_secs(3),
+            init_timeout: Duration::from_secs(65),
+            memory_mb: 128,
+            env: Vec::new(),
+            log_type_tail: true,
+        }
+    }
+}
+
+impl FunctionConfig {
+    /// The defaults for the package in `code_dir`.
+    pub fn new(code_dir: impl Into<PathBuf>) -> FunctionConfig {
+        FunctionConfig {
+            code_dir: code_dir.into(),
+            ..FunctionConfig::default()
+        }
+    }
+}
+
+/// Why a [`Function`] cannot be created: the package is not runnable.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EmulatorError {
+    /// The code directory does not exist.
+    #[error("code directory not found: {0}")]
+    CodeDirNotFound(PathBuf),
+    /// The code path exists but is not a directory.
+    #[error("code path is not a directory: {0}")]
+    CodeDirNotADirectory(PathBuf),
+    /// There is no `bootstrap` at the package root.
+    #[error(
+        "Bootstrap not found: {0} does not exist; a custom runtime package needs an executable `bootstrap` at its root"
+    )]
+    BootstrapMissing(PathBuf),
+    /// `bootstrap` is a directory or another non-file.
+    #[error("Bootstrap not executable: {0} is not a regular file")]
+    BootstrapNotAFile(PathBuf),
+    /// `bootstrap` has no execute permission bit.
+    #[error("Bootstrap not executable: {path} has mode {mode:03o}; run `chmod 755 bootstrap`")]
+    BootstrapNotExecutable {
+        /// The bootstrap's path.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The code directory could not be inspected.
+    #[error("cannot inspect {path}: {source}")]
+    Io {
+        /// The path being inspected.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+/// Everything the Invoke API reports about one invocation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvokeResult {
+    /// The invocation's request id (also the `request_id` the bootstrap saw).
+    pub function_request_id: String,
+    /// The response body (lossy UTF-8; lossless for valid UTF-8); empty on failure.
+    pub ret_msg: String,
+    /// Empty on success; the posted error body for 430; a platform error JSON otherwise.
+    pub err_msg: String,
+    /// The last 4 KB of the framed log with `LogType=Tail`, else empty.
+    pub log: String,
+    /// Milliseconds from event delivery to the result (or the failure).
+    pub duration_ms: f64,
+    /// `ceil(duration_ms)`, at least 1.
+    pub bill_duration_ms: u64,
+    /// Peak RSS in bytes of the bootstrap's process tree during the invocation.
+    pub mem_usage_bytes: u64,
+    /// 0 on success, otherwise [`status_code`](Self::status_code).
+    pub invoke_result: i64,
+    /// 200, or the platform status code of the failure (406, 407, 430, 433, 439, 405, 450).
+    pub status_code: u16,
+    /// Whether this invocation started a new instance.
+    pub cold_start: bool,
+}
+
+impl InvokeResult {
+    /// Whether the function succeeded (status 200).
+    pub fn succeeded(&self) -> bool {
+        self.status_code == STATUS_OK
+    }
+
+    /// The Invoke API response: `{"Response":{"Result":{..},"RequestId":".."}}`.
+    ///
+    /// `serde_json` maps sort their keys; use [`to_invoke_json_string`](Self::to_invoke_json_string)
+    /// for the platform's key order.
+    pub fn to_invoke_json(&self) -> serde_json::Value {
+        json!({
+            "Response": {
+                "Result": {
+                    "MemUsage": self.mem_usage_bytes,
+                    "Log": self.log,
+                    "RetMsg": self.ret_msg,
+                    "BillDuration": self.bill_duration_ms,
+                    "FunctionRequestId": self.function_request_id,
+                    "Duration": self.duration_ms,
+                    "ErrMsg": self.err_msg,
+                    "InvokeResult": self.invoke_result,
+                },
+                "RequestId": self.function_request_id,
+            }
+        })
+    }
+
+    /// [`to_invoke_json`](Self::to_invoke_json) as one line, keys in the platform's order
+    /// (MemUsage, Log, RetMsg, BillDuration, FunctionRequestId, Duration, ErrMsg, InvokeResult).
+    pub fn to_invoke_json_string(&self) -> String {
+        let s = |v: &str| serde_json::Value::from(v).to_string();
+        format!(
+            r#"{{"Response":{{"Result":{{"MemUsage":{},"Log":{},"RetMsg":{},"BillDuration":{},"FunctionRequestId":{},"Duration":{},"ErrMsg":{},"InvokeResult":{}}},"RequestId":{}}}}}"#,
+            self.mem_usage_bytes,
+            s(&self.log),
+            s(&self.ret_msg),
+            self.bill_duration_ms,
+            s(&self.function_request_id),
+            serde_json::Value::from(self.duration_ms),
+            s(&self.err_msg),
+            self.invoke_result,
+            s(&self.function_request_id),
+        )
+    }
+}
+
+/// A function with at most one warm instance.
+///
+/// Dropping it kills the instance's process group and reaps it.
+pub struct Function {
+    cfg: FunctionConfig,
+    bootstrap: PathBuf,
+    limits: Limits,
+    hub: Arc<LogHub>,
+    instance: Option<Instance>,
+}
+
+impl std::fmt::Debug for Function {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Function")
+            .field("cfg", &self.cfg)
+            .field("warm_pid", &self.instance.as_ref().map(|i| i.pid))
+            .finish_non_exhaustive()
+    }
+}
+
+/// How an invocation ended, before it becomes an [`InvokeResult`].
+struct Ending {
+    status: u16,
+    ret: Vec<u8>,
+    err_msg: String,
+    duration: Duration,
+    mem: u64,
+}
+
+impl Function {
+    /// Checks the package: `code_dir` is a directory holding an executable regular file
+    /// `bootstrap`. The code directory is made absolute.
+    pub fn new(cfg: FunctionConfig) -> Result<Function, EmulatorError> {
+        let mut cfg = cfg;
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| EmulatorError::Io { path, source }
+        };
+        match std::fs::metadata(&cfg.code_dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(EmulatorError::CodeDirNotADirectory(cfg.code_dir)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(EmulatorError::CodeDirNotFound(cfg.code_dir));
+            }
+            Err(e) => return Err(io(&cfg.code_dir)(e)),
+        }
+        cfg.code_dir = std::fs::canonicalize(&cfg.code_dir).map_err(io(&cfg.code_dir))?;
+        let bootstrap = cfg.code_dir.join("bootstrap");
+        match std::fs::metadata(&bootstrap) {
+            Ok(m) if !m.is_file() => return Err(EmulatorError::BootstrapNotAFile(bootstrap)),
+            Ok(m) if m.permissions().mode() & 0o111 == 0 => {
+                return Err(EmulatorError::BootstrapNotExecutable {
+                    mode: m.permissions().mode() & 0o7777,
+                    path: bootstrap,
+                });
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(EmulatorError::BootstrapMissing(bootstrap));
+            }
+            Err(e) => return Err(io(&bootstrap)(e)),
+        }
+        Ok(Function {
+            cfg,
+            bootstrap,
+            limits: Limits::default(),
+            hub: Arc::new(LogHub::default()),
+            instance: None,
+        })
+    }
+
+    /// The configuration (with `code_dir` made absolute).
+    pub fn config(&self) -> &FunctionConfig {
+        &self.cfg
+    }
+
+    /// Changes the size limits (default 6 MiB each); a warm instance keeps its old ones until it
+    /// is replaced.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    /// Streams the framed log (START, the bootstrap's output as it arrives, END, Report) to
+    /// `sink` as well; `None` stops streaming.
+    pub fn set_log_stream(&mut self, sink: Option<Box<dyn Write + Send>>) {
+        self.hub.set_stream(sink);
+    }
+
+    /// The process id (and process group id) of the warm instance's bootstrap, if any.
+    pub fn warm_pid(&self) -> Option<u32> {
+        self.instance
+            .as_ref()
+            .and_then(|i| u32::try_from(i.pid).ok())
+    }
+
+    /// Kills the warm instance, if any; the next invoke cold-starts.
+    pub fn shutdown(&mut self) {
+        if let Some(mut inst) = self.instance.take() {
+            inst.teardown();
+        }
+    }
+
+    /// The environment of the bootstrap: a few variables of ours, the user's, then the platform's.
+    fn environment(&self) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .filter(|(k, _)| {
+                matches!(k.as_str(), "PATH" | "HOME" | "LANG" | "TZ") || k.starts_with("LC_")
+            })
+            .collect();
+        if !env.iter().any(|(k, _)| k == "PATH") {
+            env.push(("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()));
+        }
+        env.extend(self.cfg.env.iter().cloned());
+        let code_root = self.cfg.code_dir.to_string_lossy().into_owned();
+        let platform = [
+            ("SCF_RUNTIME_API", "127.0.0.1"),
+            ("_HANDLER", self.cfg.handler.as_str()),
+            ("SCF_RUNTIME", "CustomRuntime"),
+            ("SCF_FUNCTIONNAME", self.cfg.function_name.as_str()),
+            ("SCF_FUNCTIONVERSION", self.cfg.version.as_str()),
+            ("SCF_NAMESPACE", self.cfg.namespace.as_str()),
+            ("TENCENTCLOUD_REGION", REGION),
+            ("TENCENTCLOUD_APPID", PLACEHOLDER_APPID),
+            ("TENCENTCLOUD_UIN", PLACEHOLDER_UIN),
+            ("TENCENTCLOUD_RUNENV", "SCF"),
+            ("USER_CODE_ROOT", code_root.as_str()),
+        ];
+        env.extend(platform.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        // SCF_RUNTIME_API_PORT is added per instance, once the port is known.
+        env
+    }
+
+    /// Runs one event: cold-starts an instance if none is warm, delivers the event, and waits for
+    /// the result. The instance stays warm after a success or a handler error; after a timeout, a
+    /// crash or an oversized response it is killed, and the next invoke cold-starts.
+    pub fn invoke(&mut self, event: &[u8]) -> InvokeResult {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let started = Instant::now();
+        self.hub.begin(&request_id);
+        let mut init_duration = None;
+        let ending = self.run(event, &request_id, started, &mut init_duration);
+        self.finish(request_id, ending, init_duration)
+    }
+
+    fn run(
+        &mut self,
+        event: &[u8],
+        request_id: &str,
+        started: Instant,
+        init_duration: &mut Option<Duration>,
+    ) -> Ending {
+        if event.len() > self.limits.max_event_bytes {
+            return platform_failure(
+                STATUS_REQUEST_TOO_LARGE,
+                size_message("request", self.limits.max_event_bytes),
+                Duration::ZERO,
+            );
+        }
+        if self
+            .instance
+            .as_ref()
+            .is_some_and(|i| i.exit_info().is_some())
+        {
+            // It exited between invocations: a warm instance no more.
+            self.shutdown();
+        }
+        if self.instance.is_none() {
+            let init_started = Instant::now();
+            match self.cold_start() {
+                Ok(()) => *init_duration = Some(init_started.elapsed()),
+                Err(ending) => {
+                    *init_duration = Some(init_started.elapsed());
+                    return ending;
+                }
+            }
+        }
+        let Some(inst) = self.instance.as_mut() else {
+            unreachable!("cold_start leaves an instance");
+        };
+        let opts = InvokeOptions {
+            request_id: request_id.to_owned(),
+            memory_limit_mb: self.cfg.memory_mb,
+            timeout: self.cfg.timeout,
+        };
+        let sampler = Sampler::start(inst.pid, MEM_SAMPLE_INTERVAL);
+        let report = inst.api.invoke_timed(event, &opts);
+        let mut mem = sampler.finish();
+        let report = match report {
+            Ok(r) => r,
+            Err(InvokeError::EventTooLarge { limit, .. }) => {
+                return platform_failure(
+                    STATUS_REQUEST_TOO_LARGE,
+                    size_message("request", limit),
+                    Duration::ZERO,
+                );
+            }
+            Err(InvokeError::Busy) => unreachable!("&mut self allows one invocation at a time"),
+        };
+        // Without a delivery (the bootstrap never fetched the event) the failure's Duration
+        // counts from the start of the invocation.
+        let duration = if report.delivered_at.is_some() {
+            report.duration()
+        } else {
+            report.finished_at.saturating_duration_since(started)
+        };
+        match report.outcome {
+            Outcome::Response(body) => {
+                inst.flush_logs();
+                Ending {
+                    status: STATUS_OK,
+                    ret: body,
+                    err_msg: String::new(),
+                    duration,
+                    mem,
+                }
+            }
+            Outcome::Error(body) => {
+                inst.flush_logs();
+                Ending {
+                    status: STATUS_USER_ERROR,
+                    ret: Vec::new(),
+                    err_msg: String::from_utf8_lossy(&body).into_owned(),
+                    duration,
+                    mem,
+                }
+            }
+            Outcome::ResponseTooLarge { .. } => {
+                mem = mem.max(self.kill_instance());
+                Ending {
+                    mem,
+                    ..platform_failure(
+                        STATUS_RESPONSE_TOO_LARGE,
+                        size_message("response", self.limits.max_response_bytes),
+                        duration,
+                    )
+                }
+            }
+            Outcome::TimedOut => {
+                mem = mem.max(self.kill_instance());
+                Ending {
+                    mem,
+                    ..platform_failure(
+                        STATUS_TIMEOUT,
+                        format!(
+                            "Invoking task timed out after {} seconds",
+                            seconds(self.cfg.timeout)
+                        ),
+                        duration,
+                    )
+                }
+            }
+            Outcome::Aborted => {
+                let exit = self.instance.as_mut().and_then(|i| i.teardown());
+                self.instance = None;
+                mem = mem.max(exit.map_or(0, |e| e.maxrss_bytes));
+                let how = exit.map_or_else(|| "unknown status".to_owned(), |e| e.describe());
+                Ending {
+                    mem,
+                    ..platform_failure(
+                        STATUS_PROCESS_EXITED,
+                        format!("User process exited when running: {how}"),
+                        duration,
+                    )
+                }
+            }
+        }
+    }
+
+    /// Kills the warm instance; returns the bootstrap's ru_maxrss in bytes (0 if unknown).
+    fn kill_instance(&mut self) -> u64 {
+        let exit = self.instance.as_mut().and_then(|i| i.teardown());
+        self.instance = None;
+        exit.map_or(0, |e| e.maxrss_bytes)
+    }
+
+    /// Starts the bootstrap and waits for `/runtime/init/ready`.
+    fn cold_start(&mut self) -> Result<(), Ending> {
+        let started = Instant::now();
+        let env = self.environment();
+        let mut inst = match Instance::spawn(
+            &self.bootstrap,
+            &self.cfg.code_dir,
+            &env,
+            self.limits,
+            &self.hub,
+        ) {
+            Ok(inst) => inst,
+            Err(e) => {
+                return Err(platform_failure(
+                    STATUS_CONTAINER_EXITED,
+                    format!(
+                        "Bootstrap could not be started: {}: {e}",
+                        self.bootstrap.display()
+                    ),
+                    started.elapsed(),
+                ));
+            }
+        };
+        match inst.api.wait_ready(self.cfg.init_timeout) {
+            Ok(()) => {
+                self.instance = Some(inst);
+                Ok(())
+            }
+            Err(WaitError::TimedOut) => {
+                let elapsed = started.elapsed();
+                let exit = inst.teardown();
+                Err(Ending {
+                    mem: exit.map_or(0, |e| e.maxrss_bytes),
+                    ..platform_failure(
+                        STATUS_INIT_TIMEOUT,
+                        format!(
+                            "Init timeout after {} seconds: the bootstrap did not call /runtime/init/ready",
+                            seconds(self.cfg.init_timeout)
+                        ),
+                        elapsed,
+                    )
+                })
+            }
+            Err(WaitError::Aborted) => {
+                let elapsed = started.elapsed();
+                let exit = inst.teardown();
+                let how = exit.map_or_else(|| "unknown status".to_owned(), |e| e.describe());
+                let tail = self.hub.stderr_tail();
+                let mut msg = format!(
+                    "Container exited before init ready: the bootstrap exited ({how}) before calling /runtime/init/ready"
+                );
+                if !tail.is_empty() {
+                    msg.push_str("; stderr: ");
+                    msg.push_str(&tail);
+                }
+                Err(Ending {
+                    mem: exit.map_or(0, |e| e.maxrss_bytes),
+                    ..platform_failure(STATUS_CONTAINER_EXITED, msg, elapsed)
+                })
+            }
+        }
+    }
+
+    fn finish(
+        &mut self,
+        request_id: String,
+        ending: Ending,
+        init_duration: Option<Duration>,
+    ) -> InvokeResult {
+        let duration_ms = (ending.duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0;
+        let bill_duration_ms = (duration_ms.ceil() as u64).max(1);
+        self.hub.line(&format!("END RequestId: {request_id}"));
+        self.hub.line(&format!(
+            "Report RequestId: {request_id} Duration:{duration_ms:.3}ms Memory:{}MB MemUsage:{:.6}MB",
+            self.cfg.memory_mb,
+            ending.mem as f64 / (1024.0 * 1024.0)
+        ));
+        if let Some(init) = init_duration {
+            self.hub.line(&format!(
+                "Init Report RequestId: {request_id} InitDuration: {:.3}ms",
+                init.as_secs_f64() * 1000.0
+            ));
+        }
+        let framed = self.hub.take();
+        let log = if self.cfg.log_type_tail {
+            tail_utf8(&framed, LOG_TAIL_BYTES)
+        } else {
+            String::new()
+        };
+        InvokeResult {
+            function_request_id: request_id,
+            ret_msg: String::from_utf8_lossy(&ending.ret).into_owned(),
+            err_msg: ending.err_msg,
+            log,
+            duration_ms,
+            bill_duration_ms,
+            mem_usage_bytes: ending.mem,
+            invoke_result: if ending.status == STATUS_OK {
+                0
+            } else {
+                i64::from(ending.status)
+            },
+            status_code: ending.status,
+            cold_start: init_duration.is_some(),
+        }
+    }
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// A failure reported by the platform itself (not by the handler).
+fn platform_failure(status: u16, message: String, duration: Duration) -> Ending {
+    Ending {
+        status,
+        ret: Vec::new(),
+        err_msg: platform_error_json(status, &message),
+        duration,
+        mem: 0,
+    }
+}
+
+/// `{"errorCode":-1,"errorMessage":"<message>","statusCode":<status>}`.
+pub fn platform_error_json(status: u16, message: &str) -> String {
+    format!(
+        r#"{{"errorCode":-1,"errorMessage":{},"statusCode":{status}}}"#,
+        serde_json::Value::from(message)
+    )
+}
+
+fn size_message(what: &str, limit: usize) -> String {
+    if what == "response" && limit == Limits::default().max_response_bytes {
+        return RESPONSE_TOO_LARGE_MESSAGE.to_owned();
+    }
+    const MIB: usize = 1024 * 1024;
+    if limit.is_multiple_of(MIB) {
+        format!(
+            "The size of {what} exceeds the upper limit ({}MB)",
+            limit / MIB
+        )
+    } else {
+        format!("The size of {what} exceeds the upper limit ({limit} bytes)")
+    }
+}
+
+/// "3" for whole seconds, "1.5" otherwise.
+fn seconds(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        d.as_secs().to_string()
+    } else {
+        format!("{}", d.as_secs_f64())
+    }
+}
+
+/// The last at most `max` bytes of `bytes` as UTF-8, starting on a character boundary.
+fn tail_utf8(bytes: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut start = text.len().saturating_sub(max);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    text[start..].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_respects_char_boundaries() {
+        let s = "é".repeat(10); // 20 bytes
+        assert_eq!(tail_utf8(s.as_bytes(), 5), "éé");
+        assert_eq!(tail_utf8(b"abc", 10), "abc");
+    }
+
+    #[test]
+    fn seconds_formatting() {
+        assert_eq!(seconds(Duration::from_secs(3)), "3");
+        assert_eq!(seconds(Duration::from_millis(1500)), "1.5");
+    }
+
+    #[test]
+    fn error_json_shape() {
+        let v: serde_json::Value =
+            serde_json::from_str(&platform_error_json(433, "a \"quoted\" é")).unwrap();
+        assert_eq!(v["errorCode"], -1);
+        assert_eq!(v["errorMessage"], "a \"quoted\" é");
+        assert_eq!(v["statusCode"], 433);
+    }
+
+    #[test]
+    fn invoke_json_key_order() {
+        let r = InvokeResult {
+            function_request_id: "id".into(),
+            ret_msg: "r".into(),
+            err_msg: String::new(),
+            log: "l".into(),
+            duration_ms: 1.5,
+            bill_duration_ms: 2,
+            mem_usage_bytes: 7,
+            invoke_result: 0,
+            status_code: 200,
+            cold_start: true,
+        };
+        assert_eq!(
+            r.to_invoke_json_string(),
+            r#"{"Response":{"Result":{"MemUsage":7,"Log":"l","RetMsg":"r","BillDuration":2,"FunctionRequestId":"id","Duration":1.5,"ErrMsg":"","InvokeResult":0},"RequestId":"id"}}"#
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&r.to_invoke_json_string()).unwrap();
+        assert_eq!(parsed, r.to_invoke_json());
+    }
+}
