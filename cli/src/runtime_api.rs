@@ -396,6 +396,31 @@ impl RuntimeApi {
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.lock().requests.clone()
     }
+
+    /// Blocks until `pred` holds over the requests received so far (then returns them), or
+    /// `timeout` passes ([`WaitError::TimedOut`]). A request is recorded as soon as it is read,
+    /// so `next` shows up here while its long poll is still waiting.
+    pub fn wait_for_requests(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&[RecordedRequest]) -> bool,
+    ) -> Result<Vec<RecordedRequest>, WaitError> {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.shared.lock();
+        while !pred(&st.requests) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(WaitError::TimedOut);
+            }
+            st = self
+                .shared
+                .cond
+                .wait_timeout(st, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        Ok(st.requests.clone())
+    }
 }
 
 impl Drop for RuntimeApi {
@@ -477,11 +502,9 @@ async fn handle(
         Route::Ready => {
             let mut st = shared.lock();
             st.requests.push(recorded(&method, &path, body.data));
-            if !st.ready {
-                st.ready = true;
-                drop(st);
-                shared.cond.notify_all();
-            }
+            st.ready = true;
+            drop(st);
+            shared.cond.notify_all();
             empty(StatusCode::OK)
         }
         Route::Next => {
@@ -590,6 +613,7 @@ fn post_result(
         }
     };
     st.requests.push(recorded(method, path, data));
+    shared.cond.notify_all();
     response
 }
 
@@ -629,6 +653,7 @@ async fn read_capped(mut body: Incoming, cap: usize) -> Result<CappedBody, ReadE
 
 fn record(shared: &Shared, method: &Method, path: &str, body: Vec<u8>) {
     shared.lock().requests.push(recorded(method, path, body));
+    shared.cond.notify_all();
 }
 
 fn recorded(method: &Method, path: &str, body: Vec<u8>) -> RecordedRequest {
