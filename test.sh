@@ -4,12 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# Tools the tests run: curl (the seed's bash bootstrap), valgrind (C leak checks), pkg-config
+# (the installed C library), make and cc (C builds).
 need_apt=()
-command -v curl >/dev/null 2>&1 || need_apt+=(curl)   # the seed's bash example bootstrap uses curl
+for tool in curl:curl valgrind:valgrind pkg-config:pkgconf make:make; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt+=("${tool#*:}")
+done
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]} with apt-get"
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
-  else sudo apt-get update -qq && sudo apt-get install -y -qq "${need_apt[@]}"; fi
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq "${need_apt[@]}"
 fi
 
 echo "== cargo fmt --check"

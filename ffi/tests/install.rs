@@ -1,0 +1,183 @@
+//! `make install PREFIX=...` as a C user runs it: the files land in the prefix, pkg-config finds
+//! them, and the c-echo example built both ways against the installed copy serves an event.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use scfrt::runtime_api::{InvokeOptions, Limits, Outcome, RuntimeApi};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// pkg-config is needed by users of the installed library; install it the way the tests install
+/// their other tools when a fresh machine lacks it.
+fn ensure_pkg_config() {
+    if Command::new("pkg-config").arg("--version").output().is_ok() {
+        return;
+    }
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    assert!(
+        root,
+        "pkg-config is missing and this test is not root: apt-get install -y pkgconf"
+    );
+    eprintln!("pkg-config is missing: running `apt-get install -y pkgconf`");
+    run(Command::new("apt-get").args(["install", "-y", "-qq", "pkgconf"]));
+}
+
+fn pkg_config(prefix: &Path, args: &[&str]) -> Vec<String> {
+    let out = run(Command::new("pkg-config")
+        .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"))
+        .args(args)
+        .arg("scfruntime"));
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Serve one event to `bootstrap` and return what it answered.
+fn echo_once(bootstrap: &Path, event: &[u8]) -> Vec<u8> {
+    let api = RuntimeApi::start(Limits::default()).expect("runtime API");
+    let mut child = Command::new(bootstrap)
+        .env("SCF_RUNTIME_API", "127.0.0.1")
+        .env("SCF_RUNTIME_API_PORT", api.port().to_string())
+        .env("SCFRUNTIME_MAX_INVOCATIONS", "1")
+        .spawn()
+        .expect("spawn bootstrap");
+    let limit = Duration::from_secs(30);
+    let ready = api.wait_ready(limit);
+    let outcome = ready.map(|()| {
+        api.invoke(
+            event,
+            &InvokeOptions {
+                timeout: limit,
+                ..InvokeOptions::default()
+            },
+        )
+    });
+    let status = child.wait().expect("wait bootstrap");
+    match outcome {
+        Ok(Ok(Outcome::Response(body))) => {
+            assert!(status.success(), "{status}");
+            body
+        }
+        other => panic!("{}: {other:?} (exit {status})", bootstrap.display()),
+    }
+}
+
+#[test]
+fn make_install_then_build_with_pkg_config() {
+    ensure_pkg_config();
+    // A target dir of its own: the running `cargo test` holds the lock of the workspace's.
+    let exe = std::env::current_exe().expect("current exe");
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .expect("target dir above debug/deps")
+        .join("install-test");
+    let prefix = std::env::temp_dir().join(format!("scfruntime-prefix-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&prefix);
+    run(Command::new("make")
+        .arg("-C")
+        .arg(repo())
+        .arg("install")
+        .arg(format!("PREFIX={}", prefix.display()))
+        .arg(format!("CARGO_TARGET_DIR={}", target.display())));
+
+    let lib = prefix.join("lib");
+    for f in [
+        "libscfruntime.a",
+        "libscfruntime.so",
+        "libscfruntime.so.0",
+        "pkgconfig/scfruntime.pc",
+    ] {
+        assert!(lib.join(f).exists(), "{f} not installed");
+    }
+    assert_eq!(
+        fs::read_link(lib.join("libscfruntime.so.0")).expect("soname link"),
+        PathBuf::from(format!("libscfruntime.so.{}", env!("CARGO_PKG_VERSION")))
+    );
+    assert_eq!(
+        fs::read(prefix.join("include/scfruntime.h")).expect("installed header"),
+        fs::read(repo().join("include/scfruntime.h")).expect("committed header")
+    );
+    let cflags = pkg_config(&prefix, &["--cflags"]);
+    assert_eq!(
+        cflags,
+        vec![format!("-I{}", prefix.join("include").display())]
+    );
+
+    let main_c = repo().join("examples/c-echo/main.c");
+    let out = prefix.join("out");
+    fs::create_dir_all(&out).expect("out dir");
+    let strict = ["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror"];
+
+    // Dynamic: exactly the README's pkg-config line, plus an rpath to the prefix.
+    let dynamic = out.join("bootstrap-dynamic");
+    run(Command::new("cc")
+        .args(strict)
+        .arg(&main_c)
+        .args(pkg_config(&prefix, &["--cflags", "--libs"]))
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg("-o")
+        .arg(&dynamic));
+    let ldd = run(Command::new("ldd").arg(&dynamic));
+    let ldd = String::from_utf8_lossy(&ldd.stdout);
+    assert!(
+        ldd.contains(&format!(
+            "libscfruntime.so.0 => {}",
+            lib.join("libscfruntime.so.0").display()
+        )),
+        "{ldd}"
+    );
+
+    // Static: the archive plus the .pc file's static link list.
+    let fixed = out.join("bootstrap-static");
+    let static_libs = run(Command::new("pkg-config")
+        .env("PKG_CONFIG_PATH", lib.join("pkgconfig"))
+        .args(["--variable=static_libs", "scfruntime"]));
+    run(Command::new("cc")
+        .args(strict)
+        .arg(&main_c)
+        .args(cflags)
+        .arg(lib.join("libscfruntime.a"))
+        .args(String::from_utf8_lossy(&static_libs.stdout).split_whitespace())
+        .arg("-o")
+        .arg(&fixed));
+    let ldd = run(Command::new("ldd").arg(&fixed));
+    assert!(!String::from_utf8_lossy(&ldd.stdout).contains("libscfruntime"));
+
+    for bootstrap in [&dynamic, &fixed] {
+        let event = "{\"installed\": \"café 🚀\"}".as_bytes();
+        assert_eq!(
+            echo_once(bootstrap, event),
+            event,
+            "{}",
+            bootstrap.display()
+        );
+    }
+
+    run(Command::new("make")
+        .arg("-C")
+        .arg(repo())
+        .arg("uninstall")
+        .arg(format!("PREFIX={}", prefix.display())));
+    assert!(!lib.join("libscfruntime.so").exists() && !lib.join("libscfruntime.a").exists());
+    let _ = fs::remove_dir_all(&prefix);
+}
