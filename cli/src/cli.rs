@@ -58,6 +58,59 @@ pub enum Commands {
         scfrt invoke ./fn --event '{}' --repeat 3 --log-type None"
     )]
     Invoke(InvokeArgs),
+    /// Serve the SCF Invoke API (TencentCloud API 3.0) for the TencentCloud SDK.
+    #[command(
+        long_about = "Serve the SCF Invoke API (TencentCloud API 3.0, service scf, version 2018-04-16) \
+        on one machine: CreateFunction, UpdateFunctionCode, UpdateFunctionConfiguration, GetFunction, \
+        ListFunctions, DeleteFunction, Invoke (RequestResponse and Event) and InvokeFunction, with \
+        TC3-HMAC-SHA256 signature checks. Functions are kept in the state directory and survive a \
+        restart; each function runs a pool of warm instances.\n\n\
+        The first line on stdout is `listening on http://HOST:PORT`. Event invocations and every \
+        finished invocation are logged to stderr and, as JSON lines, to STATE_DIR/invocations.log.\n\n\
+        Point the TencentCloud SDK at it by changing only the endpoint:\n  \
+        from tencentcloud.common.profile.http_profile import HttpProfile\n  \
+        httpProfile = HttpProfile(protocol=\"http\", endpoint=\"127.0.0.1:9000\")\n  \
+        clientProfile = ClientProfile(); clientProfile.httpProfile = httpProfile\n  \
+        client = scf_client.ScfClient(credential.Credential(ID, KEY), \"ap-guangzhou\", clientProfile)\n\
+        and sign with the credentials given here (or in TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY).",
+        after_help = "Examples:\n  \
+        TENCENTCLOUD_SECRET_ID=AKIDlocal TENCENTCLOUD_SECRET_KEY=localkey scfrt serve\n  \
+        scfrt serve --port 0 --state-dir /tmp/scf --secret-id AKIDlocal --secret-key localkey --max-instances 8"
+    )]
+    Serve(ServeArgs),
+}
+
+/// Arguments of `scfrt serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TCP port (0: any free port; the address is printed).
+    #[arg(long, value_name = "PORT", default_value_t = 9000)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, value_name = "HOST", default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// Where functions are stored. Default: $XDG_STATE_HOME/scfrt/serve, else
+    /// ~/.local/state/scfrt/serve.
+    #[arg(long = "state-dir", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// The SecretId clients sign with. Default: $TENCENTCLOUD_SECRET_ID.
+    #[arg(long = "secret-id", value_name = "ID", requires = "secret_key")]
+    pub secret_id: Option<String>,
+    /// The SecretKey clients sign with. Default: $TENCENTCLOUD_SECRET_KEY.
+    #[arg(long = "secret-key", value_name = "KEY", requires = "secret_id")]
+    pub secret_key: Option<String>,
+    /// Most instances per function running at once; more invocations wait in line.
+    #[arg(long = "max-instances", value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub max_instances: u32,
+    /// Stop an instance idle for this many seconds.
+    #[arg(long = "idle-timeout", value_name = "SECONDS", default_value = "300", value_parser = parse_seconds)]
+    pub idle_timeout: Duration,
+    /// Largest request body in MB (a CreateFunction carries the zip in base64).
+    #[arg(long = "max-body-mb", value_name = "MB", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_body_mb: u32,
+    /// Seconds a client has to send a request's headers, and again its body.
+    #[arg(long = "read-timeout", value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
+    pub read_timeout: Duration,
 }
 
 /// `LogType` of the Invoke API.
@@ -177,6 +230,13 @@ where
         }
     };
     match cli.command {
+        Commands::Serve(args) => match serve(&args) {
+            Ok(()) => EXIT_OK,
+            Err(msg) => {
+                eprintln!("scfrt serve: error: {msg}");
+                EXIT_USAGE
+            }
+        },
         Commands::Invoke(args) => {
             let sub = matches
                 .subcommand_matches("invoke")
@@ -292,6 +352,66 @@ fn invoke(args: &InvokeArgs, matches: &ArgMatches) -> Result<u8, String> {
     } else {
         EXIT_FUNCTION_FAILED
     })
+}
+
+/// The default state directory: $XDG_STATE_HOME/scfrt/serve or ~/.local/state/scfrt/serve.
+pub fn default_state_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("state"))
+        })?;
+    Some(base.join("scfrt").join("serve"))
+}
+
+fn serve(args: &ServeArgs) -> Result<(), String> {
+    let (id, key) = match (&args.secret_id, &args.secret_key) {
+        (Some(id), Some(key)) => (id.clone(), key.clone()),
+        _ => match (
+            std::env::var("TENCENTCLOUD_SECRET_ID"),
+            std::env::var("TENCENTCLOUD_SECRET_KEY"),
+        ) {
+            (Ok(id), Ok(key)) if !id.is_empty() && !key.is_empty() => (id, key),
+            _ => {
+                return Err(
+                    "no credentials: pass --secret-id and --secret-key, or set TENCENTCLOUD_SECRET_ID and \
+                     TENCENTCLOUD_SECRET_KEY (the SDK's own variables); clients must sign with them"
+                        .into(),
+                );
+            }
+        },
+    };
+    let state_dir = match &args.state_dir {
+        Some(d) => d.clone(),
+        None => default_state_dir()
+            .ok_or("cannot find a state directory: set --state-dir, XDG_STATE_HOME or HOME")?,
+    };
+    let mut cfg =
+        crate::serve::ServeConfig::new(state_dir.clone(), [(id, key)].into_iter().collect());
+    cfg.addr = std::net::SocketAddr::new(args.host, args.port);
+    cfg.pool = crate::pool::PoolOptions {
+        max_instances: args.max_instances as usize,
+        idle_timeout: args.idle_timeout,
+    };
+    cfg.max_body_bytes = args.max_body_mb as usize * 1024 * 1024;
+    cfg.read_timeout = args.read_timeout;
+    install_signal_handlers();
+    let server = crate::serve::start(cfg).map_err(|e| {
+        format!(
+            "cannot serve on {}:{} with state in {}: {e}",
+            args.host,
+            args.port,
+            state_dir.display()
+        )
+    })?;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "listening on http://{}", server.addr());
+    let _ = out.flush();
+    drop(out);
+    eprintln!("scfrt serve: state in {}", state_dir.display());
+    server.join();
+    Ok(())
 }
 
 extern "C" fn on_fatal_signal(sig: libc::c_int) {

@@ -344,7 +344,12 @@ impl Function {
     /// the result. The instance stays warm after a success or a handler error; after a timeout, a
     /// crash or an oversized response it is killed, and the next invoke cold-starts.
     pub fn invoke(&mut self, event: &[u8]) -> InvokeResult {
-        let request_id = uuid::Uuid::new_v4().to_string();
+        self.invoke_with_id(event, uuid::Uuid::new_v4().to_string())
+    }
+
+    /// [`invoke`](Self::invoke) with a request id chosen by the caller (an `Event` invocation
+    /// hands its `FunctionRequestId` out before it runs).
+    pub fn invoke_with_id(&mut self, event: &[u8], request_id: String) -> InvokeResult {
         let started = Instant::now();
         self.hub.begin(&request_id);
         let mut init_duration = None;

@@ -4,14 +4,21 @@
 //! - [`emulator`]: a function run the way the platform runs it: process supervision, timeouts,
 //!   size limits, log capture and framing, Duration / BillDuration / MemUsage.
 //! - [`package`]: safe extraction of code zips.
+//! - [`serve`]: `scfrt serve`, the SCF Invoke API (TencentCloud API 3.0) for the TencentCloud SDK,
+//!   with [`tc3`] signatures, an [`api`] envelope, a [`store`] on disk and a [`pool`] of instances.
 //! - [`cli`]: the `scfrt` command line.
 //!
 //! Unix only (process groups, `/proc`, `wait4`).
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod cli;
 pub mod emulator;
 mod logs;
 pub mod package;
+pub mod pool;
 mod process;
 pub mod runtime_api;
+pub mod serve;
+pub mod store;
+pub mod tc3;

@@ -1,0 +1,176 @@
+//! TencentCloud API 3.0 envelopes: `{"Response":{..,"RequestId":..}}` and its error form.
+
+use serde_json::{Map, Value, json};
+
+/// An API error as the platform reports it: a dotted code and a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// E.g. `AuthFailure.SignatureFailure`, `ResourceNotFound.Function`.
+    pub code: String,
+    /// A human-readable explanation.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with `code` and `message`.
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    /// `MissingParameter` for the parameter `name`.
+    pub fn missing(name: &str) -> ApiError {
+        ApiError::new(
+            "MissingParameter",
+            format!("The request is missing a required parameter `{name}`."),
+        )
+    }
+
+    /// `InvalidParameterValue.<suffix>` with `message`.
+    pub fn invalid(suffix: &str, message: impl Into<String>) -> ApiError {
+        ApiError::new(format!("InvalidParameterValue.{suffix}"), message)
+    }
+
+    /// The error envelope: `{"Response":{"Error":{"Code":..,"Message":..},"RequestId":..}}`.
+    pub fn envelope(&self, request_id: &str) -> String {
+        json!({
+            "Response": {
+                "Error": { "Code": self.code, "Message": self.message },
+                "RequestId": request_id,
+            }
+        })
+        .to_string()
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{}] {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// The success envelope: `fields` plus `RequestId`, inside `{"Response":..}`.
+pub fn success_envelope(fields: Map<String, Value>, request_id: &str) -> String {
+    let mut fields = fields;
+    fields.insert("RequestId".into(), Value::from(request_id));
+    let mut outer = Map::new();
+    outer.insert("Response".into(), Value::Object(fields));
+    Value::Object(outer).to_string()
+}
+
+/// The request's parameters (the JSON body, an object).
+#[derive(Debug, Clone)]
+pub struct Params(pub Map<String, Value>);
+
+impl Params {
+    /// Parses a JSON object body.
+    ///
+    /// # Errors
+    /// `InvalidParameter` when the body is not a JSON object. An empty body is no parameters.
+    pub fn parse(body: &[u8]) -> Result<Params, ApiError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Params(Map::new()));
+        }
+        match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(map)) => Ok(Params(map)),
+            Ok(_) => Err(ApiError::new(
+                "InvalidParameter",
+                "The request body must be a JSON object.",
+            )),
+            Err(e) => Err(ApiError::new(
+                "InvalidParameter",
+                format!("The request body is not valid JSON: {e}"),
+            )),
+        }
+    }
+
+    /// The raw value of `name`, if present and not null.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.0.get(name).filter(|v| !v.is_null())
+    }
+
+    /// An optional string parameter; `code_suffix` names the `InvalidParameterValue.*` error.
+    ///
+    /// # Errors
+    /// When present but not a string.
+    pub fn opt_str(&self, name: &str, code_suffix: &str) -> Result<Option<&str>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(ApiError::invalid(
+                code_suffix,
+                format!("`{name}` must be a string."),
+            )),
+        }
+    }
+
+    /// A required string parameter.
+    ///
+    /// # Errors
+    /// `MissingParameter` when absent or empty; `InvalidParameterValue.*` when not a string.
+    pub fn req_str(&self, name: &str, code_suffix: &str) -> Result<&str, ApiError> {
+        match self.opt_str(name, code_suffix)? {
+            Some(s) if !s.is_empty() => Ok(s),
+            _ => Err(ApiError::missing(name)),
+        }
+    }
+
+    /// An optional integer parameter (numbers, or strings of digits as some clients send).
+    ///
+    /// # Errors
+    /// `InvalidParameterValue.*` (or `code` when it contains a dot) when not an integer.
+    pub fn opt_int(&self, name: &str, code: &str) -> Result<Option<i64>, ApiError> {
+        let err = || {
+            let code = if code.contains('.') {
+                code.to_owned()
+            } else {
+                format!("InvalidParameterValue.{code}")
+            };
+            ApiError::new(code, format!("`{name}` must be an integer."))
+        };
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(err),
+            Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| err()),
+            Some(_) => Err(err()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_envelope_shape() {
+        let e = ApiError::new("ResourceNotFound.Function", "no \"such\" function");
+        let v: Value = serde_json::from_str(&e.envelope("rid")).unwrap();
+        assert_eq!(
+            v,
+            json!({"Response":{"Error":{"Code":"ResourceNotFound.Function","Message":"no \"such\" function"},"RequestId":"rid"}})
+        );
+    }
+
+    #[test]
+    fn params() {
+        let p = Params::parse(br#"{"A":"x","N":3,"S":"4","Z":null,"B":true}"#).unwrap();
+        assert_eq!(p.req_str("A", "A").unwrap(), "x");
+        assert_eq!(p.req_str("Z", "Z").unwrap_err().code, "MissingParameter");
+        assert_eq!(
+            p.opt_str("N", "N").unwrap_err().code,
+            "InvalidParameterValue.N"
+        );
+        assert_eq!(p.opt_int("N", "N").unwrap(), Some(3));
+        assert_eq!(p.opt_int("S", "S").unwrap(), Some(4));
+        assert_eq!(
+            p.opt_int("B", "LimitExceeded.Timeout").unwrap_err().code,
+            "LimitExceeded.Timeout"
+        );
+        assert_eq!(Params::parse(b"[]").unwrap_err().code, "InvalidParameter");
+        assert!(Params::parse(b"").unwrap().0.is_empty());
+    }
+}

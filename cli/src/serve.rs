@@ -1,0 +1,991 @@
+//! `scfrt serve`: the SCF Invoke API (TencentCloud API 3.0, service `scf`, version `2018-04-16`)
+//! on one machine, so scripts written for the TencentCloud SDK run against it unchanged but for
+//! the endpoint.
+//!
+//! Actions: `CreateFunction`, `UpdateFunctionCode`, `UpdateFunctionConfiguration`, `GetFunction`,
+//! `ListFunctions`, `DeleteFunction`, `Invoke`, `InvokeFunction`. Every request must carry a valid
+//! TC3-HMAC-SHA256 signature ([`crate::tc3`]). Errors travel as HTTP 200 with
+//! `Content-Type: application/json` and the `{"Response":{"Error":..}}` envelope, which is the
+//! only form the SDK parses. Functions live in a [`Store`]; each has a [`Pool`] of instances.
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{CONNECTION, CONTENT_TYPE, HeaderValue};
+use hyper::{Request, Response};
+use serde_json::{Map, Value, json};
+use tokio::sync::oneshot;
+
+use crate::api::{ApiError, Params, success_envelope};
+use crate::emulator::InvokeResult;
+use crate::pool::{Pool, PoolError, PoolOptions};
+use crate::store::{FunctionMeta, Store};
+use crate::tc3;
+
+/// The API version this server implements.
+pub const API_VERSION: &str = "2018-04-16";
+/// Largest sync event (`ClientContext`), as the platform.
+pub const MAX_SYNC_EVENT_BYTES: usize = 6 * 1024 * 1024;
+/// Largest async (`Event`) event, as the platform.
+pub const MAX_ASYNC_EVENT_BYTES: usize = 128 * 1024;
+/// Most `Event` invocations accepted but not finished; beyond, `RequestLimitExceeded`.
+pub const MAX_PENDING_EVENTS: usize = 1024;
+/// Namespace used when a request names none.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// How `scfrt serve` is set up.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Address to listen on (port 0: any free port).
+    pub addr: SocketAddr,
+    /// The state directory (functions, invocation log).
+    pub state_dir: PathBuf,
+    /// Accepted credentials: SecretId -> SecretKey.
+    pub credentials: HashMap<String, String>,
+    /// Instance limits per function.
+    pub pool: PoolOptions,
+    /// Largest request body in bytes.
+    pub max_body_bytes: usize,
+    /// Time allowed to receive a request's headers, and again its body.
+    pub read_timeout: Duration,
+}
+
+impl ServeConfig {
+    /// Defaults: 127.0.0.1:9000, 64 MiB bodies (a 50 MB zip in base64), 30 s read timeout.
+    pub fn new(state_dir: PathBuf, credentials: HashMap<String, String>) -> ServeConfig {
+        ServeConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 9000)),
+            state_dir,
+            credentials,
+            pool: PoolOptions::default(),
+            max_body_bytes: 64 * 1024 * 1024,
+            read_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+struct Entry {
+    meta: FunctionMeta,
+    pool: Arc<Pool>,
+}
+
+/// The server's state, shared by the connection tasks.
+struct App {
+    store: Store,
+    functions: Mutex<BTreeMap<(String, String), Entry>>,
+    credentials: HashMap<String, String>,
+    pool_opts: PoolOptions,
+    max_body_bytes: usize,
+    read_timeout: Duration,
+    pending_events: AtomicUsize,
+}
+
+/// A running server (see [`start`]); dropping it stops the server and its instances.
+pub struct ServerHandle {
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerHandle {
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Blocks until the server stops (it does not stop on its own).
+    pub fn join(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+impl App {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<(String, String), Entry>> {
+        self.functions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn new_pool(&self, meta: &FunctionMeta) -> Arc<Pool> {
+        Arc::new(Pool::new(meta.function_config(&self.store), self.pool_opts))
+    }
+}
+
+/// Opens the state directory, binds `cfg.addr` and serves on a background thread.
+///
+/// # Errors
+/// When the state directory cannot be opened or the address cannot be bound.
+pub fn start(cfg: ServeConfig) -> std::io::Result<ServerHandle> {
+    let store = Store::open(&cfg.state_dir)?;
+    let mut functions = BTreeMap::new();
+    let app_pool_opts = cfg.pool;
+    for meta in store.load_all() {
+        let pool = Arc::new(Pool::new(meta.function_config(&store), app_pool_opts));
+        functions.insert(
+            (meta.namespace.clone(), meta.name.clone()),
+            Entry { meta, pool },
+        );
+    }
+    let app = Arc::new(App {
+        store,
+        functions: Mutex::new(functions),
+        credentials: cfg.credentials,
+        pool_opts: cfg.pool,
+        max_body_bytes: cfg.max_body_bytes,
+        read_timeout: cfg.read_timeout,
+        pending_events: AtomicUsize::new(0),
+    });
+    let listener = std::net::TcpListener::bind(cfg.addr)?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("scfrt-serve")
+        .enable_all()
+        .build()?;
+    let listener = {
+        let _guard = rt.enter();
+        tokio::net::TcpListener::from_std(listener)?
+    };
+    let (shutdown, shutdown_rx) = oneshot::channel();
+    let thread = std::thread::Builder::new()
+        .name("scfrt-serve-main".into())
+        .spawn(move || {
+            rt.block_on(accept_loop(listener, Arc::clone(&app), shutdown_rx));
+            // Stop the instances before the runtime's blocking threads are waited for.
+            let pools: Vec<Arc<Pool>> = app.lock().values().map(|e| Arc::clone(&e.pool)).collect();
+            for pool in pools {
+                pool.retire(None);
+            }
+            rt.shutdown_timeout(Duration::from_secs(5));
+        })?;
+    Ok(ServerHandle {
+        addr,
+        shutdown: Some(shutdown),
+        thread: Some(thread),
+    })
+}
+
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    mut shutdown: oneshot::Receiver<()>,
+) {
+    let reaper = tokio::spawn(reap_loop(Arc::clone(&app)));
+    loop {
+        let stream = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    eprintln!("scfrt serve: accept failed: {e}");
+                    // EMFILE and the like: give the system a moment rather than spin.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let app = Arc::clone(&app);
+        tokio::spawn(async move {
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let read_timeout = app.read_timeout;
+            let service = hyper::service::service_fn(move |req| {
+                let app = Arc::clone(&app);
+                async move { Ok::<_, Infallible>(handle(app, req).await) }
+            });
+            // Slowloris: headers must arrive within the read timeout (and the body, in `handle`).
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(read_timeout);
+            let _ = builder.serve_connection(io, service).await;
+        });
+    }
+    reaper.abort();
+}
+
+/// Stops idle instances; a timer, not a synchronisation: idle expiry has no event to wait on.
+async fn reap_loop(app: Arc<App>) {
+    let tick =
+        (app.pool_opts.idle_timeout / 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
+    let mut interval = tokio::time::interval(tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let pools: Vec<Arc<Pool>> = app.lock().values().map(|e| Arc::clone(&e.pool)).collect();
+        let _ = tokio::task::spawn_blocking(move || {
+            let now = Instant::now();
+            for pool in pools {
+                pool.reap_idle(now);
+            }
+        })
+        .await;
+    }
+}
+
+fn json_response(body: String, close: bool) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if close {
+        resp.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let (parts, body) = req.into_parts();
+    let limited = Limited::new(body, app.max_body_bytes);
+    let body = match tokio::time::timeout(app.read_timeout, limited.collect()).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) => {
+            let err = if e.is::<http_body_util::LengthLimitError>() {
+                ApiError::new(
+                    "InvalidParameter.RequestTooLarge",
+                    format!("The request body exceeds {} bytes.", app.max_body_bytes),
+                )
+            } else {
+                ApiError::new(
+                    "InvalidParameter",
+                    format!("Cannot read the request body: {e}"),
+                )
+            };
+            return json_response(err.envelope(&request_id), true);
+        }
+        Err(_) => {
+            let err = ApiError::new(
+                "RequestTimeout",
+                "The request body was not received in time.",
+            );
+            return json_response(err.envelope(&request_id), true);
+        }
+    };
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let host_owned;
+    let host = match header("host") {
+        Some(h) => Some(h),
+        None => {
+            // HTTP/1.1 always has Host; fall back to the URI authority for absolute-form requests.
+            host_owned = parts.uri.authority().map(|a| a.to_string());
+            host_owned.as_deref()
+        }
+    };
+    let lookup = |name: &str| if name == "host" { host } else { header(name) };
+    let signed = tc3::SignedRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        header: &lookup,
+        body: &body,
+    };
+    let result = dispatch(&app, &signed, &request_id).await;
+    match result {
+        Ok(body) => json_response(body, false),
+        Err(e) => json_response(e.envelope(&request_id), false),
+    }
+}
+
+async fn dispatch(
+    app: &Arc<App>,
+    req: &tc3::SignedRequest<'_>,
+    request_id: &str,
+) -> Result<String, ApiError> {
+    let creds = |id: &str| app.credentials.get(id).cloned();
+    tc3::verify(req, &creds, unix_now())?;
+    if req.method != "POST" {
+        return Err(ApiError::new(
+            "UnsupportedOperation",
+            "Only POST with a JSON body is supported (the SDK's default).",
+        ));
+    }
+    let Some(action) = (req.header)("x-tc-action") else {
+        return Err(ApiError::missing("X-TC-Action"));
+    };
+    match (req.header)("x-tc-version") {
+        Some(API_VERSION) => {}
+        Some(v) => {
+            return Err(ApiError::new(
+                "NoSuchVersion",
+                format!("The API version `{v}` does not exist; scf has {API_VERSION}."),
+            ));
+        }
+        None => return Err(ApiError::missing("X-TC-Version")),
+    }
+    let params = Params::parse(req.body)?;
+    let app2 = Arc::clone(app);
+    let rid = request_id.to_owned();
+    match action {
+        "CreateFunction" => blocking(move || create_function(&app2, &params, &rid)).await,
+        "UpdateFunctionCode" => blocking(move || update_code(&app2, &params, &rid)).await,
+        "UpdateFunctionConfiguration" => {
+            blocking(move || update_configuration(&app2, &params, &rid)).await
+        }
+        "DeleteFunction" => blocking(move || delete_function(&app2, &params, &rid)).await,
+        "GetFunction" => get_function(app, &params, request_id),
+        "ListFunctions" => list_functions(app, &params, request_id),
+        "Invoke" => invoke(app, &params, false).await,
+        "InvokeFunction" => invoke(app, &params, true).await,
+        other => Err(ApiError::new(
+            "InvalidAction",
+            format!("The action `{other}` is not supported by scf {API_VERSION} (scfrt serve)."),
+        )),
+    }
+}
+
+async fn blocking<F>(f: F) -> Result<String, ApiError>
+where
+    F: FnOnce() -> Result<String, ApiError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        Err(ApiError::new(
+            "InternalError",
+            format!("worker failed: {e}"),
+        ))
+    })
+}
+
+fn namespace(params: &Params) -> Result<String, ApiError> {
+    let ns = params
+        .opt_str("Namespace", "Namespace")?
+        .filter(|s| !s.is_empty())
+        .unwrap_or(DEFAULT_NAMESPACE);
+    if !valid_name(ns, 1, 30) {
+        return Err(ApiError::invalid(
+            "Namespace",
+            "Namespace must be 1-30 letters, digits, `-` or `_`, starting with a letter.",
+        ));
+    }
+    Ok(ns.to_owned())
+}
+
+fn function_name(params: &Params) -> Result<String, ApiError> {
+    let name = params.req_str("FunctionName", "FunctionName")?;
+    if !valid_name(name, 2, 60) || name.ends_with(['-', '_']) {
+        return Err(ApiError::invalid(
+            "FunctionName",
+            "FunctionName must be 2-60 letters, digits, `-` or `_`, starting with a letter and not ending with `-` or `_`.",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// Also keeps names safe as path components.
+fn valid_name(s: &str, min: usize, max: usize) -> bool {
+    (min..=max).contains(&s.len())
+        && s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn qualifier(params: &Params) -> Result<(), ApiError> {
+    match params.opt_str("Qualifier", "Qualifier")? {
+        None | Some("") | Some("$LATEST") => Ok(()),
+        Some(q) => Err(ApiError::new(
+            "ResourceNotFound.Version",
+            format!("Version `{q}` not found: scfrt serve keeps only $LATEST."),
+        )),
+    }
+}
+
+fn not_found(ns: &str, name: &str) -> ApiError {
+    ApiError::new(
+        "ResourceNotFound.Function",
+        format!("The function `{name}` does not exist in namespace `{ns}`."),
+    )
+}
+
+/// The configurable fields shared by CreateFunction and UpdateFunctionConfiguration; applies those
+/// present in `params` to `meta`.
+fn apply_config(meta: &mut FunctionMeta, params: &Params) -> Result<(), ApiError> {
+    if let Some(h) = params.opt_str("Handler", "Handler")? {
+        if h.is_empty() || h.len() > 60 || h.contains(['\0', '\n']) {
+            return Err(ApiError::invalid(
+                "Handler",
+                "Handler must be 1-60 characters.",
+            ));
+        }
+        meta.handler = h.to_owned();
+    }
+    if let Some(d) = params.opt_str("Description", "Description")? {
+        if d.chars().count() > 1000 {
+            return Err(ApiError::invalid(
+                "Description",
+                "Description is at most 1000 characters.",
+            ));
+        }
+        meta.description = d.to_owned();
+    }
+    if let Some(r) = params.opt_str("Runtime", "Runtime")? {
+        if r != "CustomRuntime" {
+            return Err(ApiError::invalid(
+                "Runtime",
+                format!(
+                    "Runtime `{r}` is not supported: scfrt serve runs CustomRuntime functions (a `bootstrap` at the package root)."
+                ),
+            ));
+        }
+        meta.runtime = r.to_owned();
+    }
+    if let Some(t) = params.opt_int("Timeout", "LimitExceeded.Timeout")? {
+        meta.timeout_s = u32::try_from(t)
+            .ok()
+            .filter(|t| (1..=900).contains(t))
+            .ok_or_else(|| {
+                ApiError::new("LimitExceeded.Timeout", "Timeout must be 1 to 900 seconds.")
+            })?;
+    }
+    if let Some(t) = params.opt_int("InitTimeout", "LimitExceeded.InitTimeout")? {
+        meta.init_timeout_s = u32::try_from(t)
+            .ok()
+            .filter(|t| (1..=300).contains(t))
+            .ok_or_else(|| {
+                ApiError::new(
+                    "LimitExceeded.InitTimeout",
+                    "InitTimeout must be 1 to 300 seconds.",
+                )
+            })?;
+    }
+    if let Some(m) = params.opt_int("MemorySize", "MemorySize")? {
+        meta.memory_mb = u32::try_from(m)
+            .ok()
+            .filter(|m| (64..=3072).contains(m) && m % 64 == 0)
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "MemorySize",
+                    "MemorySize must be a multiple of 64 from 64 to 3072 MB.",
+                )
+            })?;
+    }
+    if let Some(env) = params.get("Environment") {
+        meta.env = environment(env)?;
+    }
+    Ok(())
+}
+
+fn environment(env: &Value) -> Result<Vec<(String, String)>, ApiError> {
+    let bad = |m: &str| ApiError::invalid("Environment", m.to_owned());
+    let vars = match env.get("Variables") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(v)) => v,
+        Some(_) => return Err(bad("Environment.Variables must be a list of {Key, Value}.")),
+    };
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut total = 0;
+    for var in vars {
+        let (Some(Value::String(k)), v) = (var.get("Key"), var.get("Value")) else {
+            return Err(bad("each variable needs a string Key"));
+        };
+        let v = match v {
+            None | Some(Value::Null) => "",
+            Some(Value::String(s)) => s.as_str(),
+            Some(_) => return Err(bad("a variable's Value must be a string")),
+        };
+        let valid = k.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !valid {
+            return Err(bad(&format!("`{k}` is not a valid variable name")));
+        }
+        if ["SCF_", "QCLOUD_", "TENCENTCLOUD_"]
+            .iter()
+            .any(|p| k.starts_with(p))
+        {
+            return Err(ApiError::new(
+                "InvalidParameterValue.EnvironmentSystemProtect",
+                format!("`{k}`: names starting with SCF_, QCLOUD_ or TENCENTCLOUD_ are reserved."),
+            ));
+        }
+        total += k.len() + v.len();
+        out.retain(|(old, _)| old != k);
+        out.push((k.clone(), v.to_owned()));
+    }
+    if total > 4096 {
+        return Err(ApiError::new(
+            "InvalidParameterValue.EnvironmentExceededLimit",
+            "The environment variables exceed 4 KB.",
+        ));
+    }
+    Ok(out)
+}
+
+/// The decoded `ZipFile` (from `Code.ZipFile`, or a top-level `ZipFile` as UpdateFunctionCode
+/// also accepts).
+fn zip_file(params: &Params) -> Result<Option<Vec<u8>>, ApiError> {
+    let code_zip = match params.get("Code") {
+        None => None,
+        Some(Value::Object(code)) => match code.get("ZipFile") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.as_str()),
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    "ZipFile",
+                    "Code.ZipFile must be a base64 string.",
+                ));
+            }
+        },
+        Some(_) => return Err(ApiError::invalid("Code", "Code must be an object.")),
+    };
+    let Some(b64) = code_zip.or(params.opt_str("ZipFile", "ZipFile")?) else {
+        return Ok(None);
+    };
+    let cleaned: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(cleaned.as_bytes())
+        .map(Some)
+        .map_err(|e| {
+            ApiError::new(
+                "InvalidParameterValue.ZipFileBase64BinasciiError",
+                format!("ZipFile is not valid base64: {e}"),
+            )
+        })
+}
+
+fn create_function(app: &App, params: &Params, request_id: &str) -> Result<String, ApiError> {
+    let name = function_name(params)?;
+    let ns = namespace(params)?;
+    let now = unix_now();
+    let mut meta = FunctionMeta {
+        name: name.clone(),
+        namespace: ns.clone(),
+        function_id: format!("lam-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+        handler: "index.main_handler".into(),
+        runtime: "CustomRuntime".into(),
+        description: String::new(),
+        timeout_s: 3,
+        init_timeout_s: 65,
+        memory_mb: 128,
+        env: Vec::new(),
+        code_dir: String::new(),
+        code_size: 0,
+        add_time: now,
+        mod_time: now,
+    };
+    apply_config(&mut meta, params)?;
+    if params.get("Runtime").is_none() {
+        return Err(ApiError::new(
+            "MissingParameter.Runtime",
+            "Runtime is required: CustomRuntime.",
+        ));
+    }
+    let Some(zip) = zip_file(params)? else {
+        return Err(ApiError::new(
+            "MissingParameter.Code",
+            "Code.ZipFile (a base64 zip with `bootstrap` at its root) is required.",
+        ));
+    };
+    meta.code_size = zip.len() as u64;
+    if app.lock().contains_key(&(ns.clone(), name.clone())) {
+        return Err(ApiError::new(
+            "ResourceInUse.Function",
+            format!("The function `{name}` already exists."),
+        ));
+    }
+    app.store.create(&mut meta, &zip)?;
+    let pool = app.new_pool(&meta);
+    app.lock().insert((ns, name), Entry { meta, pool });
+    Ok(success_envelope(Map::new(), request_id))
+}
+
+fn lookup(app: &App, params: &Params) -> Result<(String, String, FunctionMeta), ApiError> {
+    let name = function_name(params)?;
+    let ns = namespace(params)?;
+    let meta = app
+        .lock()
+        .get(&(ns.clone(), name.clone()))
+        .map(|e| e.meta.clone())
+        .ok_or_else(|| not_found(&ns, &name))?;
+    Ok((ns, name, meta))
+}
+
+/// Replaces the function's entry with `meta` and a fresh pool; retires the old pool.
+fn replace(app: &App, ns: String, name: String, meta: FunctionMeta, remove: Option<PathBuf>) {
+    let pool = app.new_pool(&meta);
+    let old = app.lock().insert((ns, name), Entry { meta, pool });
+    if let Some(old) = old {
+        old.pool.retire(remove);
+    }
+}
+
+fn update_code(app: &App, params: &Params, request_id: &str) -> Result<String, ApiError> {
+    let (ns, name, mut meta) = lookup(app, params)?;
+    let Some(zip) = zip_file(params)? else {
+        return Err(ApiError::new(
+            "MissingParameter.Code",
+            "ZipFile (base64) is required.",
+        ));
+    };
+    if let Some(h) = params.opt_str("Handler", "Handler")? {
+        if h.is_empty() || h.len() > 60 {
+            return Err(ApiError::invalid(
+                "Handler",
+                "Handler must be 1-60 characters.",
+            ));
+        }
+        meta.handler = h.to_owned();
+    }
+    meta.code_size = zip.len() as u64;
+    meta.mod_time = unix_now();
+    let old = app.store.update_code(&mut meta, &zip)?;
+    replace(app, ns, name, meta, Some(old));
+    Ok(success_envelope(Map::new(), request_id))
+}
+
+fn update_configuration(app: &App, params: &Params, request_id: &str) -> Result<String, ApiError> {
+    let (ns, name, mut meta) = lookup(app, params)?;
+    apply_config(&mut meta, params)?;
+    meta.mod_time = unix_now();
+    app.store.save(&meta)?;
+    replace(app, ns, name, meta, None);
+    Ok(success_envelope(Map::new(), request_id))
+}
+
+fn delete_function(app: &App, params: &Params, request_id: &str) -> Result<String, ApiError> {
+    qualifier(params)?;
+    let (ns, name, meta) = lookup(app, params)?;
+    let trash = app.store.delete(&meta)?;
+    if let Some(old) = app.lock().remove(&(ns, name)) {
+        old.pool.retire(Some(trash));
+    }
+    Ok(success_envelope(Map::new(), request_id))
+}
+
+fn env_json(meta: &FunctionMeta) -> Value {
+    json!({"Variables": meta.env.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect::<Vec<_>>()})
+}
+
+fn get_function(app: &App, params: &Params, request_id: &str) -> Result<String, ApiError> {
+    qualifier(params)?;
+    let (_, _, m) = lookup(app, params)?;
+    let fields = json!({
+        "ModTime": tc3::utc_datetime(m.mod_time),
+        "CodeInfo": "",
+        "Description": m.description,
+        "Triggers": [],
+        "Handler": m.handler,
+        "CodeSize": m.code_size,
+        "Timeout": m.timeout_s,
+        "FunctionVersion": "$LATEST",
+        "MemorySize": m.memory_mb,
+        "Runtime": m.runtime,
+        "FunctionName": m.name,
+        "VpcConfig": {"VpcId": "", "SubnetId": ""},
+        "UseGpu": "FALSE",
+        "Environment": env_json(&m),
+        "CodeResult": "success",
+        "CodeError": "",
+        "ErrNo": 0,
+        "Namespace": m.namespace,
+        "Role": "",
+        "InstallDependency": "FALSE",
+        "Status": "Active",
+        "StatusDesc": "",
+        "ClsLogsetId": "",
+        "ClsTopicId": "",
+        "FunctionId": m.function_id,
+        "Tags": [],
+        "Type": "Event",
+        "Layers": [],
+        "AddTime": tc3::utc_datetime(m.add_time),
+        "OnsEnable": "FALSE",
+        "AvailableStatus": "Available",
+        "Qualifier": "$LATEST",
+        "InitTimeout": m.init_timeout_s,
+        "StatusReasons": [],
+        "AsyncRunEnable": "FALSE",
+        "TraceEnable": "FALSE",
+        "ProtocolType": "",
+    });
+    let Value::Object(fields) = fields else {
+        unreachable!("json! of an object literal");
+    };
+    Ok(success_envelope(fields, request_id))
+}
+
+fn list_functions(app: &App, params: &Params, request_id: &str) -> Result<String, ApiError> {
+    let ns = namespace(params)?;
+    let offset = params.opt_int("Offset", "Offset")?.unwrap_or(0);
+    let limit = params.opt_int("Limit", "Limit")?.unwrap_or(20);
+    if offset < 0 {
+        return Err(ApiError::invalid("Offset", "Offset must be at least 0."));
+    }
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid("Limit", "Limit must be 1 to 100."));
+    }
+    let search = params.opt_str("SearchKey", "SearchKey")?.unwrap_or("");
+    let desc = params.opt_str("Description", "Description")?.unwrap_or("");
+    let mut metas: Vec<FunctionMeta> = app
+        .lock()
+        .values()
+        .map(|e| &e.meta)
+        .filter(|m| m.namespace == ns && m.name.contains(search) && m.description.contains(desc))
+        .cloned()
+        .collect();
+    match params.opt_str("Orderby", "Orderby")?.unwrap_or("AddTime") {
+        "FunctionName" => metas.sort_by(|a, b| a.name.cmp(&b.name)),
+        "ModTime" => metas.sort_by_key(|m| (m.mod_time, m.name.clone())),
+        "AddTime" => metas.sort_by_key(|m| (m.add_time, m.name.clone())),
+        other => {
+            return Err(ApiError::invalid(
+                "Orderby",
+                format!("Orderby `{other}` is not one of AddTime, ModTime, FunctionName."),
+            ));
+        }
+    }
+    match params.opt_str("Order", "Order")?.unwrap_or("DESC") {
+        o if o.eq_ignore_ascii_case("DESC") => metas.reverse(),
+        o if o.eq_ignore_ascii_case("ASC") => {}
+        other => {
+            return Err(ApiError::invalid(
+                "Order",
+                format!("Order `{other}` is not ASC or DESC."),
+            ));
+        }
+    }
+    let total = metas.len();
+    let functions: Vec<Value> = metas
+        .iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(100))
+        .map(|m| {
+            json!({
+                "ModTime": tc3::utc_datetime(m.mod_time),
+                "AddTime": tc3::utc_datetime(m.add_time),
+                "Runtime": m.runtime,
+                "FunctionName": m.name,
+                "FunctionId": m.function_id,
+                "Namespace": m.namespace,
+                "Status": "Active",
+                "StatusDesc": "",
+                "Description": m.description,
+                "Tags": [],
+                "Type": "Event",
+                "StatusReasons": [],
+                "TotalProvisionedConcurrencyMem": 0,
+                "ReservedConcurrencyMem": 0,
+                "AsyncRunEnable": "FALSE",
+                "TraceEnable": "FALSE",
+            })
+        })
+        .collect();
+    let mut fields = Map::new();
+    fields.insert("Functions".into(), Value::Array(functions));
+    fields.insert("TotalCount".into(), Value::from(total));
+    Ok(success_envelope(fields, request_id))
+}
+
+/// Runs `event` on the function's current pool, moving to the new pool if it is replaced
+/// while the invocation waits in line.
+fn run_on_pool(
+    app: &App,
+    key: &(String, String),
+    event: &[u8],
+    request_id: &str,
+) -> Option<InvokeResult> {
+    // Each retry follows an update of the function; a few in a row end with `None`.
+    for _ in 0..8 {
+        let pool = app.lock().get(key).map(|e| Arc::clone(&e.pool))?;
+        match pool.invoke(event, request_id.to_owned()) {
+            Ok(result) => return Some(result),
+            Err(PoolError::Retired) => continue,
+        }
+    }
+    None
+}
+
+fn log_invocation(app: &App, key: &(String, String), kind: &str, r: &InvokeResult) {
+    let line = json!({
+        "Time": tc3::utc_datetime(unix_now()),
+        "Namespace": key.0,
+        "FunctionName": key.1,
+        "InvocationType": kind,
+        "FunctionRequestId": r.function_request_id,
+        "InvokeResult": r.invoke_result,
+        "RetMsg": r.ret_msg,
+        "ErrMsg": r.err_msg,
+        "Duration": r.duration_ms,
+        "MemUsage": r.mem_usage_bytes,
+        "ColdStart": r.cold_start,
+        "Log": r.log,
+    });
+    app.store.append_log(&line.to_string());
+    eprintln!(
+        "scfrt serve: {kind} {}/{} {} InvokeResult={} Duration={}ms{}",
+        key.0,
+        key.1,
+        r.function_request_id,
+        r.invoke_result,
+        r.duration_ms,
+        if r.cold_start { " (cold start)" } else { "" }
+    );
+}
+
+async fn invoke(
+    app: &Arc<App>,
+    params: &Params,
+    invoke_function: bool,
+) -> Result<String, ApiError> {
+    let name = function_name(params)?;
+    let ns = namespace(params)?;
+    qualifier(params)?;
+    let is_async = if invoke_function {
+        false
+    } else {
+        match params
+            .opt_str("InvocationType", "InvokeType")?
+            .unwrap_or("RequestResponse")
+        {
+            "RequestResponse" => false,
+            "Event" => true,
+            other => {
+                return Err(ApiError::invalid(
+                    "InvokeType",
+                    format!("InvocationType `{other}` is not RequestResponse or Event."),
+                ));
+            }
+        }
+    };
+    let tail = match params.opt_str("LogType", "LogType")?.unwrap_or("Tail") {
+        "Tail" => true,
+        "None" => false,
+        other => {
+            return Err(ApiError::new(
+                "InvalidParameterValue",
+                format!("LogType `{other}` is not Tail or None."),
+            ));
+        }
+    };
+    let event_param = if invoke_function {
+        "Event"
+    } else {
+        "ClientContext"
+    };
+    let event = params
+        .opt_str(event_param, "ClientContext")?
+        .filter(|s| !s.is_empty())
+        .unwrap_or("{}");
+    let limit = if is_async {
+        MAX_ASYNC_EVENT_BYTES
+    } else {
+        MAX_SYNC_EVENT_BYTES
+    };
+    if event.len() > limit {
+        return Err(ApiError::new(
+            "InvalidParameter.RequestTooLarge",
+            format!(
+                "{event_param} is {} bytes; the limit is {limit} bytes.",
+                event.len()
+            ),
+        ));
+    }
+    if serde_json::from_str::<serde::de::IgnoredAny>(event).is_err() {
+        return Err(ApiError::invalid(
+            "ClientContext",
+            format!("{event_param} must be a JSON document."),
+        ));
+    }
+    let key = (ns.clone(), name.clone());
+    if !app.lock().contains_key(&key) {
+        return Err(not_found(&ns, &name));
+    }
+    let function_request_id = uuid::Uuid::new_v4().to_string();
+    let event = event.as_bytes().to_vec();
+    if is_async {
+        if app.pending_events.fetch_add(1, Ordering::SeqCst) >= MAX_PENDING_EVENTS {
+            app.pending_events.fetch_sub(1, Ordering::SeqCst);
+            return Err(ApiError::new(
+                "RequestLimitExceeded",
+                format!("More than {MAX_PENDING_EVENTS} Event invocations are pending."),
+            ));
+        }
+        let app2 = Arc::clone(app);
+        let id = function_request_id.clone();
+        tokio::task::spawn_blocking(move || {
+            match run_on_pool(&app2, &key, &event, &id) {
+                Some(r) => log_invocation(&app2, &key, "Event", &r),
+                None => eprintln!(
+                    "scfrt serve: Event {}/{} {id}: the function was deleted before it ran",
+                    key.0, key.1
+                ),
+            }
+            app2.pending_events.fetch_sub(1, Ordering::SeqCst);
+        });
+        let result = InvokeResult {
+            function_request_id: function_request_id.clone(),
+            ret_msg: String::new(),
+            err_msg: String::new(),
+            log: String::new(),
+            duration_ms: 0.0,
+            bill_duration_ms: 0,
+            mem_usage_bytes: 0,
+            invoke_result: 0,
+            status_code: 200,
+            cold_start: false,
+        };
+        return Ok(invoke_response(&result));
+    }
+    let app2 = Arc::clone(app);
+    let kind = if invoke_function {
+        "InvokeFunction"
+    } else {
+        "RequestResponse"
+    };
+    let outcome = tokio::task::spawn_blocking(move || {
+        let r = run_on_pool(&app2, &key, &event, &function_request_id);
+        if let Some(r) = &r {
+            log_invocation(&app2, &key, kind, r);
+        }
+        r
+    })
+    .await
+    .map_err(|e| ApiError::new("InternalError", format!("worker failed: {e}")))?;
+    let Some(mut result) = outcome else {
+        return Err(not_found(&ns, &name));
+    };
+    if !tail {
+        result.log.clear();
+    }
+    Ok(invoke_response(&result))
+}
+
+/// The Invoke envelope in the platform's key order (the result's id is also the RequestId,
+/// as the platform answers).
+fn invoke_response(r: &InvokeResult) -> String {
+    r.to_invoke_json_string()
+}

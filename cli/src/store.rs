@@ -1,0 +1,344 @@
+//! Functions on disk, under a state directory, so they survive a restart of `scfrt serve`.
+//!
+//! ```text
+//! <state>/functions/<namespace>/<name>/meta.json      the configuration
+//! <state>/functions/<namespace>/<name>/code-<uuid>/   the unpacked code (named in meta.json)
+//! <state>/tmp/                                         staging; emptied at start
+//! <state>/invocations.log                              one JSON line per finished invocation
+//! ```
+//!
+//! Nothing is half-written: a new function is staged in `tmp/` and renamed into place; new code
+//! is unpacked beside the old and `meta.json` is replaced by renaming a complete temporary file.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::ApiError;
+use crate::emulator::FunctionConfig;
+
+/// Largest accepted code zip (decoded), as SCF's direct upload limit.
+pub const MAX_ZIP_BYTES: usize = 50 * 1024 * 1024;
+/// Largest total uncompressed size of a code zip.
+pub const MAX_UNZIPPED_BYTES: u64 = 500 * 1024 * 1024;
+/// Most entries in a code zip.
+pub const MAX_ZIP_ENTRIES: usize = 20_000;
+
+/// A function's stored configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionMeta {
+    /// `FunctionName`.
+    pub name: String,
+    /// `Namespace`.
+    pub namespace: String,
+    /// `FunctionId`, `lam-` + 8 characters, fixed at creation.
+    pub function_id: String,
+    /// `Handler`.
+    pub handler: String,
+    /// `Runtime` (`CustomRuntime`).
+    pub runtime: String,
+    /// `Description`.
+    pub description: String,
+    /// `Timeout` in seconds.
+    pub timeout_s: u32,
+    /// `InitTimeout` in seconds.
+    pub init_timeout_s: u32,
+    /// `MemorySize` in MB.
+    pub memory_mb: u32,
+    /// `Environment.Variables`, in order.
+    pub env: Vec<(String, String)>,
+    /// The code directory's name inside the function directory.
+    pub code_dir: String,
+    /// Size of the uploaded zip in bytes (`CodeSize`).
+    pub code_size: u64,
+    /// Creation time, Unix seconds.
+    pub add_time: i64,
+    /// Last modification time, Unix seconds.
+    pub mod_time: i64,
+}
+
+impl FunctionMeta {
+    /// The emulator configuration for this function in `store`.
+    pub fn function_config(&self, store: &Store) -> FunctionConfig {
+        FunctionConfig {
+            code_dir: self.code_path(store),
+            handler: self.handler.clone(),
+            function_name: self.name.clone(),
+            namespace: self.namespace.clone(),
+            version: "$LATEST".into(),
+            timeout: std::time::Duration::from_secs(u64::from(self.timeout_s)),
+            init_timeout: std::time::Duration::from_secs(u64::from(self.init_timeout_s)),
+            memory_mb: self.memory_mb,
+            env: self.env.clone(),
+            log_type_tail: true,
+        }
+    }
+
+    /// The unpacked code of this function in `store`.
+    pub fn code_path(&self, store: &Store) -> PathBuf {
+        store
+            .function_dir(&self.namespace, &self.name)
+            .join(&self.code_dir)
+    }
+}
+
+/// The state directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+fn io_error(what: &str, path: &Path, e: &std::io::Error) -> ApiError {
+    ApiError::new("InternalError", format!("{what} {}: {e}", path.display()))
+}
+
+impl Store {
+    /// Opens (creating) the state directory and empties its staging area.
+    ///
+    /// # Errors
+    /// When the directories cannot be created.
+    pub fn open(root: &Path) -> std::io::Result<Store> {
+        std::fs::create_dir_all(root.join("functions"))?;
+        let tmp = root.join("tmp");
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp)?;
+        }
+        std::fs::create_dir_all(&tmp)?;
+        Ok(Store {
+            root: root.to_owned(),
+        })
+    }
+
+    /// The state directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `<state>/functions/<namespace>/<name>`.
+    pub fn function_dir(&self, namespace: &str, name: &str) -> PathBuf {
+        self.root.join("functions").join(namespace).join(name)
+    }
+
+    /// The invocation log, one JSON line per finished invocation.
+    pub fn log_path(&self) -> PathBuf {
+        self.root.join("invocations.log")
+    }
+
+    fn staging(&self) -> PathBuf {
+        self.root
+            .join("tmp")
+            .join(uuid::Uuid::new_v4().simple().to_string())
+    }
+
+    /// Every stored function; unreadable entries are reported on stderr and skipped, and code
+    /// directories no `meta.json` names (left by an interrupted update) are removed.
+    pub fn load_all(&self) -> Vec<FunctionMeta> {
+        let mut out = Vec::new();
+        let Ok(namespaces) = std::fs::read_dir(self.root.join("functions")) else {
+            return out;
+        };
+        for ns in namespaces.flatten() {
+            let Ok(functions) = std::fs::read_dir(ns.path()) else {
+                continue;
+            };
+            for f in functions.flatten() {
+                let dir = f.path();
+                let meta = std::fs::read(dir.join("meta.json"))
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| {
+                        serde_json::from_slice::<FunctionMeta>(&b).map_err(|e| e.to_string())
+                    });
+                match meta {
+                    Ok(meta) => {
+                        if let Ok(entries) = std::fs::read_dir(&dir) {
+                            for e in entries.flatten() {
+                                let name = e.file_name().to_string_lossy().into_owned();
+                                if name.starts_with("code-") && name != meta.code_dir {
+                                    let _ = std::fs::remove_dir_all(e.path());
+                                }
+                            }
+                        }
+                        out.push(meta);
+                    }
+                    Err(e) => eprintln!("scfrt serve: skipping {}: {e}", dir.display()),
+                }
+            }
+        }
+        out.sort_by(|a, b| (a.add_time, &a.name).cmp(&(b.add_time, &b.name)));
+        out
+    }
+
+    /// Checks and unpacks `zip` into a new `code-<uuid>` directory inside `parent`; returns its
+    /// name. Nothing is left behind on failure.
+    fn unpack(&self, parent: &Path, zip: &[u8]) -> Result<String, ApiError> {
+        check_zip(zip)?;
+        let staging = self.staging();
+        std::fs::create_dir_all(&staging).map_err(|e| io_error("cannot create", &staging, &e))?;
+        let result = (|| {
+            let zip_path = staging.join("code.zip");
+            write_file(&zip_path, zip)?;
+            let code = staging.join("code");
+            std::fs::create_dir(&code).map_err(|e| io_error("cannot create", &code, &e))?;
+            crate::package::extract_zip(&zip_path, &code).map_err(|e| {
+                ApiError::invalid("ZipFile", format!("The code zip is refused: {e}"))
+            })?;
+            let name = format!("code-{}", uuid::Uuid::new_v4().simple());
+            let dest = parent.join(&name);
+            std::fs::rename(&code, &dest)
+                .map_err(|e| io_error("cannot move code to", &dest, &e))?;
+            Ok(name)
+        })();
+        let _ = std::fs::remove_dir_all(&staging);
+        result
+    }
+
+    /// Stores a new function: `meta` (whose `code_dir` is filled in) and its code `zip`.
+    ///
+    /// # Errors
+    /// `ResourceInUse.Function` when it exists; `InvalidParameterValue.ZipFile` for a bad zip.
+    pub fn create(&self, meta: &mut FunctionMeta, zip: &[u8]) -> Result<(), ApiError> {
+        let dest = self.function_dir(&meta.namespace, &meta.name);
+        if dest.exists() {
+            return Err(in_use(&meta.name));
+        }
+        let staging = self.staging();
+        std::fs::create_dir_all(&staging).map_err(|e| io_error("cannot create", &staging, &e))?;
+        let result = (|| {
+            meta.code_dir = self.unpack(&staging, zip)?;
+            write_meta(&staging, meta)?;
+            let parent = dest.parent().unwrap_or(&self.root);
+            std::fs::create_dir_all(parent).map_err(|e| io_error("cannot create", parent, &e))?;
+            // rename(2) onto an existing non-empty directory fails: creation is atomic and
+            // exclusive even against a concurrent CreateFunction.
+            std::fs::rename(&staging, &dest).map_err(|e| {
+                if dest.exists() {
+                    in_use(&meta.name)
+                } else {
+                    io_error("cannot create", &dest, &e)
+                }
+            })
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(&staging);
+        }
+        result
+    }
+
+    /// Replaces a function's code; returns the old code directory (still in use by running
+    /// instances: delete it when they are done).
+    ///
+    /// # Errors
+    /// `InvalidParameterValue.ZipFile` for a bad zip; `InternalError` for I/O failures.
+    pub fn update_code(&self, meta: &mut FunctionMeta, zip: &[u8]) -> Result<PathBuf, ApiError> {
+        let dir = self.function_dir(&meta.namespace, &meta.name);
+        let old = dir.join(&meta.code_dir);
+        let new_name = self.unpack(&dir, zip)?;
+        let previous = std::mem::replace(&mut meta.code_dir, new_name);
+        if let Err(e) = write_meta(&dir, meta) {
+            let _ = std::fs::remove_dir_all(dir.join(&meta.code_dir));
+            meta.code_dir = previous;
+            return Err(e);
+        }
+        Ok(old)
+    }
+
+    /// Rewrites a function's `meta.json` (atomically).
+    ///
+    /// # Errors
+    /// `InternalError` for I/O failures.
+    pub fn save(&self, meta: &FunctionMeta) -> Result<(), ApiError> {
+        write_meta(&self.function_dir(&meta.namespace, &meta.name), meta)
+    }
+
+    /// Removes a function from the namespace at once (a rename); returns the moved directory,
+    /// to delete when its instances are gone.
+    ///
+    /// # Errors
+    /// `InternalError` for I/O failures.
+    pub fn delete(&self, meta: &FunctionMeta) -> Result<PathBuf, ApiError> {
+        let dir = self.function_dir(&meta.namespace, &meta.name);
+        let trash = self.staging();
+        std::fs::rename(&dir, &trash).map_err(|e| io_error("cannot delete", &dir, &e))?;
+        Ok(trash)
+    }
+
+    /// Appends one line to the invocation log.
+    pub fn append_log(&self, line: &str) {
+        let path = self.log_path();
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(format!("{line}\n").as_bytes()));
+        if let Err(e) = written {
+            eprintln!("scfrt serve: cannot write {}: {e}", path.display());
+        }
+    }
+}
+
+fn in_use(name: &str) -> ApiError {
+    ApiError::new(
+        "ResourceInUse.Function",
+        format!("The function `{name}` already exists."),
+    )
+}
+
+/// Writes `bytes` to `path` and fsyncs it.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ApiError> {
+    std::fs::File::create(path)
+        .and_then(|mut f| {
+            f.write_all(bytes)?;
+            f.sync_all()
+        })
+        .map_err(|e| io_error("cannot write", path, &e))
+}
+
+/// `dir/meta.json`, via a temporary file and rename(2).
+fn write_meta(dir: &Path, meta: &FunctionMeta) -> Result<(), ApiError> {
+    let text = serde_json::to_vec_pretty(meta)
+        .map_err(|e| ApiError::new("InternalError", e.to_string()))?;
+    let tmp = dir.join(format!(".meta.json.{}", uuid::Uuid::new_v4().simple()));
+    write_file(&tmp, &text)?;
+    let dest = dir.join("meta.json");
+    std::fs::rename(&tmp, &dest).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_error("cannot write", &dest, &e)
+    })
+}
+
+/// Size checks before anything is unpacked: entry count and declared uncompressed sizes.
+fn check_zip(zip: &[u8]) -> Result<(), ApiError> {
+    if zip.len() > MAX_ZIP_BYTES {
+        return Err(ApiError::invalid(
+            "ZipFile",
+            format!("The code zip exceeds {MAX_ZIP_BYTES} bytes."),
+        ));
+    }
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip))
+        .map_err(|e| ApiError::invalid("ZipFile", format!("ZipFile is not a zip archive: {e}")))?;
+    if archive.len() > MAX_ZIP_ENTRIES {
+        return Err(ApiError::invalid(
+            "ZipFile",
+            format!("The code zip has more than {MAX_ZIP_ENTRIES} entries."),
+        ));
+    }
+    let mut total: u64 = 0;
+    for i in 0..archive.len() {
+        let mut entry = archive
+            .by_index(i)
+            .map_err(|e| ApiError::invalid("ZipFile", format!("Bad zip entry #{i}: {e}")))?;
+        // Count what really inflates, not what the header claims: a header can lie.
+        let budget = MAX_UNZIPPED_BYTES - total;
+        let n = std::io::copy(&mut (&mut entry).take(budget + 1), &mut std::io::sink())
+            .map_err(|e| ApiError::invalid("ZipFile", format!("Bad zip entry #{i}: {e}")))?;
+        total += n;
+        if total > MAX_UNZIPPED_BYTES {
+            return Err(ApiError::invalid(
+                "ZipFile",
+                format!("The code unpacks to more than {MAX_UNZIPPED_BYTES} bytes."),
+            ));
+        }
+    }
+    Ok(())
+}
