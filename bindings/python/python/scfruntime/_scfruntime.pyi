@@ -1,0 +1,57 @@
+"""Stubs of the extension module ``scfruntime._scfruntime`` (hand-maintained; checked with
+``python -m mypy.stubtest scfruntime._scfruntime``)."""
+
+from typing import Any, Callable, final
+
+__all__ = [
+    "ConfigError",
+    "Context",
+    "HandlerImportError",
+    "HandlerNotFoundError",
+    "RuntimeApiError",
+    "ScfRuntimeError",
+    "__version__",
+    "load_handler",
+    "main",
+    "run",
+]
+
+__version__: str
+
+class ScfRuntimeError(Exception):
+    """Base class of every error scfruntime raises."""
+
+class ConfigError(ScfRuntimeError):
+    """The SCF environment is missing or malformed (SCF_RUNTIME_API, SCF_RUNTIME_API_PORT)."""
+
+class RuntimeApiError(ScfRuntimeError):
+    """The runtime API could not be reached or refused a call (ready or next)."""
+
+class HandlerImportError(ScfRuntimeError):
+    """Importing the handler's module failed (SCF status 443, user code error)."""
+
+class HandlerNotFoundError(ScfRuntimeError):
+    """The handler's module or function does not exist (SCF status 437, handler not found)."""
+
+@final
+class Context(dict[str, Any]):
+    """The handler's ``context``: a dict with the keys of SCF's built-in Python runtime
+    (``request_id``, ``memory_limit_in_mb``, ``time_limit_in_ms``, ``function_name``,
+    ``function_version``, ``namespace``, ``tencentcloud_region``, ``tencentcloud_appid``,
+    ``tencentcloud_uin``, ``environment``, ``environ``)."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left until the invocation's deadline; 0 once it has passed."""
+
+def run(handler: Callable[[Any, Context], object], *, max_invocations: int | None = None) -> None:
+    """Serve ``handler(event, context)`` through the SCF runtime API named by the environment.
+
+    Raises ConfigError, RuntimeApiError, and KeyboardInterrupt / SystemExit(0) on SIGINT /
+    SIGTERM."""
+
+def load_handler(spec: str) -> Callable[..., Any]:
+    """Import the handler ``file.function`` (also ``dir/file.function``, ``dir.file.function``)
+    from the current directory. Raises HandlerImportError or HandlerNotFoundError."""
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m scfruntime [--max-invocations N] [HANDLER]``; returns the exit status."""

@@ -1,0 +1,173 @@
+//! The `context` argument: a dict with the built-in runtime's keys, plus remaining time.
+
+use std::time::Instant;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+use scf_core::{Config, Invocation};
+
+/// The handler's `context`: a `dict` with exactly the keys of SCF's built-in Python runtime.
+///
+/// Keys: `request_id`, `memory_limit_in_mb` (int), `time_limit_in_ms` (int), `function_name`,
+/// `function_version`, `namespace`, `tencentcloud_region`, `tencentcloud_appid`,
+/// `tencentcloud_uin`, `environment` (a JSON string of the user variables) and `environ`
+/// (`k=v;k=v`). Being a dict subclass, it serialises and indexes like the built-in one; the
+/// method `get_remaining_time_in_millis()` is the only addition.
+#[pyclass(extends = PyDict, frozen, module = "scfruntime._scfruntime")]
+pub struct Context {
+    deadline: Instant,
+}
+
+#[pymethods]
+impl Context {
+    /// Milliseconds left until the invocation's deadline (arrival + `time_limit_in_ms`); 0 once
+    /// it has passed.
+    fn get_remaining_time_in_millis(&self) -> u64 {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        u64::try_from(left.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        Ok(format!("Context({})", slf.as_super().repr()?))
+    }
+}
+
+/// Names of environment variables that belong to the platform or the system rather than to
+/// the user (protocol.md section 2); the rest form `environment` and `environ`. The platform's
+/// own list is not published, so this is a best guess [I].
+fn is_platform_variable(name: &str) -> bool {
+    const PREFIXES: [&str; 4] = ["SCF_", "QCLOUD_", "TENCENTCLOUD_", "LC_"];
+    const NAMES: [&str; 24] = [
+        "_HANDLER",
+        "USER_CODE_ROOT",
+        "TRIGGER_SRC",
+        "PATH",
+        "HOME",
+        "LANG",
+        "TZ",
+        "PWD",
+        "OLDPWD",
+        "SHLVL",
+        "_",
+        "HOSTNAME",
+        "TERM",
+        "USER",
+        "LOGNAME",
+        "SHELL",
+        "LD_LIBRARY_PATH",
+        "LD_PRELOAD",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PYTHONUNBUFFERED",
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTHONIOENCODING",
+        "VIRTUAL_ENV",
+    ];
+    PREFIXES.iter().any(|p| name.starts_with(p)) || NAMES.contains(&name)
+}
+
+/// The user variables of the process environment, in environment order.
+pub(crate) fn user_variables() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| !is_platform_variable(k))
+        .collect()
+}
+
+/// The parts of `context` that do not change between invocations, built once per `run`.
+pub(crate) struct ContextTemplate {
+    key_request_id: Py<PyString>,
+    key_memory: Py<PyString>,
+    key_time: Py<PyString>,
+    fixed: Vec<(Py<PyString>, Py<PyAny>)>,
+}
+
+impl ContextTemplate {
+    /// Keys and values from `config` and the environment; `json_dumps` is `json.dumps`.
+    pub(crate) fn new(
+        py: Python<'_>,
+        config: &Config,
+        json_dumps: &Bound<'_, PyAny>,
+    ) -> PyResult<Self> {
+        let key = |k: &str| PyString::intern(py, k).unbind();
+        let text = |v: &Option<String>| -> Py<PyAny> {
+            PyString::new(py, v.as_deref().unwrap_or(""))
+                .into_any()
+                .unbind()
+        };
+        let vars = user_variables();
+        let env_dict = PyDict::new(py);
+        for (k, v) in &vars {
+            env_dict.set_item(k, v)?;
+        }
+        let environment = json_dumps.call1((env_dict,))?.unbind();
+        let environ = vars
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(";");
+        let fixed = vec![
+            (key("function_name"), text(&config.function_name)),
+            (key("function_version"), text(&config.function_version)),
+            (key("namespace"), text(&config.namespace)),
+            (key("tencentcloud_region"), text(&config.region)),
+            (key("tencentcloud_appid"), text(&config.appid)),
+            (key("tencentcloud_uin"), text(&config.uin)),
+            (key("environment"), environment),
+            (
+                key("environ"),
+                PyString::new(py, &environ).into_any().unbind(),
+            ),
+        ];
+        Ok(ContextTemplate {
+            key_request_id: key("request_id"),
+            key_memory: key("memory_limit_in_mb"),
+            key_time: key("time_limit_in_ms"),
+            fixed,
+        })
+    }
+
+    /// The `context` of `inv`: a new [`Context`] filled from the template.
+    pub(crate) fn build<'py>(
+        &self,
+        py: Python<'py>,
+        inv: &Invocation,
+    ) -> PyResult<Bound<'py, Context>> {
+        let ctx = Bound::new(
+            py,
+            Context {
+                deadline: inv.deadline(),
+            },
+        )?;
+        let dict = ctx.as_super();
+        dict.set_item(self.key_request_id.bind(py), &inv.request_id)?;
+        dict.set_item(self.key_memory.bind(py), inv.memory_limit_mb)?;
+        let time_ms = u64::try_from(inv.time_limit.as_millis()).unwrap_or(u64::MAX);
+        dict.set_item(self.key_time.bind(py), time_ms)?;
+        for (k, v) in &self.fixed {
+            dict.set_item(k.bind(py), v.bind(py))?;
+        }
+        Ok(ctx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_platform_variable;
+
+    #[test]
+    fn platform_variables_are_not_user_variables() {
+        for name in [
+            "SCF_RUNTIME_API",
+            "TENCENTCLOUD_UIN",
+            "QCLOUD_X",
+            "_HANDLER",
+            "PATH",
+        ] {
+            assert!(is_platform_variable(name), "{name}");
+        }
+        for name in ["GREETING", "DB_HOST", "scf_lower"] {
+            assert!(!is_platform_variable(name), "{name}");
+        }
+    }
+}

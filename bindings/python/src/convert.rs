@@ -1,0 +1,205 @@
+//! Event in, result out: decoding the body, calling the handler, encoding its return value.
+
+use pyo3::exceptions::{PyException, PyTypeError};
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString, PyType};
+use scf_core::{ErrorReport, Invocation};
+
+use crate::context::ContextTemplate;
+
+static JSON_LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static JSON_DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static FORMAT_EXCEPTION: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// `json.dumps`, imported once per process.
+pub(crate) fn json_dumps(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    JSON_DUMPS.import(py, "json", "dumps")
+}
+
+/// `json.loads`, imported once per process.
+pub(crate) fn json_loads(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    JSON_LOADS.import(py, "json", "loads")
+}
+
+/// The event as the handler sees it: the decoded JSON value; the text when the body is UTF-8
+/// but not JSON; the `bytes` otherwise.
+///
+/// The body is copied exactly once, into the `str` (or `bytes`) object; the Rust buffer is
+/// dropped before the handler runs.
+pub(crate) fn decode_event(py: Python<'_>, body: Vec<u8>) -> PyResult<Bound<'_, PyAny>> {
+    match String::from_utf8(body) {
+        Ok(text) => {
+            let s = PyString::new(py, &text);
+            drop(text);
+            match json_loads(py)?.call1((&s,)) {
+                Ok(value) => Ok(value),
+                // Not JSON (JSONDecodeError, RecursionError for absurd nesting...): the raw text.
+                Err(e) if e.is_instance_of::<PyException>(py) => Ok(s.into_any()),
+                Err(e) => Err(e),
+            }
+        }
+        Err(e) => Ok(PyBytes::new(py, e.as_bytes()).into_any()),
+    }
+}
+
+/// A response body that lives in a Python object and is posted without another copy.
+pub(crate) enum Body<'py> {
+    /// The handler returned `bytes`, sent as is.
+    Bytes(Bound<'py, PyBytes>),
+    /// A `str`, either returned by the handler or made by `json.dumps`; sent as UTF-8.
+    Text(Bound<'py, PyString>),
+}
+
+impl Body<'_> {
+    /// The bytes to post, borrowed from the Python object (immutable, kept alive by `self`).
+    pub(crate) fn as_bytes(&self) -> Result<&[u8], ErrorReport> {
+        match self {
+            Body::Bytes(b) => Ok(b.as_bytes()),
+            Body::Text(s) => s.to_str().map(str::as_bytes).map_err(|e| {
+                error_report(
+                    s.py(),
+                    &e,
+                    "the handler's return value is not valid UTF-8 text",
+                )
+            }),
+        }
+    }
+}
+
+/// How one invocation ended on the Python side.
+pub(crate) enum Outcome<'py> {
+    /// Post this body to `/runtime/invocation/response`.
+    Respond(Body<'py>),
+    /// Post this report to `/runtime/invocation/error`; the loop goes on.
+    Fail(ErrorReport),
+    /// A `BaseException` that is not an `Exception` (`KeyboardInterrupt`, `SystemExit`): post
+    /// the report, then stop the loop and raise the exception from `run`.
+    Abort(ErrorReport, PyErr),
+}
+
+/// Call `handler(event, context)` for `inv` and turn what happened into an [`Outcome`].
+///
+/// The GIL is held throughout; nothing here blocks on the network.
+pub(crate) fn call_python<'py>(
+    py: Python<'py>,
+    handler: &Bound<'py, PyAny>,
+    template: &ContextTemplate,
+    mut inv: Invocation,
+) -> Outcome<'py> {
+    let body = std::mem::take(&mut inv.body);
+    let prepared = decode_event(py, body).and_then(|event| Ok((event, template.build(py, &inv)?)));
+    let returned = prepared.and_then(|(event, ctx)| handler.call1((event, ctx)));
+    match returned {
+        Ok(value) => match encode_result(py, &value) {
+            Ok(body) => Outcome::Respond(body),
+            Err(report) => Outcome::Fail(report),
+        },
+        Err(e) if e.is_instance_of::<PyException>(py) => Outcome::Fail(error_report(py, &e, "")),
+        Err(e) => Outcome::Abort(error_report(py, &e, ""), e),
+    }
+}
+
+/// The response body for the handler's return value, as SCF's built-in runtime sends it:
+/// `bytes` and `str` as they are, anything else `json.dumps(value, ensure_ascii=False)`.
+///
+/// # Errors
+///
+/// A `TypeError` report naming the value's type when it cannot be serialised.
+pub(crate) fn encode_result<'py>(
+    py: Python<'py>,
+    value: &Bound<'py, PyAny>,
+) -> Result<Body<'py>, ErrorReport> {
+    if let Ok(b) = value.cast::<PyBytes>() {
+        return Ok(Body::Bytes(b.clone()));
+    }
+    if let Ok(s) = value.cast::<PyString>() {
+        return Ok(Body::Text(s.clone()));
+    }
+    if let Ok(b) = value.cast::<PyByteArray>() {
+        return Ok(Body::Bytes(PyBytes::new(py, &b.to_vec())));
+    }
+    let kwargs = PyDict::new(py);
+    let dumped = kwargs
+        .set_item(intern!(py, "ensure_ascii"), false)
+        .and_then(|()| json_dumps(py)?.call((value,), Some(&kwargs)));
+    let type_name = value
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into());
+    match dumped {
+        Ok(text) => match text.cast_into::<PyString>() {
+            Ok(s) => Ok(Body::Text(s)),
+            Err(_) => Err(ErrorReport::new(
+                "TypeError",
+                "json.dumps did not return a str",
+            )),
+        },
+        Err(e) => {
+            let context = format!(
+                "the handler returned a value of type '{type_name}' that cannot be serialised to JSON"
+            );
+            let mut report = error_report(py, &e, &context);
+            if !e.is_instance_of::<PyTypeError>(py) {
+                // ValueError for circular references; still a return-value type problem.
+                report.error_type = "TypeError".into();
+            }
+            Err(report)
+        }
+    }
+}
+
+/// The error report of a Python exception: its qualified class name, `str(exc)` and the
+/// traceback lines (chained causes included), as `traceback.format_exception` prints them.
+///
+/// `context`, when not empty, is put before the message (`"<context>: <message>"`).
+pub fn error_report(py: Python<'_>, err: &PyErr, context: &str) -> ErrorReport {
+    let value = err.value(py);
+    let error_type = qualified_name(&value.get_type());
+    let message = value
+        .str()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "<exception str() failed>".into());
+    let error_message = if context.is_empty() {
+        message
+    } else {
+        format!("{context}: {message}")
+    };
+    let stack_trace = traceback_lines(py, value).unwrap_or_default();
+    ErrorReport {
+        error_type,
+        error_message,
+        stack_trace,
+    }
+}
+
+/// `module.QualName` of an exception class; just `QualName` for builtins.
+fn qualified_name(ty: &Bound<'_, PyType>) -> String {
+    let qualname = ty
+        .qualname()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "Exception".into());
+    match ty.module().map(|m| m.to_string()) {
+        Ok(m) if m != "builtins" && m != "__main__" => format!("{m}.{qualname}"),
+        _ => qualname,
+    }
+}
+
+fn traceback_lines(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+    // `traceback` is imported on the first error, not at startup: most invocations never fail.
+    let format = FORMAT_EXCEPTION.import(py, "traceback", "format_exception")?;
+    let chunks = format.call1((value.get_type(), value, value.getattr("__traceback__")?))?;
+    let mut lines = Vec::new();
+    for chunk in chunks.try_iter()? {
+        let chunk = chunk?;
+        let text = chunk.cast::<PyString>()?.to_string_lossy();
+        lines.extend(
+            text.split('\n')
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    Ok(lines)
+}

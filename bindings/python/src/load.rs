@@ -1,0 +1,244 @@
+//! Finding the handler named by `_HANDLER`, and the `main` of `python -m scfruntime` and of the
+//! embedded bootstrap.
+
+use pyo3::exceptions::{PyKeyboardInterrupt, PyModuleNotFoundError, PySystemExit};
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+use crate::serve::serve;
+use crate::{HandlerImportError, HandlerNotFoundError, ScfRuntimeError};
+
+/// Split a handler string into (module, function): `index.main_handler`, `dir/mod.fn` and
+/// `dir.mod.fn` name the function after the last dot in the module before it, whose path
+/// separators become dots.
+///
+/// # Errors
+///
+/// A message when the string has no dot or an empty part.
+pub fn load_handler_spec(spec: &str) -> Result<(String, String), String> {
+    let spec = spec.trim();
+    let bad = || {
+        format!("handler '{spec}' is not of the form 'file.function' (e.g. 'index.main_handler')")
+    };
+    let (module, function) = spec.rsplit_once('.').ok_or_else(bad)?;
+    let module = module.trim_end_matches(".py").replace('/', ".");
+    if module.is_empty()
+        || function.is_empty()
+        || module.split('.').any(str::is_empty)
+        || !function.chars().all(|c| c == '_' || c.is_alphanumeric())
+    {
+        return Err(bad());
+    }
+    Ok((module, function.to_owned()))
+}
+
+/// Import the handler named by `spec` from the code directory (the current directory, put
+/// first on `sys.path`) and return the function.
+///
+/// # Errors
+///
+/// `HandlerNotFoundError` (SCF status 437) when the spec is malformed, the module file does not
+/// exist, or it has no such function (or it is not callable); `HandlerImportError` (status 443)
+/// when importing the module raised, with that exception as `__cause__`.
+#[pyfunction]
+pub fn load_handler(py: Python<'_>, spec: &str) -> PyResult<Py<PyAny>> {
+    let (module_name, function) = load_handler_spec(spec)
+        .map_err(|m| HandlerNotFoundError::new_err(format!("[437] handler not found: {m}")))?;
+    put_code_dir_on_path(py)?;
+    let module = match py.import(module_name.as_str()) {
+        Ok(m) => m,
+        Err(e) => {
+            let missing: Option<String> = if e.is_instance_of::<PyModuleNotFoundError>(py) {
+                e.value(py)
+                    .getattr("name")
+                    .ok()
+                    .and_then(|n| n.extract().ok())
+            } else {
+                None
+            };
+            // A missing module *of the handler's path* means the handler is not there; any
+            // other failure (syntax error, a dependency missing, an exception) is user code.
+            let own = missing
+                .is_some_and(|m| module_name == m || module_name.starts_with(&format!("{m}.")));
+            let err = if own {
+                HandlerNotFoundError::new_err(format!(
+                    "[437] handler not found: no module '{module_name}' in the code directory for handler '{spec}'"
+                ))
+            } else {
+                let summary = e
+                    .value(py)
+                    .str()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let ty = e
+                    .get_type(py)
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default();
+                HandlerImportError::new_err(format!(
+                    "[443] user code error: importing module '{module_name}' for handler '{spec}' raised {ty}: {summary}"
+                ))
+            };
+            err.set_cause(py, Some(e));
+            return Err(err);
+        }
+    };
+    match module.getattr(function.as_str()) {
+        Ok(f) if f.is_callable() => Ok(f.unbind()),
+        Ok(_) => Err(HandlerNotFoundError::new_err(format!(
+            "[437] handler not found: '{module_name}.{function}' is not a function (handler '{spec}')"
+        ))),
+        Err(_) => Err(HandlerNotFoundError::new_err(format!(
+            "[437] handler not found: module '{module_name}' has no function '{function}' (handler '{spec}')"
+        ))),
+    }
+}
+
+fn put_code_dir_on_path(py: Python<'_>) -> PyResult<()> {
+    let Ok(cwd) = std::env::current_dir() else {
+        return Ok(());
+    };
+    let cwd = cwd.to_string_lossy().into_owned();
+    let path = py
+        .import(intern!(py, "sys"))?
+        .getattr(intern!(py, "path"))?;
+    let path = path.cast::<PyList>()?;
+    // `python -m` puts '' (the cwd) first already; the embedded host does not.
+    let present = path.iter().any(|p| {
+        p.extract::<String>()
+            .is_ok_and(|p| p.is_empty() || p == cwd)
+    });
+    if !present {
+        path.insert(0, cwd)?;
+    }
+    Ok(())
+}
+
+const USAGE: &str = "usage: python -m scfruntime [--max-invocations N] [HANDLER]\n\
+    Serve HANDLER (file.function, dir/file.function or dir.file.function; default $_HANDLER)\n\
+    from the current directory through the SCF runtime API.";
+
+/// Entry point of `python -m scfruntime`: load the handler named by `argv` (or `$_HANDLER`)
+/// and serve it. Returns the exit status.
+///
+/// Handler errors (status 443 / 437) and runtime errors are printed to stderr with status 1; a
+/// usage error is 2; SIGINT during the wait is 130.
+///
+/// # Errors
+///
+/// `SystemExit` (SIGTERM ends the loop with `SystemExit(0)`) and unexpected exceptions.
+#[pyfunction]
+#[pyo3(signature = (argv = None))]
+pub fn main(py: Python<'_>, argv: Option<Vec<String>>) -> PyResult<i32> {
+    let mut spec = None;
+    let mut max_invocations = None;
+    let mut args = argv.unwrap_or_default().into_iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(0);
+            }
+            "--max-invocations" => match args.next().and_then(|n| n.parse::<u64>().ok()) {
+                Some(n) => max_invocations = Some(n),
+                None => return Ok(usage_error("--max-invocations needs a number")),
+            },
+            _ if spec.is_none() && !arg.starts_with('-') => spec = Some(arg),
+            _ => return Ok(usage_error(&format!("unexpected argument '{arg}'"))),
+        }
+    }
+    let Some(spec) = spec.or_else(|| std::env::var("_HANDLER").ok().filter(|h| !h.is_empty()))
+    else {
+        return Ok(usage_error("no handler given and _HANDLER is not set"));
+    };
+    let handler = match load_handler(py, &spec) {
+        Ok(h) => h,
+        Err(e) if e.is_instance_of::<ScfRuntimeError>(py) => {
+            report_load_error(py, &e);
+            return Ok(1);
+        }
+        Err(e) => return Err(e),
+    };
+    match serve(py, handler.bind(py), max_invocations) {
+        Ok(()) => Ok(0),
+        Err(e) if e.is_instance_of::<ScfRuntimeError>(py) => {
+            eprintln!("scfruntime: {}", e.value(py));
+            Ok(1)
+        }
+        Err(e) if e.is_instance_of::<PyKeyboardInterrupt>(py) => {
+            eprintln!("scfruntime: interrupted");
+            Ok(130)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn usage_error(msg: &str) -> i32 {
+    eprintln!("scfruntime: {msg}\n{USAGE}");
+    2
+}
+
+/// The SCF-worded line on stderr, then the traceback of the import failure, if any.
+fn report_load_error(py: Python<'_>, e: &PyErr) {
+    eprintln!("scfruntime: {}", e.value(py));
+    if let Some(cause) = e.cause(py) {
+        cause.display(py);
+    }
+}
+
+/// The embedded bootstrap's `main`, after CPython is initialised with the module registered:
+/// serve `$_HANDLER` and return the process exit status.
+///
+/// `SystemExit` gives its code (SIGTERM: 0); other uncaught exceptions are printed, status 1.
+pub fn host_main(py: Python<'_>) -> i32 {
+    let code = match main(py, None) {
+        Ok(code) => code,
+        Err(e) if e.is_instance_of::<PySystemExit>(py) => {
+            let code = e.value(py).getattr("code").ok();
+            match code {
+                None => 0,
+                Some(c) if c.is_none() => 0,
+                Some(c) => c.extract::<i32>().unwrap_or_else(|_| {
+                    eprintln!("{c}");
+                    1
+                }),
+            }
+        }
+        Err(e) => {
+            e.display(py);
+            1
+        }
+    };
+    if let Ok(sys) = py.import("sys") {
+        for name in ["stdout", "stderr"] {
+            if let Ok(s) = sys.getattr(name) {
+                let _ = s.call_method0("flush");
+            }
+        }
+    }
+    code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::load_handler_spec;
+
+    #[test]
+    fn handler_spellings() {
+        let ok = |s: &str, m: &str, f: &str| {
+            assert_eq!(
+                load_handler_spec(s),
+                Ok((m.to_string(), f.to_string())),
+                "{s}"
+            );
+        };
+        ok("index.main_handler", "index", "main_handler");
+        ok("dir/mod.fn", "dir.mod", "fn");
+        ok("dir.mod.fn", "dir.mod", "fn");
+        ok("a/b/c.handler", "a.b.c", "handler");
+        for bad in ["index", "", ".fn", "index.", "a//b.fn", "index.a-b"] {
+            assert!(load_handler_spec(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! The invocation loop for a Python handler, with the GIL released while it waits.
+//!
+//! `scf_core::Runtime::run` blocks in the long poll inside a read that cannot be interrupted,
+//! and its signal handling `_exit`s the process there. Python needs signals delivered as
+//! exceptions instead (KeyboardInterrupt, or the SystemExit that `run` installs for SIGTERM),
+//! so this loop drives `scf_core::Transport` itself: one long-lived thread (with SIGTERM and
+//! SIGINT blocked, so they go to the main thread) makes the `next` calls; the main thread waits
+//! for it in `poll(2)` with the GIL released. A signal interrupts that wait, the main thread
+//! runs the Python signal handlers, and an exception they raise ends `run`.
+
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
+
+use pyo3::exceptions::{PySystemExit, PyValueError};
+use pyo3::intern;
+use pyo3::prelude::*;
+use scf_core::{Config, Error, ErrorReport, Invocation, MAX_RESPONSE_BYTES, Transport};
+
+use crate::context::ContextTemplate;
+use crate::convert::{Outcome, call_python, json_dumps};
+use crate::tagger::{self, Tag};
+use crate::{RuntimeApiError, to_pyerr};
+
+/// The longest the main thread waits without looking at Python's pending signals; covers a
+/// signal that lands between the check and the start of `poll`.
+const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Serve `handler(event, context)` until stopped; the loop behind `scfruntime.run`.
+///
+/// Reads the configuration from the environment, reports ready, then answers events one at a
+/// time until `max_invocations` (if given) are answered. A handler exception is posted as the
+/// error JSON and the loop goes on.
+///
+/// # Errors
+///
+/// `ConfigError` for a missing or malformed environment, `RuntimeApiError` when `ready` or
+/// `next` fail for good, and any `BaseException` that is not an `Exception` (a
+/// `KeyboardInterrupt`, the `SystemExit(0)` of SIGTERM) raised by the handler or a signal.
+pub fn serve(
+    py: Python<'_>,
+    handler: &Bound<'_, PyAny>,
+    max_invocations: Option<u64>,
+) -> PyResult<()> {
+    let config = Config::from_env().map_err(to_pyerr)?;
+    let template = ContextTemplate::new(py, &config, json_dumps(py)?)?;
+    let transport = Arc::new(Transport::new(&config));
+    let signals = StopSignals::install(py)?;
+    let tag = Arc::new(Tag::default());
+    let streams = tagger::install(py, &tag)?;
+    let result = serve_loop(py, handler, &template, &transport, &tag, max_invocations);
+    flush_python(py);
+    streams.restore(py);
+    signals.restore(py);
+    result
+}
+
+fn serve_loop(
+    py: Python<'_>,
+    handler: &Bound<'_, PyAny>,
+    template: &ContextTemplate,
+    transport: &Arc<Transport>,
+    tag: &Tag,
+    max_invocations: Option<u64>,
+) -> PyResult<()> {
+    flush_python(py);
+    let poller = Poller::spawn(Arc::clone(transport))
+        .map_err(|e| RuntimeApiError::new_err(format!("cannot start the poll thread: {e}")))?;
+    // Through the poll thread too: its retries may last a minute, and a signal must not wait.
+    poller.ready(py)?.map_err(to_pyerr)?;
+    let mut answered = 0u64;
+    while max_invocations.is_none_or(|max| answered < max) {
+        py.check_signals()?;
+        let inv = match poller.next(py)? {
+            Ok(inv) => inv,
+            Err(Error::InvalidEvent {
+                reason, request_id, ..
+            }) => {
+                eprintln!("scfruntime: invalid event: {reason}");
+                let report = ErrorReport::new("InvalidEvent", reason);
+                let body = report.to_json(request_id.as_deref().unwrap_or_default());
+                post(py, transport, false, &body);
+                answered += 1;
+                continue;
+            }
+            Err(e) => return Err(to_pyerr(e)),
+        };
+        let request_id = inv.request_id.clone();
+        tag.set(Some(&request_id));
+        let outcome = call_python(py, handler, template, inv);
+        flush_python(py);
+        tag.set(None);
+        let abort = match outcome {
+            Outcome::Respond(body) => {
+                match body.as_bytes() {
+                    Ok(bytes) if bytes.len() > MAX_RESPONSE_BYTES => {
+                        let report = too_large(bytes.len());
+                        post(py, transport, false, &report.to_json(&request_id));
+                    }
+                    // Posted straight from the Python object's buffer: no copy.
+                    Ok(bytes) => post(py, transport, true, bytes),
+                    Err(report) => post(py, transport, false, &report.to_json(&request_id)),
+                }
+                None
+            }
+            Outcome::Fail(report) => {
+                post(py, transport, false, &report.to_json(&request_id));
+                None
+            }
+            Outcome::Abort(report, err) => {
+                post(py, transport, false, &report.to_json(&request_id));
+                Some(err)
+            }
+        };
+        answered += 1;
+        if let Some(err) = abort {
+            return Err(err);
+        }
+    }
+    Ok(())
+}
+
+fn too_large(len: usize) -> ErrorReport {
+    ErrorReport::new(
+        "ResponseTooLarge",
+        format!(
+            "the response is {len} bytes, over the platform's limit of {MAX_RESPONSE_BYTES} bytes (6 MB); it was not sent"
+        ),
+    )
+}
+
+/// Post a result with the GIL released. A refused or lost post is logged, never retried (the
+/// first result is final), and the loop goes on, as in `scf_core::Runtime::run`.
+fn post(py: Python<'_>, transport: &Transport, ok: bool, body: &[u8]) {
+    let result = py.detach(|| {
+        if ok {
+            transport.respond(body)
+        } else {
+            transport.fail(body)
+        }
+    });
+    if let Err(e) = result {
+        eprintln!("scfruntime: {e}");
+    }
+}
+
+/// Flush `sys.stdout` and `sys.stderr` so the handler's output is in the log before the result.
+fn flush_python(py: Python<'_>) {
+    let Ok(sys) = py.import(intern!(py, "sys")) else {
+        return;
+    };
+    for name in [intern!(py, "stdout"), intern!(py, "stderr")] {
+        match sys.getattr(name) {
+            Ok(stream) if !stream.is_none() => {
+                let _ = stream.call_method0(intern!(py, "flush"));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// What the poll thread is asked to do.
+enum Request {
+    Ready,
+    Next,
+}
+
+/// What the poll thread answers: `None` for ready, the event for next.
+type Answer = scf_core::Result<Option<Invocation>>;
+
+/// The thread that makes the blocking runtime API calls (`ready`, then one `next` per
+/// request) for the life of a `run`.
+struct Poller {
+    requests: mpsc::Sender<Request>,
+    results: mpsc::Receiver<Answer>,
+    wake: UnixStream,
+}
+
+impl Poller {
+    fn spawn(transport: Arc<Transport>) -> std::io::Result<Poller> {
+        let (requests, pending) = mpsc::channel::<Request>();
+        let (done, results) = mpsc::channel();
+        let (wake, mut wake_tx) = UnixStream::pair()?;
+        std::thread::Builder::new()
+            .name("scfruntime-next".into())
+            .spawn(move || {
+                block_stop_signals();
+                while let Ok(request) = pending.recv() {
+                    let answer = match request {
+                        Request::Ready => transport.ready().map(|()| None),
+                        Request::Next => transport.next().map(Some),
+                    };
+                    // The receiver is gone when `run` ended (e.g. on KeyboardInterrupt).
+                    if done.send(answer).is_err() || wake_tx.write_all(&[1]).is_err() {
+                        break;
+                    }
+                }
+            })?;
+        Ok(Poller {
+            requests,
+            results,
+            wake,
+        })
+    }
+
+    /// Report ready (`POST /runtime/init/ready`), waiting as [`next`](Self::next) does.
+    fn ready(&self, py: Python<'_>) -> PyResult<scf_core::Result<()>> {
+        Ok(self.call(py, Request::Ready)?.map(|_| ()))
+    }
+
+    /// The next event, waiting with the GIL released and running Python's signal handlers
+    /// whenever a signal interrupts the wait.
+    fn next(&self, py: Python<'_>) -> PyResult<scf_core::Result<Invocation>> {
+        let answer = self.call(py, Request::Next)?;
+        Ok(answer.and_then(|inv| {
+            inv.ok_or_else(|| Error::InvalidEvent {
+                endpoint: scf_core::NEXT_PATH,
+                reason: "the poll thread answered next without an event".into(),
+                request_id: None,
+            })
+        }))
+    }
+
+    fn call(&self, py: Python<'_>, request: Request) -> PyResult<Answer> {
+        let gone = || RuntimeApiError::new_err("the runtime API poll thread ended");
+        self.requests.send(request).map_err(|_| gone())?;
+        let fd = self.wake.as_raw_fd();
+        loop {
+            if py.detach(|| wait_readable(fd, SIGNAL_CHECK_INTERVAL)) {
+                let mut byte = [0u8; 1];
+                (&self.wake).read_exact(&mut byte).map_err(|_| gone())?;
+                return self.results.recv().map_err(|_| gone());
+            }
+            py.check_signals()?;
+        }
+    }
+}
+
+/// Wait until `fd` is readable (true) or a signal or the timeout ends the wait (false).
+fn wait_readable(fd: i32, timeout: Duration) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+    // SAFETY: one valid pollfd for the duration of the call.
+    let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+    n > 0 && pfd.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0
+}
+
+/// Keep SIGTERM and SIGINT away from the calling thread, so the kernel delivers them to the
+/// main thread, whose `poll` they interrupt.
+fn block_stop_signals() {
+    // SAFETY: a sigset_t initialised by sigemptyset; pthread_sigmask only changes this thread.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// The Python-level SIGTERM handler `run` installs when none is set: a clean `SystemExit(0)`.
+#[pyfunction]
+fn _exit_on_sigterm(_signum: i32, _frame: &Bound<'_, PyAny>) -> PyResult<()> {
+    Err(PySystemExit::new_err(0))
+}
+
+/// The signal dispositions `run` changed, restored when it returns.
+struct StopSignals {
+    saved: Vec<(i32, Py<PyAny>)>,
+}
+
+impl StopSignals {
+    /// Where SIGINT or SIGTERM still has the default disposition (the embedded host starts
+    /// Python without its handlers), install Python-level ones: KeyboardInterrupt for SIGINT,
+    /// SystemExit(0) for SIGTERM. Handlers the program set itself are left alone. Off the main
+    /// thread Python cannot set handlers, and nothing changes.
+    fn install(py: Python<'_>) -> PyResult<StopSignals> {
+        // `_signal`, not `signal`: the latter imports enum, which a handler may not need.
+        let signal = py.import(intern!(py, "_signal"))?;
+        let default = signal.getattr(intern!(py, "SIG_DFL"))?;
+        let on_term = wrap_pyfunction!(_exit_on_sigterm, py)?.into_any();
+        let on_int = signal.getattr(intern!(py, "default_int_handler"))?;
+        let mut saved = Vec::new();
+        for (signum, handler) in [(libc::SIGINT, on_int), (libc::SIGTERM, on_term)] {
+            let current = signal.call_method1(intern!(py, "getsignal"), (signum,))?;
+            if !current.eq(&default)? {
+                continue;
+            }
+            match signal.call_method1(intern!(py, "signal"), (signum, handler)) {
+                Ok(previous) => saved.push((signum, previous.unbind())),
+                Err(e) if e.is_instance_of::<PyValueError>(py) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(StopSignals { saved })
+    }
+
+    fn restore(self, py: Python<'_>) {
+        let Ok(signal) = py.import(intern!(py, "_signal")) else {
+            return;
+        };
+        for (signum, previous) in self.saved {
+            let _ = signal.call_method1(intern!(py, "signal"), (signum, previous));
+        }
+    }
+}
+
+/// Serve `handler(event, context)` with the SCF runtime API named by the environment.
+///
+/// `handler` is called once per event with `event` (the decoded JSON body; `str` or `bytes`
+/// when the body is not JSON) and `context` (a `Context` dict). Its return value is sent as
+/// `json.dumps(value, ensure_ascii=False)`; `str` and `bytes` are sent as they are. An exception
+/// is posted as `{"errorType", "errorMessage", "stackTrace", "requestId"}` and the loop goes on.
+/// `max_invocations` stops the loop after that many events (tests, benchmarks).
+///
+/// Returns when `max_invocations` events were answered.
+///
+/// # Errors
+///
+/// As [`serve`].
+#[pyfunction]
+#[pyo3(signature = (handler, *, max_invocations = None))]
+pub fn run(
+    py: Python<'_>,
+    handler: &Bound<'_, PyAny>,
+    max_invocations: Option<u64>,
+) -> PyResult<()> {
+    serve(py, handler, max_invocations)
+}

@@ -1,0 +1,224 @@
+"""Fixtures: the scfrt and embedded-bootstrap binaries, function packages for both Python routes,
+and a fake SCF runtime API on 127.0.0.1:0 for the protocol-level cases scfrt cannot drive.
+
+Environment:
+  SCFRT_BIN              scfrt binary (default: built with cargo)
+  SCF_PYTHON_BOOTSTRAP   the embedded-Python bootstrap (default: built with cargo)
+  CARGO_TARGET_DIR       honoured when building them
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HANDLERS = Path(__file__).resolve().parent / "handlers"
+ROUTES = ["wheel", "embedded"]
+# Every subprocess and wait in this suite is bounded by these.
+PROCESS_TIMEOUT = 60
+BUILD_TIMEOUT = 900
+
+
+def _cargo_binary(env_var: str, package: str, binary: str) -> Path:
+    given = os.environ.get(env_var)
+    if given:
+        path = Path(given)
+        assert path.is_file(), f"{env_var}={given} does not exist"
+        return path
+    subprocess.run(
+        ["cargo", "build", "--quiet", "-p", package], cwd=ROOT, check=True, timeout=BUILD_TIMEOUT
+    )
+    meta = subprocess.run(
+        ["cargo", "metadata", "--format-version", "1", "--no-deps"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=PROCESS_TIMEOUT,
+    )
+    path = Path(json.loads(meta.stdout)["target_directory"]) / "debug" / binary
+    assert path.is_file(), f"cargo built {package} but {path} is missing"
+    return path
+
+
+@pytest.fixture(scope="session")
+def scfrt_bin() -> Path:
+    return _cargo_binary("SCFRT_BIN", "scfrt", "scfrt")
+
+
+@pytest.fixture(scope="session")
+def bootstrap_bin() -> Path:
+    return _cargo_binary("SCF_PYTHON_BOOTSTRAP", "scf-bootstrap-python", "scf-python-bootstrap")
+
+
+def make_package(dest: Path, route: str, bootstrap_bin: Path | None) -> Path:
+    """A function package: the test handlers plus a `bootstrap` for `route`.
+
+    wheel: a shell script running `python -m scfruntime "$_HANDLER"` with this interpreter (the
+    venv with the extension installed); embedded: a copy of the embedded-Python bootstrap.
+    """
+    shutil.copytree(HANDLERS, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    boot = dest / "bootstrap"
+    if route == "wheel":
+        boot.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m scfruntime "$_HANDLER"\n')
+    else:
+        assert bootstrap_bin is not None
+        shutil.copy2(bootstrap_bin, boot)
+    boot.chmod(0o755)
+    return dest
+
+
+@pytest.fixture(params=ROUTES)
+def route(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def package(route: str, tmp_path: Path, request) -> Path:
+    boot = request.getfixturevalue("bootstrap_bin") if route == "embedded" else None
+    return make_package(tmp_path / f"pkg-{route}", route, boot)
+
+
+@dataclass
+class Invoked:
+    """What `scfrt invoke` printed: one Result per event, plus its exit status and stderr."""
+
+    returncode: int
+    results: list[dict]
+    stderr: str
+
+    def ret(self, i: int = 0):
+        """The i-th response body, JSON-decoded."""
+        return json.loads(self.results[i]["RetMsg"])
+
+    def err(self, i: int = 0) -> dict:
+        """The i-th error body, JSON-decoded."""
+        return json.loads(self.results[i]["ErrMsg"])
+
+
+@pytest.fixture
+def invoke(scfrt_bin: Path):
+    """Run `scfrt invoke <pkg> --handler H --event E...` and parse its Invoke JSON lines."""
+
+    def run(pkg: Path, handler: str, *events: str, args: tuple[str, ...] = (), event_files=()):
+        cmd = [str(scfrt_bin), "invoke", str(pkg), "--handler", handler, *args]
+        for e in events:
+            cmd += ["--event", e]
+        for f in event_files:
+            cmd += ["--event-file", str(f)]
+        proc = subprocess.run(cmd, capture_output=True, timeout=PROCESS_TIMEOUT)
+        lines = [ln for ln in proc.stdout.decode().splitlines() if ln.strip()]
+        results = [json.loads(ln)["Response"]["Result"] for ln in lines]
+        return Invoked(proc.returncode, results, proc.stderr.decode(errors="replace"))
+
+    return run
+
+
+@dataclass
+class Post:
+    path: str
+    body: bytes
+
+
+@dataclass
+class FakeRuntimeApi:
+    """A fake SCF runtime API: `push` queues events; posts are recorded in `posts`."""
+
+    server: ThreadingHTTPServer
+    events: queue.Queue = field(default_factory=queue.Queue)
+    posts: queue.Queue = field(default_factory=queue.Queue)
+    polling: threading.Event = field(default_factory=threading.Event)
+    ready: threading.Event = field(default_factory=threading.Event)
+    seq: int = 0
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SCF_", "TENCENTCLOUD_"))}
+        env.update(
+            SCF_RUNTIME_API="127.0.0.1",
+            SCF_RUNTIME_API_PORT=str(self.port),
+            SCF_FUNCTIONNAME="fake-fn",
+            SCF_FUNCTIONVERSION="$LATEST",
+            SCF_NAMESPACE="default",
+        )
+        env.update(extra)
+        return env
+
+    def push(self, body: bytes, time_limit_ms: int = 3000) -> str:
+        self.seq += 1
+        rid = f"req-{self.seq}"
+        self.events.put((rid, body, time_limit_ms))
+        return rid
+
+    def next_post(self, timeout: float = 10) -> Post:
+        return self.posts.get(timeout=timeout)
+
+
+@pytest.fixture
+def fake_api():
+    api_box: list[FakeRuntimeApi] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):  # keep pytest output clean
+            pass
+
+        def _answer(self, status: int, body: bytes = b"", headers=()):
+            self.send_response(status)
+            for k, v in headers:
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            api = api_box[0]
+            if self.path != "/runtime/invocation/next":
+                return self._answer(404)
+            api.polling.set()
+            try:
+                # Bounded: a test that never pushes an event ends its process another way.
+                rid, body, limit = api.events.get(timeout=PROCESS_TIMEOUT)
+            except queue.Empty:
+                return self._answer(504)
+            api.polling.clear()
+            self._answer(
+                200,
+                body,
+                [("request_id", rid), ("memory_limit_in_mb", "128"), ("time_limit_in_ms", str(limit))],
+            )
+
+        def do_POST(self):
+            api = api_box[0]
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            if self.path == "/runtime/init/ready":
+                api.ready.set()
+            elif self.path in ("/runtime/invocation/response", "/runtime/invocation/error"):
+                api.posts.put(Post(self.path, body))
+            else:
+                return self._answer(404)
+            self._answer(200)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    api = FakeRuntimeApi(server)
+    api_box.append(api)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield api
+    server.shutdown()
+    server.server_close()
