@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test of the project: formatting, lints, the Rust workspace tests (which include the
-# cross-language and emulator tests). Installs what the tests need on a fresh machine first.
+# Runs every test of the project: formatting, lints, the Rust workspace tests (core, emulator, C
+# programs, header), then the Python suites (the binding and embedded bootstrap; scfrt serve driven
+# by Tencent's SDK). Installs what the tests need on a fresh machine first: apt tools, and a venv
+# (.venv) with maturin, pytest, mypy and the TencentCloud SDK.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -21,5 +23,22 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== python venv (.venv)"
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check "maturin>=1.9.4,<2" \
+  -r tests/python/requirements.txt -r tests/sdk/requirements.txt
+# A target dir of its own: maturin builds pyo3 for an extension module, cargo for embedding, and
+# sharing one dir would rebuild pyo3 on every switch.
+target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop -q -m bindings/python/Cargo.toml --target-dir "$target/maturin"
+
 echo "== cargo test"
 cargo test --workspace
+
+# The binaries the Python suites run (built here so the conftests need not build them).
+cargo build --workspace --bins -q
+export SCFRT_BIN="$target/debug/scfrt" SCF_PYTHON_BOOTSTRAP="$target/debug/scf-python-bootstrap"
+echo "== pytest tests/python (the scfruntime wheel and the embedded bootstrap)"
+.venv/bin/python -m pytest -q tests/python
+echo "== pytest tests/sdk (scfrt serve through tencentcloud-sdk-python)"
+.venv/bin/python -m pytest -q tests/sdk
