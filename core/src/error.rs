@@ -34,17 +34,30 @@ pub enum Error {
         reason: &'static str,
     },
 
-    /// The runtime API could not be reached or the connection broke mid-request.
+    /// No connection to the runtime API could be opened: the request was not sent.
     ///
     /// For `next` and `ready` this is reported only after the retries of the
-    /// [`RetryPolicy`](crate::RetryPolicy) are used up.
+    /// [`RetryPolicy`](crate::RetryPolicy) are used up; posts are retried too, since the
+    /// platform cannot have read them.
+    #[error("runtime API {endpoint}: cannot connect: {source}")]
+    Connect {
+        /// The endpoint path, e.g. `/runtime/invocation/next`.
+        endpoint: &'static str,
+        /// The connect error (e.g. connection refused).
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The connection broke mid-request or the answer was not valid HTTP.
+    ///
+    /// `next` and `ready` retry it; a post is not re-sent, since the platform may have read it.
     #[error("runtime API {endpoint} failed: {source}")]
     Transport {
         /// The endpoint path, e.g. `/runtime/invocation/next`.
         endpoint: &'static str,
-        /// The underlying HTTP or I/O error.
+        /// The I/O error; `InvalidData` for a malformed answer.
         #[source]
-        source: ureq::Error,
+        source: std::io::Error,
     },
 
     /// The runtime API answered with a status other than 2xx.

@@ -19,6 +19,7 @@
 
 mod config;
 mod error;
+mod http;
 mod invocation;
 mod runtime;
 mod signal;

@@ -1,12 +1,10 @@
 //! The HTTP client for the four runtime API endpoints (protocol.md section 1).
 
-use std::io::Read;
+use std::sync::{Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ureq::Agent;
-use ureq::http::{HeaderMap, Response};
-
+use crate::http::{Answer, Client, HttpError};
 use crate::{Config, Error, Invocation, Result};
 
 /// Path of the endpoint that ends init.
@@ -49,43 +47,28 @@ impl Default for RetryPolicy {
 
 /// A client of the SCF runtime API over one keep-alive connection.
 ///
-/// One `ureq` agent, no TLS, `TCP_NODELAY`, no timeout (the `next` long poll may wait for
-/// hours), no proxy, no redirects, and status codes handled here rather than by `ureq`.
-/// `Send + Sync`; calls from several threads would each take their own connection, which the
-/// protocol does not expect: use one thread.
-#[derive(Debug)]
+/// No TLS, `TCP_NODELAY`, no timeout (the `next` long poll may wait for hours), no proxy, no
+/// redirects; each request is one write and each answer is read in full, so the connection is
+/// reused. `Send + Sync`: calls from several threads are serialised on the one connection,
+/// which the protocol expects to carry one call at a time anyway.
 pub struct Transport {
-    agent: Agent,
-    ready_url: String,
-    next_url: String,
-    response_url: String,
-    error_url: String,
+    client: Mutex<Client>,
     retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Transport {
     /// A transport for the runtime API that `config` names.
     pub fn new(config: &Config) -> Transport {
-        let agent: Agent = Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(None)
-            .proxy(None)
-            .max_redirects(0)
-            .no_delay(true)
-            // The connection sits idle while a handler runs; keep it however long that takes.
-            .max_idle_age(Duration::from_secs(24 * 3600))
-            .max_idle_connections(1)
-            .max_idle_connections_per_host(1)
-            .user_agent("scfruntime")
-            .build()
-            .into();
-        let base = config.base_url();
         Transport {
-            agent,
-            ready_url: format!("{base}{READY_PATH}"),
-            next_url: format!("{base}{NEXT_PATH}"),
-            response_url: format!("{base}{RESPONSE_PATH}"),
-            error_url: format!("{base}{ERROR_PATH}"),
+            client: Mutex::new(Client::new(&config.runtime_api, config.runtime_api_port)),
             retry: RetryPolicy::default(),
         }
     }
@@ -104,7 +87,7 @@ impl Transport {
     ///
     /// [`Error::RetriesExhausted`] or [`Error::Status`] for a 4xx answer.
     pub fn ready(&self) -> Result<()> {
-        self.with_retries(READY_PATH, || self.post(READY_PATH, &self.ready_url, b" "))
+        self.with_retries(READY_PATH, || self.post(READY_PATH, b" "))
     }
 
     /// `GET /runtime/invocation/next`: wait, without a timeout, for the next event.
@@ -130,7 +113,7 @@ impl Transport {
     /// post is retried only when the connection could not be opened, never after the server
     /// may have read it.
     pub fn respond(&self, body: &[u8]) -> Result<()> {
-        self.post_once_delivered(RESPONSE_PATH, &self.response_url, body)
+        self.post_once_delivered(RESPONSE_PATH, body)
     }
 
     /// `POST /runtime/invocation/error`: the current invocation failed; `body` says why.
@@ -139,83 +122,78 @@ impl Transport {
     ///
     /// As [`respond`](Self::respond).
     pub fn fail(&self, body: &[u8]) -> Result<()> {
-        self.post_once_delivered(ERROR_PATH, &self.error_url, body)
+        self.post_once_delivered(ERROR_PATH, body)
+    }
+
+    fn call(
+        &self,
+        method: &str,
+        endpoint: &'static str,
+        body: Option<&[u8]>,
+        max_body: u64,
+    ) -> Result<Answer> {
+        let mut client = self.client.lock().unwrap_or_else(PoisonError::into_inner);
+        let answer = client
+            .request(method, endpoint, body, max_body)
+            .map_err(|e| match e {
+                HttpError::Connect(source) => Error::Connect { endpoint, source },
+                HttpError::Io(source) => Error::Transport { endpoint, source },
+            })?;
+        if !(200..300).contains(&answer.status) {
+            let mut text = answer.body;
+            text.truncate(512);
+            return Err(Error::Status {
+                endpoint,
+                status: answer.status,
+                body: String::from_utf8_lossy(&text).trim().to_string(),
+            });
+        }
+        Ok(answer)
     }
 
     fn next_once(&self) -> Result<Invocation> {
-        let transport = |source| Error::Transport {
-            endpoint: NEXT_PATH,
-            source,
-        };
-        let mut resp = self.agent.get(&self.next_url).call().map_err(transport)?;
+        let answer = self.call("GET", NEXT_PATH, None, MAX_EVENT_BYTES)?;
         let received_at = Instant::now();
-        check_status(NEXT_PATH, &mut resp)?;
-        let (parts, mut body) = resp.into_parts();
-        let request_id = header_str(&parts.headers, "request_id");
+        let request_id = answer.header("request_id").map(str::to_string);
         let invalid = |reason: String| Error::InvalidEvent {
             endpoint: NEXT_PATH,
             reason,
             request_id: request_id.clone(),
         };
-        let declared = body.content_length();
-        if declared.is_some_and(|n| n > MAX_EVENT_BYTES) {
-            // Dropping the unread body closes the connection; nothing large is buffered.
+        if answer.too_large {
             return Err(invalid(format!(
-                "event of {} bytes is larger than the {MAX_EVENT_BYTES}-byte limit",
-                declared.unwrap_or_default()
-            )));
-        }
-        // One buffer, sized from Content-Length, filled once.
-        let capacity = usize::try_from(declared.unwrap_or(0)).unwrap_or(0);
-        let mut buf = Vec::with_capacity(capacity);
-        body.as_reader()
-            .take(MAX_EVENT_BYTES + 1)
-            .read_to_end(&mut buf)
-            .map_err(|e| transport(ureq::Error::Io(e)))?;
-        if buf.len() as u64 > MAX_EVENT_BYTES {
-            return Err(invalid(format!(
-                "event is larger than the {MAX_EVENT_BYTES}-byte limit"
+                "the event is larger than the {MAX_EVENT_BYTES}-byte limit"
             )));
         }
         let request_id = match &request_id {
             Some(id) if !id.is_empty() => id.clone(),
             _ => return Err(invalid("the request_id header is missing".into())),
         };
-        let memory_limit_mb =
-            parse_header(&parts.headers, "memory_limit_in_mb").map_err(invalid)?;
-        let time_limit_ms: u64 =
-            parse_header(&parts.headers, "time_limit_in_ms").map_err(invalid)?;
+        let memory_limit_mb = parse_header(&answer, "memory_limit_in_mb").map_err(invalid)?;
+        let time_limit_ms: u64 = parse_header(&answer, "time_limit_in_ms").map_err(invalid)?;
         Ok(Invocation {
             request_id,
-            body: buf,
+            body: answer.body,
             memory_limit_mb,
             time_limit: Duration::from_millis(time_limit_ms),
             received_at,
         })
     }
 
-    fn post(&self, endpoint: &'static str, url: &str, body: &[u8]) -> Result<()> {
-        let mut resp = self
-            .agent
-            .post(url)
-            .header("content-type", "application/octet-stream")
-            .send(body)
-            .map_err(|source| Error::Transport { endpoint, source })?;
-        check_status(endpoint, &mut resp)?;
-        // Read the (normally empty) answer to the end so the connection goes back to the pool.
-        let _ = std::io::copy(&mut resp.body_mut().as_reader(), &mut std::io::sink());
-        Ok(())
+    fn post(&self, endpoint: &'static str, body: &[u8]) -> Result<()> {
+        // The platform's answer to a post is empty; a larger one is not worth buffering.
+        self.call("POST", endpoint, Some(body), 64 * 1024)
+            .map(|_| ())
     }
 
-    fn post_once_delivered(&self, endpoint: &'static str, url: &str, body: &[u8]) -> Result<()> {
+    fn post_once_delivered(&self, endpoint: &'static str, body: &[u8]) -> Result<()> {
         let mut delay = self.retry.initial_delay;
         let started = Instant::now();
         loop {
-            match self.post(endpoint, url, body) {
+            match self.post(endpoint, body) {
                 // Only a connection that was never made is certain not to have delivered the post.
-                Err(Error::Transport { source, .. })
-                    if is_connect_failure(&source)
-                        && started.elapsed() < self.retry.give_up_after =>
+                Err(Error::Connect { source, .. })
+                    if started.elapsed() < self.retry.give_up_after =>
                 {
                     eprintln!(
                         "scfruntime: {endpoint}: could not connect ({source}); retrying in {delay:?}"
@@ -261,59 +239,18 @@ impl Transport {
     }
 }
 
-fn check_status(endpoint: &'static str, resp: &mut Response<ureq::Body>) -> Result<()> {
-    let status = resp.status().as_u16();
-    if (200..300).contains(&status) {
-        return Ok(());
-    }
-    let mut text = Vec::new();
-    let _ = resp
-        .body_mut()
-        .as_reader()
-        .take(64 * 1024)
-        .read_to_end(&mut text);
-    text.truncate(512);
-    Err(Error::Status {
-        endpoint,
-        status,
-        body: String::from_utf8_lossy(&text).trim().to_string(),
-    })
-}
-
 fn is_retryable(e: &Error) -> bool {
     match e {
-        Error::Transport { source, .. } => matches!(
-            source,
-            ureq::Error::Io(_)
-                | ureq::Error::ConnectionFailed
-                | ureq::Error::Protocol(_)
-                | ureq::Error::HostNotFound
-        ),
+        Error::Connect { .. } | Error::Transport { .. } => true,
         Error::Status { status, .. } => *status >= 500,
         _ => false,
     }
 }
 
-fn is_connect_failure(e: &ureq::Error) -> bool {
-    match e {
-        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => true,
-        ureq::Error::Io(io) => matches!(
-            io.kind(),
-            std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::AddrNotAvailable
-        ),
-        _ => false,
-    }
-}
-
-fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
-    // HeaderMap lookups are case-insensitive, so `Request_Id` matches `request_id`.
-    headers
-        .get(name)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
-}
-
-fn parse_header<T: std::str::FromStr>(headers: &HeaderMap, name: &str) -> Result<T, String> {
-    let value = header_str(headers, name).ok_or_else(|| format!("the {name} header is missing"))?;
+fn parse_header<T: std::str::FromStr>(answer: &Answer, name: &str) -> Result<T, String> {
+    let value = answer
+        .header(name)
+        .ok_or_else(|| format!("the {name} header is missing"))?;
     value
         .parse()
         .map_err(|_| format!("the {name} header is not a whole number: {value:?}"))

@@ -78,7 +78,9 @@ impl scf_result {
     pub(crate) fn of(e: &Error) -> scf_result {
         match e {
             Error::MissingEnv { .. } | Error::InvalidEnv { .. } => scf_result::Config,
-            Error::Transport { .. } | Error::RetriesExhausted { .. } => scf_result::Transport,
+            Error::Connect { .. } | Error::Transport { .. } | Error::RetriesExhausted { .. } => {
+                scf_result::Transport
+            }
             Error::Status { .. } => scf_result::HttpStatus,
             Error::Init(_) => scf_result::InitFailed,
             _ => scf_result::Other,

@@ -191,3 +191,41 @@ fn refused_for_a_moment_then_back() {
     );
     assert_each_answered_once(&seen, &evs);
 }
+
+/// An event over the size limit is refused without buffering it: the runtime posts an
+/// InvalidEvent error for that request id and serves the next event.
+#[test]
+fn oversized_event_is_reported_and_the_loop_goes_on() {
+    let evs = events(2);
+    let server = ScriptServer::start(evs.clone(), vec![Fault::Huge]);
+    let stats = run_echo(&server, 2)
+        .join()
+        .expect("runtime thread")
+        .expect("run");
+    assert_eq!((stats.responses, stats.errors), (1, 1));
+    let seen = server.seen();
+    let error: Vec<&Seen> = seen
+        .iter()
+        .filter(|s| s.path == "/runtime/invocation/error")
+        .collect();
+    assert_eq!(error.len(), 1, "{:#?}", support::summary(&seen));
+    assert_eq!(error[0].current.as_deref(), Some("req-0"));
+    let json: serde_json::Value = serde_json::from_slice(&error[0].body).expect("error JSON");
+    assert_eq!(json["errorType"], "InvalidEvent");
+    assert_eq!(json["requestId"], "req-0");
+    assert!(
+        json["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("larger than the 16777216-byte limit")),
+        "{json}"
+    );
+    let ok: Vec<&Seen> = seen
+        .iter()
+        .filter(|s| s.path == "/runtime/invocation/response")
+        .collect();
+    assert_eq!(ok.len(), 1);
+    assert_eq!(
+        (ok[0].current.as_deref(), ok[0].body.as_slice()),
+        (Some("req-1"), &evs[1].1[..])
+    );
+}

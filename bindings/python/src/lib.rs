@@ -74,7 +74,8 @@ pub fn to_pyerr(e: scf_core::Error) -> PyErr {
     let msg = e.to_string();
     match e {
         Error::MissingEnv { .. } | Error::InvalidEnv { .. } => ConfigError::new_err(msg),
-        Error::Transport { .. }
+        Error::Connect { .. }
+        | Error::Transport { .. }
         | Error::Status { .. }
         | Error::RetriesExhausted { .. }
         | Error::InvalidEvent { .. } => RuntimeApiError::new_err(msg),

@@ -23,6 +23,8 @@ pub enum Fault {
     Status(u16),
     /// Send the headers (with the full Content-Length) and half the body, then close.
     TruncatedBody,
+    /// Announce a body over the client's event limit (16 MiB + 1), send none of it.
+    Huge,
 }
 
 /// One request as the server read it.
@@ -212,6 +214,19 @@ fn serve_conn(conn: TcpStream, st: &Arc<(Mutex<State>, Condvar)>) {
                         format!("HTTP/1.1 {code} Oops\r\ncontent-length: 4\r\n\r\noops")
                             .into_bytes(),
                     ),
+                    Fault::Huge => {
+                        if s.current.is_none() {
+                            s.current = s.events.pop_front();
+                        }
+                        let id = s.current.as_ref().map(|c| c.0.clone()).unwrap_or_default();
+                        Some(
+                            format!(
+                                "HTTP/1.1 200 OK\r\nrequest_id: {id}\r\nmemory_limit_in_mb: 128\r\ntime_limit_in_ms: 3000\r\ncontent-length: {}\r\n\r\n",
+                                16 * 1024 * 1024 + 1
+                            )
+                            .into_bytes(),
+                        )
+                    }
                     Fault::None | Fault::TruncatedBody => {
                         if s.current.is_none() {
                             s.current = s.events.pop_front();
