@@ -11,8 +11,8 @@ extern "C" fn on_signal(_sig: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
     if POLLING.load(Ordering::SeqCst) {
         // Blocked in the long poll: no invocation is in flight and the handler's output was
-        // flushed before polling, so leave now. `_exit` is async-signal-safe; a blocking read in
-        // ureq cannot be interrupted any other way.
+        // flushed before polling, so there is nothing to finish: leave now. `_exit` is
+        // async-signal-safe.
         unsafe { libc::_exit(0) };
     }
 }
