@@ -78,6 +78,71 @@ pub enum Commands {
         scfrt serve --port 0 --state-dir /tmp/scf --secret-id AKIDlocal --secret-key localkey --max-instances 8"
     )]
     Serve(ServeArgs),
+    /// Build the code zip SCF accepts from a function directory.
+    #[command(
+        long_about = "Build the code zip SCF accepts from a function directory.\n\n\
+        Puts the executable `bootstrap` at the zip root with mode 0755 (the `chmod 755` + `zip` steps \
+        of Tencent's custom-runtime guide) and keeps every other file's mode. Refuses a directory \
+        without an executable `bootstrap`, a script bootstrap without an interpreter line or with \
+        CRLF line endings in it, symlinks leading outside the directory, and zips over SCF's 50 MB \
+        limit; warns about ELF files that are not x86-64 or need a glibc newer than 2.17 (SCF runs \
+        CentOS 7.6). The zip is written to a temporary file and renamed into place.\n\n\
+        --lang supplies a ready-made bootstrap when the directory has none: c -> scf-c-bootstrap \
+        (dlopens ./<file>.so), python -> scf-python-bootstrap (embedded CPython), bash -> \
+        scf-shell-bootstrap (sources ./<file>.sh); rust builds the Cargo project's `bootstrap` \
+        binary (cargo build --release, or cargo zigbuild for glibc 2.17 with --portable) and packs \
+        only it. Prebuilt bootstraps are taken from --bootstrap-bin, then $SCFRT_BOOTSTRAP_DIR, \
+        then <scfrt's dir>/../portable/bin (scripts/portable-build.sh), then scfrt's own directory.",
+        after_help = "Examples:\n  \
+        scfrt package examples/bash-echo -o fn.zip\n  \
+        scfrt package ./my-fn -o fn.zip --lang bash\n  \
+        scfrt package ./my-rust-fn -o fn.zip --lang rust --portable"
+    )]
+    Package(PackageArgs),
+    /// Write a starter function (c, python, bash or rust) into a new directory.
+    #[command(
+        long_about = "Write a starter function into DIR (created if missing; refused if not empty). \
+        Each answers to the handler index.main_handler; its README says how to build, package \
+        (`scfrt package DIR -o fn.zip --lang LANG`), run (`scfrt invoke fn.zip`) and deploy it.",
+        after_help = "Examples:\n  scfrt init --lang bash my-fn\n  scfrt init --lang rust my-rust-fn"
+    )]
+    Init(InitArgs),
+}
+
+/// Arguments of `scfrt package`.
+#[derive(Debug, Args)]
+pub struct PackageArgs {
+    /// The function directory.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The zip to write.
+    #[arg(short = 'o', long = "output", value_name = "ZIP")]
+    pub output: PathBuf,
+    /// Supply the ready-made bootstrap for this language when DIR has no `bootstrap`.
+    #[arg(long, value_name = "LANG", value_enum)]
+    pub lang: Option<crate::pack::Lang>,
+    /// Look for prebuilt bootstraps (scf-c-bootstrap, scf-python-bootstrap,
+    /// scf-shell-bootstrap) in DIR first.
+    #[arg(long = "bootstrap-bin", value_name = "DIR")]
+    pub bootstrap_bin: Option<PathBuf>,
+    /// Rust: build with `cargo zigbuild --target x86_64-unknown-linux-gnu.2.17` (glibc 2.17).
+    #[arg(long)]
+    pub portable: bool,
+}
+
+/// Arguments of `scfrt init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The language of the starter function.
+    #[arg(long, value_name = "LANG", value_enum)]
+    pub lang: crate::pack::Lang,
+    /// Where to write it (a new or empty directory).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Rust: depend on scf-core at this path (default: the source tree scfrt was built from,
+    /// else the crates.io version).
+    #[arg(long = "scf-core-path", value_name = "PATH")]
+    pub scf_core_path: Option<PathBuf>,
 }
 
 /// Arguments of `scfrt serve`.
@@ -237,6 +302,8 @@ where
                 EXIT_USAGE
             }
         },
+        Commands::Package(args) => package(&args),
+        Commands::Init(args) => init(&args),
         Commands::Invoke(args) => {
             let sub = matches
                 .subcommand_matches("invoke")
@@ -311,6 +378,8 @@ fn invoke(args: &InvokeArgs, matches: &ArgMatches) -> Result<u8, String> {
     let code_dir = if meta.is_dir() {
         args.package.clone()
     } else {
+        crate::pack::check_code_zip(&args.package)
+            .map_err(|e| format!("cannot unpack package: {e}"))?;
         let dir = tempfile::Builder::new()
             .prefix("scfrt-pkg-")
             .tempdir()
@@ -352,6 +421,58 @@ fn invoke(args: &InvokeArgs, matches: &ArgMatches) -> Result<u8, String> {
     } else {
         EXIT_FUNCTION_FAILED
     })
+}
+
+fn package(args: &PackageArgs) -> u8 {
+    let opts = crate::pack::PackOptions {
+        dir: args.dir.clone(),
+        output: args.output.clone(),
+        lang: args.lang,
+        bootstrap_bin: args.bootstrap_bin.clone(),
+        portable: args.portable,
+    };
+    let mut warn = |w: &str| eprintln!("scfrt package: warning: {w}");
+    match crate::pack::pack(&opts, &mut warn) {
+        Ok(report) => {
+            eprintln!(
+                "scfrt package: wrote {} ({} bytes, {} entries; bootstrap from {})",
+                report.output.display(),
+                report.zip_bytes,
+                report.entries,
+                report.bootstrap_from.display()
+            );
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("scfrt package: error: {e}");
+            EXIT_USAGE
+        }
+    }
+}
+
+fn init(args: &InitArgs) -> u8 {
+    let core = match &args.scf_core_path {
+        Some(p) => crate::init::ScfCoreSource::Path(p.clone()),
+        None => crate::init::ScfCoreSource::default_for_this_build(),
+    };
+    match crate::init::init(args.lang, &args.dir, &core) {
+        Ok(files) => {
+            let d = args.dir.display();
+            for f in &files {
+                eprintln!("scfrt init: wrote {d}/{}", f.display());
+            }
+            eprintln!(
+                "scfrt init: next: see {d}/README.md; in short `scfrt package {d} -o fn.zip --lang {}` \
+                 then `scfrt invoke fn.zip --event '{{}}'`",
+                args.lang.name()
+            );
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("scfrt init: error: {e}");
+            EXIT_USAGE
+        }
+    }
 }
 
 /// The default state directory: $XDG_STATE_HOME/scfrt/serve or ~/.local/state/scfrt/serve.

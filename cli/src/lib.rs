@@ -4,6 +4,8 @@
 //! - [`emulator`]: a function run the way the platform runs it: process supervision, timeouts,
 //!   size limits, log capture and framing, Duration / BillDuration / MemUsage.
 //! - [`package`]: safe extraction of code zips.
+//! - [`pack`]: `scfrt package`, the code zip SCF accepts, with [`elf`] checks of the binaries.
+//! - [`init`]: `scfrt init`, starter functions per language.
 //! - [`serve`]: `scfrt serve`, the SCF Invoke API (TencentCloud API 3.0) for the TencentCloud SDK,
 //!   with [`tc3`] signatures, an [`api`] envelope, a [`store`] on disk and a [`pool`] of instances.
 //! - [`cli`]: the `scfrt` command line.
@@ -13,8 +15,11 @@
 
 pub mod api;
 pub mod cli;
+pub mod elf;
 pub mod emulator;
+pub mod init;
 mod logs;
+pub mod pack;
 pub mod package;
 pub mod pool;
 mod process;

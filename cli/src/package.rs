@@ -216,7 +216,7 @@ fn safe_relative(name: &str) -> Result<Option<PathBuf>, &'static str> {
 }
 
 /// Whether a relative path, `..` resolved lexically, stays within its root.
-fn stays_inside(path: &Path) -> bool {
+pub(crate) fn stays_inside(path: &Path) -> bool {
     let mut depth = 0usize;
     for c in path.components() {
         match c {

@@ -19,6 +19,7 @@
 
 mod config;
 mod error;
+mod handler_spec;
 mod http;
 mod invocation;
 mod runtime;
@@ -27,6 +28,7 @@ mod transport;
 
 pub use config::Config;
 pub use error::{Error, ErrorReport, Result};
+pub use handler_spec::{HANDLER_FORM, HandlerSpec, HandlerSpecError};
 pub use invocation::Invocation;
 pub use runtime::{Handler, MAX_RESPONSE_BYTES, RunStats, Runtime, serve};
 pub use transport::{

@@ -1,0 +1,624 @@
+//! `scfrt package`: the code zip SCF accepts, built from a directory.
+//!
+//! SCF starts the executable `bootstrap` at the root of the unpacked zip. [`pack`] puts it there
+//! with mode 0755 in the entry's external attributes (the `chmod 755` + `zip` steps of Tencent's
+//! guide), keeps every other file's mode, and refuses what would fail on the platform: no
+//! `bootstrap`, one that is not executable, a script without an interpreter line or with a CRLF
+//! one, symlinks leading out of the directory, special files, and zips over SCF's 50 MB code
+//! limit. It warns about ELF files that are not x86-64 or need a glibc newer than 2.17.
+//!
+//! With `--lang`, a directory without a `bootstrap` gets a ready-made one: see [`Lang`] and
+//! [`bootstrap_search_dirs`].
+
+use std::io::{self, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use zip::write::SimpleFileOptions;
+
+use crate::elf;
+
+/// SCF's limit on a code zip uploaded directly (50 MB).
+pub const MAX_CODE_ZIP_BYTES: u64 = 50 * 1024 * 1024;
+
+/// The target `--portable` Rust builds use: x86-64 Linux, glibc 2.17 (SCF's CentOS 7.6).
+pub const PORTABLE_TARGET: &str = "x86_64-unknown-linux-gnu.2.17";
+
+/// The environment variable naming a directory of prebuilt bootstraps.
+pub const BOOTSTRAP_DIR_ENV: &str = "SCFRT_BOOTSTRAP_DIR";
+
+/// The language of a function, for the ready-made bootstrap `--lang` supplies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    /// A C handler in a shared object: `scf-c-bootstrap` dlopens it.
+    C,
+    /// A Python handler (`index.py`): `scf-python-bootstrap` embeds CPython.
+    Python,
+    /// A bash handler (`index.sh`): `scf-shell-bootstrap` sources it per event.
+    Bash,
+    /// A Cargo project with a binary named `bootstrap`: built with cargo (release).
+    Rust,
+}
+
+impl Lang {
+    /// The file name of the prebuilt bootstrap for this language (`None` for Rust, which is
+    /// built from the project).
+    pub fn bootstrap_binary(self) -> Option<&'static str> {
+        match self {
+            Lang::C => Some("scf-c-bootstrap"),
+            Lang::Python => Some("scf-python-bootstrap"),
+            Lang::Bash => Some("scf-shell-bootstrap"),
+            Lang::Rust => None,
+        }
+    }
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Lang::C => "c",
+            Lang::Python => "python",
+            Lang::Bash => "bash",
+            Lang::Rust => "rust",
+        }
+    }
+}
+
+/// What to pack.
+#[derive(Debug, Clone)]
+pub struct PackOptions {
+    /// The function directory.
+    pub dir: PathBuf,
+    /// The zip to write (atomically: a temporary file beside it, renamed into place).
+    pub output: PathBuf,
+    /// Supply the ready-made bootstrap for this language when `dir` has none.
+    pub lang: Option<Lang>,
+    /// Look for prebuilt bootstraps here first.
+    pub bootstrap_bin: Option<PathBuf>,
+    /// Rust: build with `cargo zigbuild --target x86_64-unknown-linux-gnu.2.17` (glibc 2.17).
+    pub portable: bool,
+}
+
+/// What [`pack`] wrote.
+#[derive(Debug, Clone)]
+pub struct PackReport {
+    /// The zip written.
+    pub output: PathBuf,
+    /// Where the bootstrap came from (the package, a prebuilt file or a cargo build).
+    pub bootstrap_from: PathBuf,
+    /// Entries in the zip (files, directories, symlinks).
+    pub entries: usize,
+    /// The zip's size in bytes.
+    pub zip_bytes: u64,
+    /// Warnings (ELF machine, glibc floor), also passed to the `warn` callback.
+    pub warnings: Vec<String>,
+}
+
+/// Why a package was refused or could not be written. No zip is left behind in either case.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PackError {
+    /// The directory would not run on SCF (or is not a directory); the message says what to do.
+    #[error("{0}")]
+    Refused(String),
+    /// Building the Rust project failed.
+    #[error("{0}")]
+    Build(String),
+    /// The zip would exceed SCF's code limit.
+    #[error(
+        "the zip would be {size} bytes, over SCF's 50 MB ({MAX_CODE_ZIP_BYTES} bytes) code zip limit; \
+         leave out what the function does not need at run time, or upload through COS / use a layer"
+    )]
+    TooLarge {
+        /// The zip's size.
+        size: u64,
+    },
+    /// Reading the directory or writing the zip failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file read or written.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The zip writer failed.
+    #[error("writing the zip: {0}")]
+    Zip(#[from] zip::result::ZipError),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> PackError + '_ {
+    move |source| PackError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The directories searched, in order, for a prebuilt bootstrap (`scf-c-bootstrap`,
+/// `scf-python-bootstrap`, `scf-shell-bootstrap`): `--bootstrap-bin`, `$SCFRT_BOOTSTRAP_DIR`, then
+/// beside the running `scfrt` executable `../portable/bin` (where `scripts/portable-build.sh`
+/// puts its glibc-2.17 builds, when `scfrt` runs from `<target>/{debug,release}`) and the
+/// executable's own directory (cargo's `<target>/{debug,release}`).
+pub fn bootstrap_search_dirs(flag: Option<&Path>) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(d) = flag {
+        dirs.push(d.to_owned());
+    }
+    if let Some(d) = std::env::var_os(BOOTSTRAP_DIR_ENV).filter(|d| !d.is_empty()) {
+        dirs.push(PathBuf::from(d));
+    }
+    if let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_owned))
+    {
+        // Test binaries run from <target>/<profile>/deps.
+        let profile_dir = if exe_dir.ends_with("deps") {
+            exe_dir.parent().map(Path::to_owned).unwrap_or(exe_dir)
+        } else {
+            exe_dir
+        };
+        if let Some(target) = profile_dir.parent() {
+            dirs.push(target.join("portable").join("bin"));
+        }
+        dirs.push(profile_dir);
+    }
+    dirs
+}
+
+/// Finds the prebuilt bootstrap `name` in [`bootstrap_search_dirs`].
+///
+/// # Errors
+///
+/// [`PackError::Refused`] listing the directories searched and how to build it.
+pub fn find_prebuilt(name: &str, flag: Option<&Path>) -> Result<PathBuf, PackError> {
+    let dirs = bootstrap_search_dirs(flag);
+    for d in &dirs {
+        let p = d.join(name);
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    let package = match name {
+        "scf-c-bootstrap" => "scf-bootstrap-c",
+        "scf-shell-bootstrap" => "scf-bootstrap-shell",
+        _ => "scf-bootstrap-python",
+    };
+    Err(PackError::Refused(format!(
+        "no prebuilt {name} found (searched: {}); build it with `cargo build --release -p {package}` \
+         or `scripts/portable-build.sh`, then pass --bootstrap-bin <dir> or set {BOOTSTRAP_DIR_ENV}",
+        searched.join(", ")
+    )))
+}
+
+/// Checks a `bootstrap`'s mode and first bytes; returns warnings.
+///
+/// # Errors
+///
+/// [`PackError::Refused`] when it is not executable, is a script without `#!` or with a CRLF
+/// interpreter line, or is neither a script nor an ELF file.
+pub fn check_bootstrap(head: &[u8], mode: u32, shown: &str) -> Result<(), PackError> {
+    if mode & 0o100 == 0 {
+        return Err(PackError::Refused(format!(
+            "{shown} is not executable (mode {:04o}); SCF runs it directly: `chmod 755 {shown}`",
+            mode & 0o7777
+        )));
+    }
+    if elf::is_elf(head) {
+        return Ok(());
+    }
+    let Some(script) = head.strip_prefix(b"#!") else {
+        return Err(PackError::Refused(format!(
+            "{shown} is neither an ELF executable nor a script starting with an interpreter line \
+             such as `#!/bin/bash`; SCF cannot start it"
+        )));
+    };
+    let line_end = script.iter().position(|&b| b == b'\n');
+    let Some(end) = line_end else {
+        return Err(PackError::Refused(format!(
+            "{shown}: the interpreter line (`#!...`) has no end of line"
+        )));
+    };
+    let line = &script[..end];
+    if line.ends_with(b"\r") {
+        return Err(PackError::Refused(format!(
+            "{shown} has Windows (CRLF) line endings in its interpreter line: the kernel would look \
+             for an interpreter named `{}\\r`; convert it with `dos2unix {shown}` or `sed -i 's/\\r$//' {shown}`",
+            String::from_utf8_lossy(&line[..line.len() - 1]).trim()
+        )));
+    }
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Err(PackError::Refused(format!(
+            "{shown}: the interpreter line `#!` names no interpreter (e.g. `#!/bin/bash`)"
+        )));
+    }
+    Ok(())
+}
+
+/// ELF warnings for `data` (the start of the file or all of it) shown as `shown`.
+pub fn elf_warnings(data: &[u8], shown: &str) -> Vec<String> {
+    let Some(info) = elf::inspect(data) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if !info.is_x86_64() {
+        out.push(format!(
+            "{shown} is an ELF for {}, not x86-64: SCF runs functions on x86-64 and cannot execute it",
+            info.machine_name()
+        ));
+    }
+    if let Some(v) = info.glibc_too_new() {
+        out.push(format!(
+            "{shown} needs {v}, newer than the glibc 2.17 of SCF's CentOS 7.6: it will fail to start \
+             there; build it with `cargo zigbuild --target {PORTABLE_TARGET}` (scripts/portable-build.sh) \
+             or on CentOS 7 / manylinux2014"
+        ));
+    }
+    out
+}
+
+enum Kind {
+    Dir,
+    File,
+    Symlink(PathBuf),
+}
+
+struct Item {
+    rel: PathBuf,
+    kind: Kind,
+    mode: u32,
+}
+
+/// Builds the zip described by `opts`; `warn` receives each warning as it is found.
+///
+/// # Errors
+///
+/// See [`PackError`]. On error no zip (and no temporary file) is left behind.
+pub fn pack(opts: &PackOptions, warn: &mut dyn FnMut(&str)) -> Result<PackReport, PackError> {
+    let meta = std::fs::metadata(&opts.dir).map_err(|e| {
+        PackError::Refused(format!(
+            "function directory {} not found ({e})",
+            opts.dir.display()
+        ))
+    })?;
+    if !meta.is_dir() {
+        return Err(PackError::Refused(format!(
+            "{} is not a directory; `scfrt package` packs a function directory",
+            opts.dir.display()
+        )));
+    }
+    let root = std::fs::canonicalize(&opts.dir).map_err(io_err(&opts.dir))?;
+    let out_parent = match opts.output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let out_parent_real = std::fs::canonicalize(&out_parent).map_err(|e| {
+        PackError::Refused(format!(
+            "cannot write {}: directory {} ({e})",
+            opts.output.display(),
+            out_parent.display()
+        ))
+    })?;
+    let out_name = opts
+        .output
+        .file_name()
+        .ok_or_else(|| PackError::Refused(format!("{} is not a file name", opts.output.display())))?
+        .to_owned();
+    let out_real = out_parent_real.join(&out_name);
+
+    let mut warnings = Vec::new();
+    let mut add_warning = |w: String, warnings: &mut Vec<String>| {
+        warn(&w);
+        warnings.push(w);
+    };
+
+    // Which bootstrap, and which of the directory's files go along with it.
+    let own = root.join("bootstrap");
+    let own_meta = std::fs::symlink_metadata(&own).ok();
+    let (bootstrap_path, items) = match (&own_meta, opts.lang) {
+        (Some(m), _) => {
+            if m.file_type().is_symlink() {
+                return Err(PackError::Refused(format!(
+                    "{}/bootstrap is a symlink; SCF needs the file itself at the zip root: copy it there",
+                    opts.dir.display()
+                )));
+            }
+            if !m.is_file() {
+                return Err(PackError::Refused(format!(
+                    "{}/bootstrap is not a regular file",
+                    opts.dir.display()
+                )));
+            }
+            (own.clone(), walk(&root, &out_real)?)
+        }
+        (None, Some(Lang::Rust)) => (build_rust(&root, opts.portable)?, Vec::new()),
+        (None, Some(lang)) => {
+            let name = lang.bootstrap_binary().unwrap_or("bootstrap");
+            (
+                find_prebuilt(name, opts.bootstrap_bin.as_deref())?,
+                walk(&root, &out_real)?,
+            )
+        }
+        (None, None) => {
+            return Err(PackError::Refused(format!(
+                "no `bootstrap` in {}: SCF starts the executable file `bootstrap` at the package root. \
+                 Add one (and `chmod 755 bootstrap`), or pass --lang c|python|bash|rust to use a \
+                 ready-made one",
+                opts.dir.display()
+            )));
+        }
+    };
+    let boot_meta = std::fs::metadata(&bootstrap_path).map_err(io_err(&bootstrap_path))?;
+    let boot_data = std::fs::read(&bootstrap_path).map_err(io_err(&bootstrap_path))?;
+    let shown_boot = if bootstrap_path == own {
+        "bootstrap".to_owned()
+    } else {
+        format!("bootstrap (from {})", bootstrap_path.display())
+    };
+    check_bootstrap(&boot_data, boot_meta.permissions().mode(), &shown_boot)?;
+    for w in elf_warnings(&boot_data, &shown_boot) {
+        add_warning(w, &mut warnings);
+    }
+
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".scfrt-package-")
+        .suffix(".tmp")
+        .tempfile_in(&out_parent)
+        .map_err(io_err(&out_parent))?;
+    let mut entries = 0usize;
+    {
+        let mut zw = zip::ZipWriter::new(tmp.as_file_mut());
+        let deflate =
+            SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        zw.start_file("bootstrap", deflate.unix_permissions(0o755))?;
+        zw.write_all(&boot_data)
+            .map_err(io_err(Path::new("bootstrap")))?;
+        entries += 1;
+        for item in &items {
+            let name = item.rel.to_string_lossy().replace('\\', "/");
+            let path = root.join(&item.rel);
+            match &item.kind {
+                Kind::Dir => {
+                    zw.add_directory(format!("{name}/"), deflate.unix_permissions(item.mode))?;
+                }
+                Kind::Symlink(target) => {
+                    zw.add_symlink(
+                        name.as_str(),
+                        target.to_string_lossy(),
+                        SimpleFileOptions::default(),
+                    )?;
+                }
+                Kind::File => {
+                    zw.start_file(name.as_str(), deflate.unix_permissions(item.mode))?;
+                    let mut f = std::fs::File::open(&path).map_err(io_err(&path))?;
+                    let mut head = [0u8; 4];
+                    let n = read_up_to(&mut f, &mut head).map_err(io_err(&path))?;
+                    zw.write_all(&head[..n]).map_err(io_err(&path))?;
+                    if elf::is_elf(&head[..n]) {
+                        let mut rest = Vec::new();
+                        f.read_to_end(&mut rest).map_err(io_err(&path))?;
+                        zw.write_all(&rest).map_err(io_err(&path))?;
+                        let mut all = head[..n].to_vec();
+                        all.extend_from_slice(&rest);
+                        for w in elf_warnings(&all, &name) {
+                            add_warning(w, &mut warnings);
+                        }
+                    } else {
+                        io::copy(&mut f, &mut zw).map_err(io_err(&path))?;
+                    }
+                }
+            }
+            entries += 1;
+        }
+        zw.finish()?;
+    }
+    let file = tmp.as_file();
+    file.sync_all().map_err(io_err(tmp.path()))?;
+    let zip_bytes = file.metadata().map_err(io_err(tmp.path()))?.len();
+    if zip_bytes > MAX_CODE_ZIP_BYTES {
+        return Err(PackError::TooLarge { size: zip_bytes });
+    }
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
+        .map_err(io_err(tmp.path()))?;
+    tmp.persist(&opts.output).map_err(|e| PackError::Io {
+        path: opts.output.clone(),
+        source: e.error,
+    })?;
+    Ok(PackReport {
+        output: opts.output.clone(),
+        bootstrap_from: bootstrap_path,
+        entries,
+        zip_bytes,
+        warnings,
+    })
+}
+
+fn read_up_to(f: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Everything under `root` but the root `bootstrap` and the output zip (and its temporary file),
+/// sorted, directories before their contents.
+fn walk(root: &Path, output: &Path) -> Result<Vec<Item>, PackError> {
+    let mut items = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel_dir) = stack.pop() {
+        let dir = root.join(&rel_dir);
+        let mut names = Vec::new();
+        for e in std::fs::read_dir(&dir).map_err(io_err(&dir))? {
+            names.push(e.map_err(io_err(&dir))?.file_name());
+        }
+        names.sort();
+        let mut subdirs = Vec::new();
+        for name in names {
+            let rel = rel_dir.join(&name);
+            let path = root.join(&rel);
+            if rel == Path::new("bootstrap") || path == output {
+                continue;
+            }
+            if path.parent() == output.parent() {
+                let n = name.to_string_lossy();
+                if n.starts_with(".scfrt-package-") && n.ends_with(".tmp") {
+                    continue;
+                }
+            }
+            let meta = std::fs::symlink_metadata(&path).map_err(io_err(&path))?;
+            let mode = meta.permissions().mode() & 0o777;
+            let ft = meta.file_type();
+            let shown = rel.display();
+            if ft.is_symlink() {
+                let target = std::fs::read_link(&path).map_err(io_err(&path))?;
+                if target.is_absolute() {
+                    return Err(PackError::Refused(format!(
+                        "symlink {shown} -> {} points to an absolute path, which does not exist \
+                         inside SCF's unpacked code; copy the file instead",
+                        target.display()
+                    )));
+                }
+                let lexical = rel.parent().unwrap_or(Path::new("")).join(&target);
+                let inside = crate::package::stays_inside(&lexical)
+                    && std::fs::canonicalize(&path).is_ok_and(|real| real.starts_with(root));
+                if !inside {
+                    return Err(PackError::Refused(format!(
+                        "symlink {shown} -> {} points outside the function directory (or nowhere)",
+                        target.display()
+                    )));
+                }
+                items.push(Item {
+                    rel,
+                    kind: Kind::Symlink(target),
+                    mode,
+                });
+            } else if ft.is_dir() {
+                items.push(Item {
+                    rel: rel.clone(),
+                    kind: Kind::Dir,
+                    mode,
+                });
+                subdirs.push(rel);
+            } else if ft.is_file() {
+                items.push(Item {
+                    rel,
+                    kind: Kind::File,
+                    mode,
+                });
+            } else {
+                return Err(PackError::Refused(format!(
+                    "{shown} is not a regular file, directory or symlink (a socket, FIFO or device); \
+                     a zip cannot hold it"
+                )));
+            }
+        }
+        // Reverse, so the stack yields them in sorted order.
+        stack.extend(subdirs.into_iter().rev());
+    }
+    Ok(items)
+}
+
+/// Builds the Cargo project in `dir` (release) and returns its `bootstrap` executable.
+fn build_rust(dir: &Path, portable: bool) -> Result<PathBuf, PackError> {
+    let manifest = dir.join("Cargo.toml");
+    if !manifest.is_file() {
+        return Err(PackError::Refused(format!(
+            "--lang rust: no `bootstrap` and no Cargo.toml in {}; run `scfrt init --lang rust` or \
+             put a built `bootstrap` there",
+            dir.display()
+        )));
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    if portable {
+        cmd.args(["zigbuild", "--target", PORTABLE_TARGET]);
+    } else {
+        cmd.arg("build");
+    }
+    cmd.args([
+        "--release",
+        "--message-format=json-render-diagnostics",
+        "--manifest-path",
+    ])
+    .arg(&manifest)
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit());
+    let shown = format!("{cmd:?}");
+    let out = cmd
+        .output()
+        .map_err(|e| PackError::Build(format!("cannot run {shown}: {e}")))?;
+    if !out.status.success() {
+        return Err(PackError::Build(format!(
+            "building the Rust function failed ({}): {shown}",
+            out.status
+        )));
+    }
+    let mut found = None;
+    for line in out.stdout.split(|&b| b == b'\n') {
+        let Ok(msg) = serde_json::from_slice::<serde_json::Value>(line) else {
+            continue;
+        };
+        if msg["reason"] == "compiler-artifact"
+            && msg["target"]["name"] == "bootstrap"
+            && let Some(exe) = msg["executable"].as_str()
+        {
+            found = Some(PathBuf::from(exe));
+        }
+    }
+    found.ok_or_else(|| {
+        PackError::Build(format!(
+            "{} builds no binary named `bootstrap`; add `[[bin]] name = \"bootstrap\"` to Cargo.toml",
+            manifest.display()
+        ))
+    })
+}
+
+/// Checks a code zip before it is unpacked: not empty, not over [`MAX_CODE_ZIP_BYTES`].
+///
+/// # Errors
+///
+/// A message naming the file and the problem.
+pub fn check_code_zip(path: &Path) -> Result<(), String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let len = meta.len();
+    if len == 0 {
+        return Err(format!(
+            "{} is empty (0 bytes), not a zip archive",
+            path.display()
+        ));
+    }
+    if len > MAX_CODE_ZIP_BYTES {
+        return Err(format!(
+            "{} is {len} bytes, over SCF's 50 MB ({MAX_CODE_ZIP_BYTES} bytes) code zip limit",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bootstrap_checks() {
+        assert!(check_bootstrap(b"#!/bin/bash\nexit 0\n", 0o755, "b").is_ok());
+        assert!(check_bootstrap(b"\x7fELF....", 0o755, "b").is_ok());
+        let e = check_bootstrap(b"#!/bin/bash\nexit 0\n", 0o644, "b").unwrap_err();
+        assert!(e.to_string().contains("not executable"), "{e}");
+        let e = check_bootstrap(b"#!/bin/bash\r\nexit 0\r\n", 0o755, "b").unwrap_err();
+        assert!(e.to_string().contains("CRLF"), "{e}");
+        let e = check_bootstrap(b"echo hi\n", 0o755, "b").unwrap_err();
+        assert!(e.to_string().contains("interpreter line"), "{e}");
+        let e = check_bootstrap(b"#!  \nx", 0o755, "b").unwrap_err();
+        assert!(e.to_string().contains("no interpreter"), "{e}");
+        let e = check_bootstrap(b"", 0o755, "b").unwrap_err();
+        assert!(e.to_string().contains("neither"), "{e}");
+    }
+}

@@ -1,0 +1,188 @@
+//! Helpers for the packaging tests: the binaries under test, zip inspection, `scfrt invoke`.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The cargo target dir these tests were built into (`<target>/debug/deps/<test>` -> `<target>`).
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.parent()
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+        .expect("the test runs from <target>/<profile>/deps")
+        .to_owned()
+}
+
+/// `<target>/debug`, with scfrt and the bootstraps built (once per test binary).
+pub fn bin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(workspace())
+            .env("CARGO_TARGET_DIR", target_dir())
+            .args(["build", "-q", "-p", "scfrt", "-p", "scf-bootstrap-c"])
+            .args(["-p", "scf-bootstrap-shell", "-p", "scf-bootstrap-python"])
+            .status()
+            .expect("run cargo build");
+        assert!(
+            status.success(),
+            "cargo build of scfrt and the bootstraps failed"
+        );
+        target_dir().join("debug")
+    })
+}
+
+/// The scfrt binary.
+pub fn scfrt() -> PathBuf {
+    bin_dir().join("scfrt")
+}
+
+/// Runs scfrt with `args`, prebuilt bootstraps from the debug build.
+pub fn run_scfrt(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(scfrt())
+        .args(args)
+        .env("SCFRT_BOOTSTRAP_DIR", bin_dir())
+        .output()
+        .expect("run scfrt")
+}
+
+/// `scfrt package <dir> -o <zip> [extra...]`.
+pub fn package(dir: &Path, zip: &Path, extra: &[&str]) -> Output {
+    let mut args: Vec<&std::ffi::OsStr> = vec!["package".as_ref(), dir.as_ref()];
+    args.push("-o".as_ref());
+    args.push(zip.as_ref());
+    args.extend(extra.iter().map(|s| std::ffi::OsStr::new(*s)));
+    run_scfrt(&args)
+}
+
+/// `scfrt invoke <pkg> --event <event> [extra...]`: (exit code, Invoke JSON, stderr).
+pub fn invoke(pkg: &Path, event: &str, extra: &[&str]) -> (i32, serde_json::Value, String) {
+    let mut args: Vec<&std::ffi::OsStr> = vec!["invoke".as_ref(), pkg.as_ref()];
+    args.push("--event".as_ref());
+    args.push(event.as_ref());
+    args.extend(extra.iter().map(|s| std::ffi::OsStr::new(*s)));
+    let out = run_scfrt(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let json = serde_json::from_str(stdout.lines().next().unwrap_or("null"))
+        .unwrap_or(serde_json::Value::Null);
+    (out.status.code().unwrap_or(-1), json, stderr)
+}
+
+/// `Response.Result` of an Invoke JSON.
+pub fn result(json: &serde_json::Value) -> &serde_json::Value {
+    &json["Response"]["Result"]
+}
+
+/// One zip entry: name, Unix mode (type and permission bits), whether it is a symlink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZipEntry {
+    pub name: String,
+    pub mode: u32,
+    pub data: Vec<u8>,
+}
+
+/// Every entry of a zip, read with the zip crate (external attributes' high 16 bits).
+pub fn zip_entries(zip: &Path) -> Vec<ZipEntry> {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
+    let mut out = Vec::new();
+    for i in 0..archive.len() {
+        let mut e = archive.by_index(i).unwrap();
+        let mut data = Vec::new();
+        e.read_to_end(&mut data).unwrap();
+        out.push(ZipEntry {
+            name: e.name().unwrap().into_owned(),
+            mode: e.unix_mode().unwrap_or(0),
+            data,
+        });
+    }
+    out
+}
+
+/// The zip entry named `name`.
+pub fn entry<'a>(entries: &'a [ZipEntry], name: &str) -> &'a ZipEntry {
+    entries
+        .iter()
+        .find(|e| e.name == name)
+        .unwrap_or_else(|| panic!("no {name} in {entries:?}"))
+}
+
+/// `zipinfo <zip>` output, installing unzip with apt-get when missing and running as root.
+pub fn zipinfo(zip: &Path) -> String {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let has = Command::new("zipinfo").arg("-h").output().is_ok();
+        // SAFETY: geteuid has no preconditions.
+        if !has && unsafe { libc::geteuid() } == 0 {
+            eprintln!("installing unzip (zipinfo) with apt-get");
+            let _ = Command::new("apt-get").arg("update").status();
+            let _ = Command::new("apt-get")
+                .args(["install", "-y", "--no-install-recommends", "unzip"])
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .status();
+        }
+    });
+    let out = Command::new("zipinfo")
+        .arg(zip)
+        .output()
+        .expect("zipinfo (package unzip) is needed: apt-get install unzip");
+    assert!(out.status.success(), "zipinfo {}: {out:?}", zip.display());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The `zipinfo` line of entry `name` (its last column).
+pub fn zipinfo_line<'a>(listing: &'a str, name: &str) -> &'a str {
+    listing
+        .lines()
+        .find(|l| l.split_whitespace().last() == Some(name))
+        .unwrap_or_else(|| panic!("no {name} in zipinfo:\n{listing}"))
+}
+
+/// Installs curl when missing and root (the seed's bash bootstrap uses it); fails otherwise.
+pub fn require_curl() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let has = || Command::new("curl").arg("--version").output().is_ok();
+        // SAFETY: geteuid has no preconditions.
+        if !has() && unsafe { libc::geteuid() } == 0 {
+            let _ = Command::new("apt-get").arg("update").status();
+            let _ = Command::new("apt-get")
+                .args(["install", "-y", "--no-install-recommends", "curl"])
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .status();
+        }
+        assert!(
+            has(),
+            "curl is needed by the seed's bootstrap: apt-get install curl"
+        );
+    });
+}
+
+/// The names in `dir`, sorted.
+pub fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Writes `text` to `path` with mode `mode`.
+pub fn write_file(path: &Path, text: &[u8], mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p).unwrap();
+    }
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}

@@ -1,0 +1,182 @@
+//! `scfrt init` for every language, built, packed with `scfrt package`, inspected and run with
+//! `scfrt invoke` on the zip; and the seed's own bash example packed and invoked.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+const EVENT: &str = r#"{"key1": "test value 1", "key2": "test value 2"}"#;
+
+fn init(lang: &str, dir: &Path) {
+    let out = run_scfrt(&[
+        "init".as_ref(),
+        "--lang".as_ref(),
+        lang.as_ref(),
+        dir.as_ref(),
+    ]);
+    assert!(out.status.success(), "scfrt init --lang {lang}: {out:?}");
+    let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+    assert!(readme.contains("CreateFunction"), "{readme}");
+    assert!(readme.contains(&format!("scfrt package . -o fn.zip --lang {lang}")));
+}
+
+/// Packs `dir` with `--lang`, checks the bootstrap's mode and the listed files, invokes the zip,
+/// and returns `RetMsg` parsed as JSON.
+fn pack_and_invoke(lang: &str, dir: &Path, zip: &Path, files: &[&str]) -> serde_json::Value {
+    let out = package(dir, zip, &["--lang", lang]);
+    assert!(out.status.success(), "scfrt package --lang {lang}: {out:?}");
+    let entries = zip_entries(zip);
+    assert_eq!(entries[0].name, "bootstrap", "bootstrap first: {entries:?}");
+    assert_eq!(entries[0].mode, 0o100755, "bootstrap mode");
+    for f in files {
+        let e = entry(&entries, f);
+        assert_eq!(e.mode & 0o777, 0o644, "{f} keeps its mode");
+    }
+    let info = zipinfo(zip);
+    assert!(
+        zipinfo_line(&info, "bootstrap").starts_with("-rwxr-xr-x"),
+        "{info}"
+    );
+    let (code, json, stderr) = invoke(zip, EVENT, &["--timeout", "20"]);
+    assert_eq!(code, 0, "invoke {lang}: {json}\n{stderr}");
+    let r = result(&json);
+    assert_eq!(r["InvokeResult"], 0, "{json}");
+    assert_eq!(r["ErrMsg"], "", "{json}");
+    serde_json::from_str(r["RetMsg"].as_str().unwrap()).unwrap_or_else(|e| panic!("{e}: {json}"))
+}
+
+fn expected_echo() -> serde_json::Value {
+    serde_json::json!({ "echo": serde_json::from_str::<serde_json::Value>(EVENT).unwrap() })
+}
+
+#[test]
+fn bash_template() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("fn");
+    init("bash", &dir);
+    let zip = tmp.path().join("fn.zip");
+    let ret = pack_and_invoke("bash", &dir, &zip, &["index.sh", "README.md"]);
+    assert_eq!(ret, expected_echo());
+}
+
+#[test]
+fn c_template() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("fn");
+    init("c", &dir);
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let status = Command::new("make")
+        .arg("-s")
+        .arg(format!("CC={cc}"))
+        .current_dir(&dir)
+        .status()
+        .expect("run make (apt-get install make gcc)");
+    assert!(status.success(), "make in the C template");
+    let zip = tmp.path().join("fn.zip");
+    let ret = pack_and_invoke("c", &dir, &zip, &["index.c", "scfruntime.h", "Makefile"]);
+    assert_eq!(ret, expected_echo());
+    let entries = zip_entries(&zip);
+    assert_eq!(
+        entry(&entries, "index.so").mode & 0o111,
+        0o111,
+        "index.so stays executable"
+    );
+}
+
+#[test]
+fn python_template() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("fn");
+    init("python", &dir);
+    let zip = tmp.path().join("fn.zip");
+    let ret = pack_and_invoke("python", &dir, &zip, &["index.py"]);
+    assert_eq!(ret, expected_echo());
+}
+
+#[test]
+fn rust_template() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("fn");
+    init("rust", &dir);
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("scf-core = { path ="), "{manifest}");
+    // Resolve to the versions the workspace already uses (and has compiled), offline-friendly.
+    std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+    let zip = tmp.path().join("fn.zip");
+    let out = Command::new(scfrt())
+        .args([
+            "package".as_ref(),
+            dir.as_os_str(),
+            "-o".as_ref(),
+            zip.as_os_str(),
+        ])
+        .args(["--lang", "rust"])
+        .env("CARGO_TARGET_DIR", target_dir().join("packaging-rust"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "scfrt package --lang rust: {out:?}");
+    let entries = zip_entries(&zip);
+    let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["bootstrap"], "only the binary is packed");
+    assert_eq!(entries[0].mode, 0o100755);
+    assert!(entries[0].data.starts_with(b"\x7fELF"));
+    let info = zipinfo(&zip);
+    assert!(zipinfo_line(&info, "bootstrap").starts_with("-rwxr-xr-x"));
+    let (code, json, stderr) = invoke(&zip, EVENT, &[]);
+    assert_eq!(code, 0, "{json}\n{stderr}");
+    let ret: serde_json::Value =
+        serde_json::from_str(result(&json)["RetMsg"].as_str().unwrap()).unwrap();
+    assert_eq!(ret, expected_echo());
+}
+
+#[test]
+fn init_refuses_a_non_empty_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("keep.txt"), "mine").unwrap();
+    let out = run_scfrt(&[
+        "init".as_ref(),
+        "--lang".as_ref(),
+        "bash".as_ref(),
+        tmp.path().as_ref(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
+    assert_eq!(listing(tmp.path()), ["keep.txt"]);
+}
+
+#[test]
+fn seed_bash_echo_packed_and_invoked() {
+    require_curl();
+    let tmp = tempfile::tempdir().unwrap();
+    let zip = tmp.path().join("fn.zip");
+    let src = workspace().join("examples/bash-echo");
+    let out = package(&src, &zip, &[]);
+    assert!(out.status.success(), "{out:?}");
+    let entries = zip_entries(&zip);
+    let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["bootstrap", "index.sh"]);
+    assert_eq!(entries[0].mode, 0o100755);
+    assert_eq!(
+        entries[0].data,
+        std::fs::read(src.join("bootstrap")).unwrap()
+    );
+    assert_eq!(
+        entries[1].data,
+        std::fs::read(src.join("index.sh")).unwrap()
+    );
+    let info = zipinfo(&zip);
+    assert!(
+        zipinfo_line(&info, "bootstrap").starts_with("-rwxr-xr-x"),
+        "{info}"
+    );
+    let (code, json, stderr) = invoke(&zip, EVENT, &[]);
+    assert_eq!(code, 0, "{json}\n{stderr}");
+    assert_eq!(
+        result(&json)["RetMsg"],
+        format!("Echoing request: '{EVENT}'"),
+        "{json}"
+    );
+}
