@@ -1,0 +1,14 @@
+//! The reliability and security suite of scfruntime (issue 8): a fault-injecting runtime API
+//! ([`faults`]), the bootstraps of each binding as subprocesses ([`bootstraps`]), process
+//! statistics ([`proc_stats`]) and the summary file ([`summary`]) that test.sh prints.
+//!
+//! The tests are in `tests/`: `fault_matrix` (transport faults x endpoints x bindings),
+//! `handler_faults` (crashes, loops, floods through the emulator), `soak` (10^5 invocations),
+//! `serve_load` (`scfrt serve` under concurrent clients) and `hostile` (bad zips, events, API
+//! requests).
+
+pub mod api_client;
+pub mod bootstraps;
+pub mod faults;
+pub mod proc_stats;
+pub mod summary;
