@@ -26,6 +26,15 @@ pub enum PackageError {
         /// Why it was refused.
         reason: String,
     },
+    /// The archive holds more entries, or unpacks to more bytes, than SCF accepts
+    /// ([`MAX_ZIP_ENTRIES`], [`MAX_UNZIPPED_BYTES`]): a zip bomb or a package too large to run.
+    #[error("zip archive {path} refused: {reason}")]
+    TooLarge {
+        /// The archive.
+        path: PathBuf,
+        /// Which limit, and where it was crossed.
+        reason: String,
+    },
     /// Reading the archive or writing the destination failed.
     #[error("cannot extract to {path}: {source}")]
     Io {
@@ -35,6 +44,11 @@ pub enum PackageError {
         source: io::Error,
     },
 }
+
+/// The most files and folders a code zip may hold.
+pub const MAX_ZIP_ENTRIES: usize = 20_000;
+/// The most bytes a code zip may unpack to: SCF's limit on unpacked code (500 MB).
+pub const MAX_UNZIPPED_BYTES: u64 = 500 * 1024 * 1024;
 
 enum Kind {
     Dir,
@@ -56,7 +70,10 @@ struct Entry {
 /// or NUL bytes; refuses symlinks whose target is absolute or leads outside `dest`. Symlinks are
 /// created after all files, so no file is ever written through an archive symlink. Unix permission
 /// bits from the entries' external attributes are kept (0644 / 0755 when the archive has none);
-/// setuid, setgid and sticky bits are dropped.
+/// setuid, setgid and sticky bits are dropped. Zip bombs are refused: more than
+/// [`MAX_ZIP_ENTRIES`] entries or declared sizes over [`MAX_UNZIPPED_BYTES`] before anything is
+/// written, and an entry whose header lies is cut off once the bytes really written pass the
+/// limit. On an error the caller removes `dest`: what was written so far is incomplete.
 pub fn extract_zip(zip: &Path, dest: &Path) -> Result<(), PackageError> {
     let zip_err = |source| PackageError::Zip {
         path: zip.to_owned(),
@@ -68,8 +85,19 @@ pub fn extract_zip(zip: &Path, dest: &Path) -> Result<(), PackageError> {
     };
     let file = File::open(zip).map_err(io_err(zip))?;
     let mut archive = zip::ZipArchive::new(file).map_err(zip_err)?;
+    let too_large = |reason: String| PackageError::TooLarge {
+        path: zip.to_owned(),
+        reason,
+    };
+    if archive.len() > MAX_ZIP_ENTRIES {
+        return Err(too_large(format!(
+            "{} entries, over the limit of {MAX_ZIP_ENTRIES}",
+            archive.len()
+        )));
+    }
 
     let mut entries = Vec::with_capacity(archive.len());
+    let mut declared: u64 = 0;
     for index in 0..archive.len() {
         let entry = archive.by_index_raw(index).map_err(zip_err)?;
         let name = entry.name().map_err(zip_err)?.into_owned();
@@ -78,6 +106,12 @@ pub fn extract_zip(zip: &Path, dest: &Path) -> Result<(), PackageError> {
             reason: reason.to_owned(),
         };
         let rel = safe_relative(&name).map_err(&refuse)?;
+        declared = declared.saturating_add(entry.size());
+        if declared > MAX_UNZIPPED_BYTES {
+            return Err(too_large(format!(
+                "its entries up to {name:?} unpack to more than {MAX_UNZIPPED_BYTES} bytes"
+            )));
+        }
         let mode = entry.unix_mode();
         let kind = if entry.is_symlink() {
             Kind::Symlink
@@ -102,6 +136,7 @@ pub fn extract_zip(zip: &Path, dest: &Path) -> Result<(), PackageError> {
     }
 
     let mut dirs = Vec::new();
+    let mut written: u64 = 0;
     for e in entries.iter().filter(|e| !matches!(e.kind, Kind::Symlink)) {
         let path = dest.join(&e.rel);
         match e.kind {
@@ -123,7 +158,16 @@ pub fn extract_zip(zip: &Path, dest: &Path) -> Result<(), PackageError> {
                     .open(&path)
                     .map_err(io_err(&path))?;
                 let mut entry = archive.by_index(e.index).map_err(zip_err)?;
-                io::copy(&mut entry, &mut out).map_err(io_err(&path))?;
+                // Count what really inflates: a header can understate an entry's size.
+                let budget = MAX_UNZIPPED_BYTES - written;
+                written += io::copy(&mut io::Read::take(&mut entry, budget + 1), &mut out)
+                    .map_err(io_err(&path))?;
+                if written > MAX_UNZIPPED_BYTES {
+                    return Err(too_large(format!(
+                        "entry {:?} inflates past the limit of {MAX_UNZIPPED_BYTES} bytes",
+                        e.name
+                    )));
+                }
                 drop(out);
                 std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
                     .map_err(io_err(&path))?;
