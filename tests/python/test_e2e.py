@@ -94,6 +94,8 @@ def test_exception_becomes_error_json_and_the_loop_goes_on(invoke, package):
     assert any("direct cause" in line for line in trace)
     assert trace[-1] == "index.AppError: handler failed: 失败"
     assert any('in _inner' in line for line in trace)
+    # The frames the exception itself was raised through, not only its cause's.
+    assert any(line.strip().startswith('File "') and line.endswith(", in fail") for line in trace), trace
 
     warm = invoke(package, "index.maybe_fail", '{"fail": true}', '{"n": 1}')
     assert [r["InvokeResult"] == 0 for r in warm.results] == [False, True]

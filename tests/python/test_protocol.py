@@ -72,6 +72,8 @@ def test_run_in_process_error_body_and_streams_restored(in_process_env):
     assert err["errorMessage"] == f"boom {rid}"
     assert err["requestId"] == rid
     assert err["stackTrace"][-1] == f"RuntimeError: boom {rid}"
+    assert err["stackTrace"][0] == "Traceback (most recent call last):"
+    assert any(line.strip().endswith(", in handler") for line in err["stackTrace"]), err
     assert sys.stdout is stdout_before
 
 

@@ -167,7 +167,7 @@ pub fn error_report(py: Python<'_>, err: &PyErr, context: &str) -> ErrorReport {
     } else {
         format!("{context}: {message}")
     };
-    let stack_trace = traceback_lines(py, value).unwrap_or_default();
+    let stack_trace = traceback_lines(py, err).unwrap_or_default();
     ErrorReport {
         error_type,
         error_message,
@@ -187,10 +187,17 @@ fn qualified_name(ty: &Bound<'_, PyType>) -> String {
     }
 }
 
-fn traceback_lines(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+fn traceback_lines(py: Python<'_>, err: &PyErr) -> PyResult<Vec<String>> {
     // `traceback` is imported on the first error, not at startup: most invocations never fail.
     let format = FORMAT_EXCEPTION.import(py, "traceback", "format_exception")?;
-    let chunks = format.call1((value.get_type(), value, value.getattr("__traceback__")?))?;
+    let value = err.value(py);
+    // The traceback travels in the PyErr: on Python < 3.12 the fetched exception's
+    // `__traceback__` does not have the frames it was raised through, so pass them explicitly.
+    let tb = match err.traceback(py) {
+        Some(tb) => tb.into_any(),
+        None => value.getattr("__traceback__")?,
+    };
+    let chunks = format.call1((value.get_type(), value, tb))?;
     let mut lines = Vec::new();
     for chunk in chunks.try_iter()? {
         let chunk = chunk?;
