@@ -107,6 +107,113 @@ pub enum Commands {
         after_help = "Examples:\n  scfrt init --lang bash my-fn\n  scfrt init --lang rust my-rust-fn"
     )]
     Init(InitArgs),
+    /// Package a function and create or update it on SCF (or on `scfrt serve`).
+    #[command(
+        long_about = "Package a function and create or update it on SCF.\n\n\
+        <PACKAGE> is a function directory (packed exactly as `scfrt package` packs it, --lang \
+        supplying a ready-made bootstrap) or a code zip (checked as `scfrt invoke` checks one). A zip \
+        over SCF's 50 MB direct-upload limit is refused before anything is sent. GetFunction decides: \
+        a missing function (ResourceNotFound.Function) is created with CreateFunction (Runtime \
+        CustomRuntime); an existing one gets UpdateFunctionCode, then UpdateFunctionConfiguration \
+        with the options given (options not given are left as they are). Then GetFunction is polled \
+        until the function is Active, with progress on stderr.\n\n\
+        Credentials: --secret-id/--secret-key, else TENCENTCLOUD_SECRET_ID and \
+        TENCENTCLOUD_SECRET_KEY (+ TENCENTCLOUD_SESSION_TOKEN). They are never printed or stored.\n\n\
+        Exit status: 0 when the function is Active, 1 for API and network errors (Tencent's code \
+        and message are shown), 2 for usage and package errors (nothing was sent).",
+        after_help = "Examples:\n  \
+        scfrt deploy ./my-fn --lang python --name my-fn --region ap-guangzhou\n  \
+        scfrt deploy fn.zip --name my-fn --timeout 10 --memory 256 --env STAGE=prod\n  \
+        scfrt deploy ./my-fn --lang c --name my-fn --endpoint 127.0.0.1:9000   # a local scfrt serve"
+    )]
+    Deploy(DeployArgs),
+    /// Invoke a deployed function (the Invoke API) and print the result JSON.
+    #[command(
+        name = "remote-invoke",
+        long_about = "Invoke a function deployed on SCF (or on `scfrt serve`) synchronously and \
+        print the Invoke API result on stdout, as one line in the shape and key order `scfrt invoke` \
+        prints. --log asks for LogType=Tail (the last 4 KB of the log, also shown on stderr).\n\n\
+        Exit status: 0 when InvokeResult is 0, 1 when the function failed or the API refused the \
+        call, 2 for usage errors.",
+        after_help = "Examples:\n  \
+        scfrt remote-invoke --name my-fn --event '{\"key1\": \"test value 1\"}' --log\n  \
+        scfrt remote-invoke --name my-fn --event @event.json --endpoint 127.0.0.1:9000"
+    )]
+    RemoteInvoke(RemoteInvokeArgs),
+}
+
+/// Where and as whom `scfrt deploy` / `scfrt remote-invoke` call the API.
+#[derive(Debug, Args)]
+pub struct CloudArgs {
+    /// The region (X-TC-Region).
+    #[arg(long, value_name = "REGION", default_value = "ap-guangzhou")]
+    pub region: String,
+    /// The function's namespace.
+    #[arg(long, value_name = "NS", default_value = "default")]
+    pub namespace: String,
+    /// The API endpoint: `HOST[:PORT]` over https, or a loopback host over plain http
+    /// (`127.0.0.1:9000`: a local `scfrt serve`).
+    #[arg(long, value_name = "HOST", default_value = crate::cloud::DEFAULT_HOST)]
+    pub endpoint: String,
+    /// The SecretId. Default: $TENCENTCLOUD_SECRET_ID.
+    #[arg(long = "secret-id", value_name = "ID", requires = "secret_key")]
+    pub secret_id: Option<String>,
+    /// The SecretKey (visible to other local users in the process list: prefer
+    /// $TENCENTCLOUD_SECRET_KEY).
+    #[arg(long = "secret-key", value_name = "KEY", requires = "secret_id")]
+    pub secret_key: Option<crate::cloud::Secret>,
+}
+
+/// Arguments of `scfrt deploy`.
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The function directory or code zip.
+    #[arg(value_name = "PACKAGE")]
+    pub package: PathBuf,
+    /// The function name.
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// Invocation timeout in seconds (Timeout, 1-900).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..=900))]
+    pub timeout: Option<u32>,
+    /// Init timeout in seconds (InitTimeout, 1-300).
+    #[arg(long = "init-timeout", value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..=300))]
+    pub init_timeout: Option<u32>,
+    /// Memory size in MB (MemorySize: a multiple of 64, 64-3072).
+    #[arg(long, value_name = "MB", value_parser = parse_memory)]
+    pub memory: Option<u32>,
+    /// An environment variable (repeatable); given at all, the list replaces the function's.
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
+    /// The handler (Handler). Default on create: index.main_handler.
+    #[arg(long, value_name = "HANDLER")]
+    pub handler: Option<String>,
+    /// Supply the ready-made bootstrap for this language when the directory has no `bootstrap`.
+    #[arg(long, value_name = "LANG", value_enum)]
+    pub lang: Option<crate::pack::Lang>,
+    /// Look for prebuilt bootstraps in DIR first (as `scfrt package --bootstrap-bin`).
+    #[arg(long = "bootstrap-bin", value_name = "DIR")]
+    pub bootstrap_bin: Option<PathBuf>,
+    /// Endpoint, region, namespace, credentials.
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+}
+
+/// Arguments of `scfrt remote-invoke`.
+#[derive(Debug, Args)]
+pub struct RemoteInvokeArgs {
+    /// The function name.
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// Event JSON (ClientContext); `@FILE` reads it from FILE. Default: `{}`.
+    #[arg(long, value_name = "JSON", default_value = "{}")]
+    pub event: String,
+    /// Ask for the log tail (LogType=Tail) and show it on stderr.
+    #[arg(long)]
+    pub log: bool,
+    /// Endpoint, region, namespace, credentials.
+    #[command(flatten)]
+    pub cloud: CloudArgs,
 }
 
 /// Arguments of `scfrt package`.
@@ -252,6 +359,19 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
 }
 
+fn parse_memory(s: &str) -> Result<u32, String> {
+    let mb: u32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of MB"))?;
+    if !(64..=3072).contains(&mb) || !mb.is_multiple_of(64) {
+        return Err(format!(
+            "`{s}`: MemorySize is a multiple of 64 from 64 to 3072 MB"
+        ));
+    }
+    Ok(mb)
+}
+
 fn parse_env(s: &str) -> Result<(String, String), String> {
     let (key, value) = s
         .split_once('=')
@@ -304,6 +424,8 @@ where
         },
         Commands::Package(args) => package(&args),
         Commands::Init(args) => init(&args),
+        Commands::Deploy(args) => deploy(&args),
+        Commands::RemoteInvoke(args) => remote_invoke(&args),
         Commands::Invoke(args) => {
             let sub = matches
                 .subcommand_matches("invoke")
@@ -472,6 +594,120 @@ fn init(args: &InitArgs) -> u8 {
             eprintln!("scfrt init: error: {e}");
             EXIT_USAGE
         }
+    }
+}
+
+/// The exit code for a failed API step: 2 when nothing could be sent, else 1.
+fn cloud_exit(cmd: &str, e: &crate::cloud::CloudError) -> u8 {
+    eprintln!("scfrt {cmd}: error: {e}");
+    match e {
+        crate::cloud::CloudError::Usage(_) => EXIT_USAGE,
+        _ => EXIT_FUNCTION_FAILED,
+    }
+}
+
+fn cloud_client(args: &CloudArgs) -> Result<crate::cloud::Client, crate::cloud::CloudError> {
+    let endpoint = crate::cloud::Endpoint::parse(&args.endpoint)?;
+    let creds =
+        crate::cloud::Credentials::resolve(args.secret_id.as_deref(), args.secret_key.as_ref())?;
+    Ok(crate::cloud::Client::new(endpoint, &args.region, creds))
+}
+
+fn deploy(args: &DeployArgs) -> u8 {
+    use crate::deploy::{CodeSource, FunctionSettings};
+    let mut progress = |m: &str| eprintln!("scfrt deploy: {m}");
+    // Everything that can fail without the network is checked before anything is sent.
+    let client = match cloud_client(&args.cloud) {
+        Ok(c) => c,
+        Err(e) => return cloud_exit("deploy", &e),
+    };
+    let zip = match CodeSource::from_path(&args.package, args.lang, args.bootstrap_bin.clone())
+        .and_then(|code| crate::deploy::code_zip(&code, &mut progress))
+    {
+        Ok(z) => z,
+        Err(e) => return cloud_exit("deploy", &e),
+    };
+    let settings = FunctionSettings {
+        name: args.name.clone(),
+        namespace: args.cloud.namespace.clone(),
+        handler: args.handler.clone(),
+        timeout_s: args.timeout,
+        init_timeout_s: args.init_timeout,
+        memory_mb: args.memory,
+        env: (!args.env.is_empty()).then(|| args.env.clone()),
+        description: None,
+    };
+    progress(&format!(
+        "deploying {}/{} in {} at {}",
+        settings.namespace,
+        settings.name,
+        args.cloud.region,
+        client.endpoint()
+    ));
+    match crate::deploy::deploy(&client, &settings, &zip, &mut progress) {
+        Ok(r) => {
+            progress(&format!(
+                "{} {}/{}: {} ({} bytes of code)",
+                if r.created { "created" } else { "updated" },
+                settings.namespace,
+                settings.name,
+                r.status,
+                r.zip_bytes
+            ));
+            EXIT_OK
+        }
+        Err(e) => cloud_exit("deploy", &e),
+    }
+}
+
+fn remote_invoke(args: &RemoteInvokeArgs) -> u8 {
+    let event = match args.event.strip_prefix('@') {
+        Some(file) => match read_event_file(Path::new(file)) {
+            Ok(e) => e,
+            Err(msg) => {
+                eprintln!("scfrt remote-invoke: error: {msg}");
+                return EXIT_USAGE;
+            }
+        },
+        None => args.event.as_bytes().to_vec(),
+    };
+    let event = match String::from_utf8(event) {
+        Ok(e) if serde_json::from_str::<serde::de::IgnoredAny>(&e).is_ok() => e,
+        _ => {
+            eprintln!(
+                "scfrt remote-invoke: error: the event is not valid UTF-8 JSON; the Invoke API's \
+                 ClientContext must be a JSON document"
+            );
+            return EXIT_USAGE;
+        }
+    };
+    let client = match cloud_client(&args.cloud) {
+        Ok(c) => c,
+        Err(e) => return cloud_exit("remote-invoke", &e),
+    };
+    let req = crate::deploy::InvokeRequest {
+        name: args.name.clone(),
+        namespace: args.cloud.namespace.clone(),
+        event,
+        tail_log: args.log,
+    };
+    match crate::deploy::remote_invoke(&client, &req) {
+        Ok(response) => {
+            if args.log
+                && let Some(log) = response.pointer("/Result/Log").and_then(|v| v.as_str())
+            {
+                eprint!("{log}");
+            }
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{}", crate::cloud::invoke_json_line(&response));
+            let _ = out.flush();
+            let ok = response
+                .pointer("/Result/InvokeResult")
+                .and_then(|v| v.as_i64())
+                == Some(0);
+            if ok { EXIT_OK } else { EXIT_FUNCTION_FAILED }
+        }
+        Err(e) => cloud_exit("remote-invoke", &e),
     }
 }
 

@@ -8,6 +8,8 @@
 //! - [`init`]: `scfrt init`, starter functions per language.
 //! - [`serve`]: `scfrt serve`, the SCF Invoke API (TencentCloud API 3.0) for the TencentCloud SDK,
 //!   with [`tc3`] signatures, an [`api`] envelope, a [`store`] on disk and a [`pool`] of instances.
+//! - [`deploy`]: `scfrt deploy` / `scfrt remote-invoke`, the same package on the real SCF, through
+//!   [`cloud`], a TencentCloud API 3.0 client signing with [`tc3`].
 //! - [`cli`]: the `scfrt` command line.
 //!
 //! Unix only (process groups, `/proc`, `wait4`).
@@ -15,6 +17,8 @@
 
 pub mod api;
 pub mod cli;
+pub mod cloud;
+pub mod deploy;
 pub mod elf;
 pub mod emulator;
 pub mod init;
