@@ -35,6 +35,8 @@ VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop -q -m bindings/python/Cargo.t
 
 echo "== cargo test"
 cargo test --workspace
+echo "== reliability summary (tests/reliability)"
+cat "$target/tmp/reliability-summary.txt"
 
 # The binaries the Python suites run (built here so the conftests need not build them).
 cargo build --workspace --bins -q
