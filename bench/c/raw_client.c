@@ -2,7 +2,7 @@
  *
  * Usage: raw_client N [split] [probe]   (with SCF_RUNTIME_API / SCF_RUNTIME_API_PORT set)
  * One keep-alive TCP connection with TCP_NODELAY: POST ready, then N times GET next and POST
- * the event back as the response. It parses just enough HTTP (status line, Content-Length)
+ * the event back as the response (head and body in one writev). Events up to 8 MB. It parses just enough HTTP (status line, Content-Length)
  * and does no error reporting, retries or JSON; that is the cost libscfruntime is compared to.
  *
  * Diagnostics (for RESULTS.md's "where the time goes"; run.sh does not use them):
@@ -20,6 +20,7 @@
 #include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define BUF_SIZE (1 << 16)
@@ -59,6 +60,33 @@ static int write_all(const char *p, size_t n) {
         }
         p += w;
         n -= (size_t)w;
+    }
+    return 1;
+}
+
+/* Head and body in one system call when the kernel takes it all (it normally does). */
+static int writev_all(const char *head, size_t hlen, const char *body, size_t blen) {
+    struct iovec iov[2] = {{(void *)head, hlen}, {(void *)body, blen}};
+    int cnt = 2;
+    struct iovec *v = iov;
+    while (cnt > 0) {
+        ssize_t w = writev(fd, v, cnt);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return 0;
+        }
+        size_t left = (size_t)w;
+        while (cnt > 0 && left >= v->iov_len) {
+            left -= v->iov_len;
+            v++;
+            cnt--;
+        }
+        if (cnt > 0) {
+            v->iov_base = (char *)v->iov_base + left;
+            v->iov_len -= left;
+        }
     }
     return 1;
 }
@@ -150,19 +178,24 @@ int main(int argc, char **argv) {
         perror("raw_client: connect");
         return 1;
     }
-    static char body[BUF_SIZE];
-    char req[BUF_SIZE + 256];
+    size_t cap = 8u << 20;
+    char *body = malloc(cap);
+    char req[256];
+    if (!body) {
+        perror("raw_client: malloc");
+        return 1;
+    }
     static const char ready[] =
         "POST /runtime/init/ready HTTP/1.1\r\nhost: x\r\ncontent-length: 1\r\n\r\n ";
     static const char next[] = "GET /runtime/invocation/next HTTP/1.1\r\nhost: x\r\n\r\n";
-    if (!write_all(ready, sizeof ready - 1) || read_response(body, sizeof body) < 0) {
+    if (!write_all(ready, sizeof ready - 1) || read_response(body, cap) < 0) {
         fprintf(stderr, "raw_client: ready failed\n");
         return 1;
     }
     for (long i = 0; i < n; i++) {
         long len;
         liveness_probe();
-        if (!write_all(next, sizeof next - 1) || (len = read_response(body, sizeof body)) < 0) {
+        if (!write_all(next, sizeof next - 1) || (len = read_response(body, cap)) < 0) {
             fprintf(stderr, "raw_client: next failed\n");
             return 1;
         }
@@ -175,14 +208,14 @@ int main(int argc, char **argv) {
         if (split) {
             sent = write_all(req, (size_t)h) && write_all(body, (size_t)len);
         } else {
-            memcpy(req + h, body, (size_t)len);
-            sent = write_all(req, (size_t)h + (size_t)len);
+            sent = writev_all(req, (size_t)h, body, (size_t)len);
         }
-        if (!sent || read_response(body, sizeof body) < 0) {
+        if (!sent || read_response(body, cap) < 0) {
             fprintf(stderr, "raw_client: response failed\n");
             return 1;
         }
     }
     close(fd);
+    free(body);
     return 0;
 }

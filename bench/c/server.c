@@ -1,6 +1,14 @@
 /* A fixed-cost SCF runtime API for benchmarks: it hands out the same event as fast as it can.
  *
  * Usage: server WARMUP COUNT [EVENT]
+ * Environment: BENCH_EVENT_SIZE=N serves a JSON event of exactly N bytes instead of EVENT;
+ * BENCH_PATHS=aws serves the AWS Lambda runtime paths (/2018-06-01/runtime/...) instead of
+ * SCF's, for peers written against AWS. Besides "per_invocation_ns N" it prints one line
+ * "stats {json}" with the median, p99 and mean of the per-invocation times (the gap between
+ * two consecutive results), the server's own CPU time per invocation, and how many results
+ * had the wrong length ("bad"; an echo must answer with the event's size, +-64 bytes).
+ * BENCH_MARK_AT=N prints "mark N" once N results are in, so the runner can sample the client's
+ * memory mid-run (the same process again at the end: growth without a restart in between).
  * Listens on 127.0.0.1 (a free port, printed as "port N" on stdout), serves one client at a
  * time (connections are reused: keep-alive), answers ready, next (the event, with request_id,
  * memory_limit_in_mb and time_limit_in_ms headers) and response/error posts with 200. After
@@ -17,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -111,7 +120,7 @@ static int skip_chunked(struct conn *c) {
 /* Read one request head; sets method/path (NUL-terminated in the buffer) and the body framing.
  * Returns 0 on EOF. */
 static int read_head(struct conn *c, char *method, size_t mlen, char *path, size_t plen,
-                     size_t *content_length, int *chunked) {
+                     size_t *content_length, int *chunked, int *expect_continue) {
     char *head_end;
     for (;;) {
         head_end = NULL;
@@ -135,6 +144,7 @@ static int read_head(struct conn *c, char *method, size_t mlen, char *path, size
     c->start = (size_t)(head_end - c->buf) + 4;
     *content_length = 0;
     *chunked = 0;
+    *expect_continue = 0;
     char *sp1 = strchr(line, ' ');
     char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
     if (!sp1 || !sp2) {
@@ -148,9 +158,16 @@ static int read_head(struct conn *c, char *method, size_t mlen, char *path, size
             *content_length = strtoul(h + 15, NULL, 10);
         } else if (strncasecmp(h, "transfer-encoding:", 18) == 0 && strstr(h, "chunked")) {
             *chunked = 1;
+        } else if (strncasecmp(h, "expect:", 7) == 0 && strstr(h, "100-continue")) {
+            *expect_continue = 1; /* libcurl (awslambdaric) waits for it before a POST body */
         }
     }
     return 1;
+}
+
+static int cmp_ll(const void *a, const void *b) {
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
 }
 
 int main(int argc, char **argv) {
@@ -162,6 +179,33 @@ int main(int argc, char **argv) {
     long count = atol(argv[2]);
     const char *event = argc > 3 ? argv[3] : "{\"key1\":\"test value 1\",\"key2\":\"test value 2\"}";
     size_t event_len = strlen(event);
+    const char *size_env = getenv("BENCH_EVENT_SIZE");
+    if (size_env && atol(size_env) >= 8) {
+        /* {"d":"xxx...x"}: valid JSON of exactly the asked size. */
+        event_len = (size_t)atol(size_env);
+        char *e = malloc(event_len);
+        if (!e) {
+            perror("server: malloc");
+            return 1;
+        }
+        memcpy(e, "{\"d\":\"", 6);
+        memset(e + 6, 'x', event_len - 8);
+        memcpy(e + event_len - 2, "\"}", 2);
+        event = e;
+    }
+    const char *paths = getenv("BENCH_PATHS");
+    int aws = paths && strcmp(paths, "aws") == 0;
+    const char *next_path = aws ? "/2018-06-01/runtime/invocation/next" : "/runtime/invocation/next";
+    /* Every result's arrival time, preallocated: nothing is allocated per request. */
+    long long *stamps = malloc(sizeof *stamps * (size_t)(count + 1));
+    if (!stamps) {
+        perror("server: malloc");
+        return 1;
+    }
+    long bad = 0;
+    struct rusage ru_start;
+    const char *mark_env = getenv("BENCH_MARK_AT");
+    long mark_at = mark_env ? atol(mark_env) : 0;
 
     int lfd = socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
@@ -181,7 +225,10 @@ int main(int argc, char **argv) {
 
     static struct conn c;
     long results = 0, next_id = 0;
-    long long started = 0;
+    long long started = now_ns();
+    /* Without a warm-up the clock runs from the start (spawn and init included). */
+    stamps[0] = started;
+    getrusage(RUSAGE_SELF, &ru_start);
     char method[16], path[256], head[512];
     while (results < warmup + count) {
         c.fd = accept(lfd, NULL, NULL);
@@ -192,17 +239,30 @@ int main(int argc, char **argv) {
         setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         c.start = c.end = 0;
         size_t clen;
-        int chunked;
-        while (read_head(&c, method, sizeof method, path, sizeof path, &clen, &chunked)) {
+        int chunked, expect_continue;
+        while (read_head(&c, method, sizeof method, path, sizeof path, &clen, &chunked,
+                         &expect_continue)) {
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            if (expect_continue && !write_all(c.fd, cont, sizeof cont - 1)) {
+                break;
+            }
             if (!(chunked ? skip_chunked(&c) : skip(&c, clen))) {
                 break;
             }
-            if (strcmp(path, "/runtime/invocation/next") == 0) {
-                int n = snprintf(head, sizeof head,
-                                 "HTTP/1.1 200 OK\r\nrequest_id: bench-%ld\r\n"
-                                 "memory_limit_in_mb: 128\r\ntime_limit_in_ms: 3000\r\n"
-                                 "content-type: application/json\r\ncontent-length: %zu\r\n\r\n",
-                                 next_id++, event_len);
+            if (strcmp(path, next_path) == 0) {
+                int n = aws ? snprintf(head, sizeof head,
+                                       "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: bench-%ld\r\n"
+                                       "Lambda-Runtime-Deadline-Ms: 99999999999999\r\n"
+                                       "Lambda-Runtime-Invoked-Function-Arn: "
+                                       "arn:aws:lambda:us-east-1:000000000000:function:bench\r\n"
+                                       "Lambda-Runtime-Trace-Id: Root=1-0-0\r\n"
+                                       "content-type: application/json\r\ncontent-length: %zu\r\n\r\n",
+                                       next_id++, event_len)
+                            : snprintf(head, sizeof head,
+                                       "HTTP/1.1 200 OK\r\nrequest_id: bench-%ld\r\n"
+                                       "memory_limit_in_mb: 128\r\ntime_limit_in_ms: 3000\r\n"
+                                       "content-type: application/json\r\ncontent-length: %zu\r\n\r\n",
+                                       next_id++, event_len);
                 /* One write for head and body, like a server that builds the response whole. */
                 char out[1024];
                 if ((size_t)n + event_len <= sizeof out) {
@@ -216,17 +276,70 @@ int main(int argc, char **argv) {
                 continue;
             }
             static const char ok[] = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
-            write_all(c.fd, ok, sizeof ok - 1);
-            if (strcmp(method, "POST") == 0 && (strcmp(path, "/runtime/invocation/response") == 0 ||
-                                                strcmp(path, "/runtime/invocation/error") == 0)) {
+            static const char accepted[] = "HTTP/1.1 202 Accepted\r\ncontent-length: 15\r\n\r\n{\"status\":\"OK\"}";
+            size_t plen = strlen(path);
+            int is_result =
+                strcmp(method, "POST") == 0 &&
+                (aws ? (strncmp(path, "/2018-06-01/runtime/invocation/", 31) == 0 &&
+                        ((plen > 9 && strcmp(path + plen - 9, "/response") == 0) ||
+                         (plen > 6 && strcmp(path + plen - 6, "/error") == 0)))
+                     : (strcmp(path, "/runtime/invocation/response") == 0 ||
+                        strcmp(path, "/runtime/invocation/error") == 0));
+            if (aws) {
+                write_all(c.fd, accepted, sizeof accepted - 1);
+            } else {
+                write_all(c.fd, ok, sizeof ok - 1);
+            }
+            if (is_result) {
                 results++;
+                if (mark_at > 0 && results == mark_at) {
+                    printf("mark %ld\n", results);
+                    fflush(stdout);
+                }
+                if (results == 1) {
+                    /* For cold-start runs: the runner compares this with its spawn time. */
+                    printf("first_result_mono_ns %lld\n", now_ns());
+                    fflush(stdout);
+                }
+                /* An echo answers with the event: the same size, give or take the blanks a
+                 * JSON re-encoding adds (Python's json.dumps writes `{"d": "..."}`) or the seed's
+                 * "Echoing request: '...'" wrapping. */
+                if (!chunked && (clen + 64 < event_len || clen > event_len + 64)) {
+                    bad++;
+                }
                 if (results == warmup) {
                     started = now_ns();
+                    stamps[0] = started;
+                    getrusage(RUSAGE_SELF, &ru_start);
+                } else if (results > warmup) {
+                    stamps[results - warmup] = now_ns();
                 }
                 if (results == warmup + count) {
                     long long elapsed = now_ns() - started;
+                    struct rusage ru_end;
+                    getrusage(RUSAGE_SELF, &ru_end);
+                    long long cpu_ns =
+                        ((long long)(ru_end.ru_utime.tv_sec - ru_start.ru_utime.tv_sec) +
+                         (ru_end.ru_stime.tv_sec - ru_start.ru_stime.tv_sec)) * 1000000000LL +
+                        ((long long)(ru_end.ru_utime.tv_usec - ru_start.ru_utime.tv_usec) +
+                         (ru_end.ru_stime.tv_usec - ru_start.ru_stime.tv_usec)) * 1000LL;
+                    for (long i = 0; i < count; i++) {
+                        stamps[i] = stamps[i + 1] - stamps[i];
+                    }
+                    qsort(stamps, (size_t)count, sizeof *stamps, cmp_ll);
                     printf("per_invocation_ns %lld\n", elapsed / count);
+                    printf("stats {\"count\":%ld,\"size\":%zu,\"mean_ns\":%lld,\"median_ns\":%lld,"
+                           "\"p99_ns\":%lld,\"server_cpu_ns\":%lld,\"bad\":%ld}\n",
+                           count, event_len, elapsed / count, stamps[count / 2],
+                           stamps[(count * 99) / 100 < count ? (count * 99) / 100 : count - 1],
+                           cpu_ns / count, bad);
                     fflush(stdout);
+                    /* Done. Hold the connection until stdin closes, so the runner can read the
+                     * client's memory while it still runs (a client exits on EOF); then leave
+                     * and the runner stops the client, which is in its next long poll. */
+                    while (getchar() != EOF) {
+                    }
+                    return 0;
                 }
             }
         }
