@@ -131,6 +131,25 @@ impl ErrorReport {
         }
     }
 
+    /// The report posted instead of a response of `len` bytes, over [`MAX_RESPONSE_BYTES`]
+    /// (the platform's 6 MB limit); every binding sends the same words.
+    ///
+    /// [`MAX_RESPONSE_BYTES`]: crate::MAX_RESPONSE_BYTES
+    pub fn response_too_large(len: usize) -> Self {
+        let max = crate::MAX_RESPONSE_BYTES;
+        ErrorReport::new(
+            "ResponseTooLarge",
+            format!(
+                "the response is {len} bytes, over the platform's limit of {max} bytes (6 MB); it was not sent"
+            ),
+        )
+    }
+
+    /// The report posted for an event the runtime could not take (see `Error::InvalidEvent`).
+    pub fn invalid_event(reason: impl Into<String>) -> Self {
+        ErrorReport::new("InvalidEvent", reason)
+    }
+
     /// The JSON body posted to `/runtime/invocation/error` for the invocation `request_id`.
     pub fn to_json(&self, request_id: &str) -> Vec<u8> {
         #[derive(Serialize)]

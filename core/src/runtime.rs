@@ -182,7 +182,7 @@ impl Runtime {
                     reason, request_id, ..
                 }) => {
                     eprintln!("scfruntime: invalid event: {reason}");
-                    let report = ErrorReport::new("InvalidEvent", reason);
+                    let report = ErrorReport::invalid_event(reason);
                     let id = request_id.unwrap_or_default();
                     self.post(false, &report.to_json(&id));
                     stats.errors += 1;
@@ -191,13 +191,9 @@ impl Runtime {
                 Err(e) => return Err(e),
             };
             let outcome = match catch_unwind(AssertUnwindSafe(|| handler.handle(&inv))) {
-                Ok(Ok(body)) if body.len() > MAX_RESPONSE_BYTES => Err(ErrorReport::new(
-                    "ResponseTooLarge",
-                    format!(
-                        "the response is {} bytes, over the platform's limit of {MAX_RESPONSE_BYTES} bytes (6 MB); it was not sent",
-                        body.len()
-                    ),
-                )),
+                Ok(Ok(body)) if body.len() > MAX_RESPONSE_BYTES => {
+                    Err(ErrorReport::response_too_large(body.len()))
+                }
                 Ok(result) => result,
                 Err(payload) => Err(panic_report(payload.as_ref())),
             };

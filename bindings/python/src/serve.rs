@@ -79,7 +79,7 @@ fn serve_loop(
                 reason, request_id, ..
             }) => {
                 eprintln!("scfruntime: invalid event: {reason}");
-                let report = ErrorReport::new("InvalidEvent", reason);
+                let report = ErrorReport::invalid_event(reason);
                 let body = report.to_json(request_id.as_deref().unwrap_or_default());
                 post(py, transport, false, &body);
                 answered += 1;
@@ -96,7 +96,7 @@ fn serve_loop(
             Outcome::Respond(body) => {
                 match body.as_bytes() {
                     Ok(bytes) if bytes.len() > MAX_RESPONSE_BYTES => {
-                        let report = too_large(bytes.len());
+                        let report = ErrorReport::response_too_large(bytes.len());
                         post(py, transport, false, &report.to_json(&request_id));
                     }
                     // Posted straight from the Python object's buffer: no copy.
@@ -120,15 +120,6 @@ fn serve_loop(
         }
     }
     Ok(())
-}
-
-fn too_large(len: usize) -> ErrorReport {
-    ErrorReport::new(
-        "ResponseTooLarge",
-        format!(
-            "the response is {len} bytes, over the platform's limit of {MAX_RESPONSE_BYTES} bytes (6 MB); it was not sent"
-        ),
-    )
 }
 
 /// Post a result with the GIL released. A refused or lost post is logged, never retried (the
