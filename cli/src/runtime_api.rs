@@ -3,7 +3,9 @@
 //! [`RuntimeApi`] serves the four routes on `127.0.0.1:<free port>` from its own tokio runtime on a
 //! background thread, and exposes a blocking API to the supervisor: [`RuntimeApi::wait_ready`] for the
 //! init phase and [`RuntimeApi::invoke`] to hand one event to the bootstrap and wait for its result.
-//! Every request is recorded ([`RuntimeApi::requests`]) so tests can assert on the wire log.
+//! Every request is recorded ([`RuntimeApi::requests`]) so tests can assert on the wire log; the
+//! log keeps the most recent requests within a count and byte budget, so a long-lived instance
+//! (`scfrt serve`) does not grow without bound.
 
 use std::convert::Infallible;
 use std::fmt;
@@ -23,6 +25,10 @@ use tokio::sync::{oneshot, watch};
 
 /// One MiB.
 const MIB: usize = 1024 * 1024;
+/// The wire log keeps at most this many requests...
+const MAX_RECORDED_REQUESTS: usize = 4096;
+/// ...and at most this many body bytes; the oldest half is dropped when either is passed.
+const MAX_RECORDED_BYTES: usize = 64 * MIB;
 /// Bodies of requests other than result posts are buffered up to this size.
 const SMALL_BODY_CAP: usize = MIB;
 /// How far past its buffer cap a body is read (and thrown away) before the server gives up on it,
@@ -175,6 +181,8 @@ struct State {
     aborted: bool,
     current: Option<Invocation>,
     requests: Vec<RecordedRequest>,
+    /// Body bytes held in `requests`.
+    recorded_bytes: usize,
 }
 
 struct Invocation {
@@ -184,6 +192,19 @@ struct Invocation {
     time_limit_ms: u128,
     delivered_at: Option<Instant>,
     result: Option<(Outcome, Instant)>,
+}
+
+impl State {
+    /// Append to the wire log, dropping the oldest half when it is over its budget.
+    fn record(&mut self, req: RecordedRequest) {
+        self.recorded_bytes += req.body.len();
+        self.requests.push(req);
+        if self.requests.len() > MAX_RECORDED_REQUESTS || self.recorded_bytes > MAX_RECORDED_BYTES {
+            let drop = self.requests.len().div_ceil(2);
+            let freed: usize = self.requests.drain(..drop).map(|r| r.body.len()).sum();
+            self.recorded_bytes -= freed;
+        }
+    }
 }
 
 impl Shared {
@@ -392,7 +413,8 @@ impl RuntimeApi {
         self.shared.lock().aborted
     }
 
-    /// Every request received so far, in arrival order.
+    /// The requests received, in arrival order: all of them in a short run; in a long one the
+    /// most recent (at most 4096 requests and 64 MiB of bodies are kept).
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.lock().requests.clone()
     }
@@ -501,7 +523,7 @@ async fn handle(
     Ok(match route {
         Route::Ready => {
             let mut st = shared.lock();
-            st.requests.push(recorded(&method, &path, body.data));
+            st.record(recorded(&method, &path, body.data));
             st.ready = true;
             drop(st);
             shared.cond.notify_all();
@@ -612,7 +634,7 @@ fn post_result(
             response
         }
     };
-    st.requests.push(recorded(method, path, data));
+    st.record(recorded(method, path, data));
     shared.cond.notify_all();
     response
 }
@@ -652,7 +674,7 @@ async fn read_capped(mut body: Incoming, cap: usize) -> Result<CappedBody, ReadE
 }
 
 fn record(shared: &Shared, method: &Method, path: &str, body: Vec<u8>) {
-    shared.lock().requests.push(recorded(method, path, body));
+    shared.lock().record(recorded(method, path, body));
     shared.cond.notify_all();
 }
 
@@ -678,4 +700,43 @@ fn text(status: StatusCode, msg: &str) -> Response<Full<Bytes>> {
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(n: usize, body: usize) -> RecordedRequest {
+        RecordedRequest {
+            method: "GET".into(),
+            path: format!("/{n}"),
+            body: vec![b'x'; body],
+        }
+    }
+
+    #[test]
+    fn wire_log_keeps_the_most_recent_within_its_budget() {
+        let mut st = State::default();
+        for n in 0..10_000 {
+            st.record(req(n, 1));
+        }
+        assert!(st.requests.len() <= MAX_RECORDED_REQUESTS);
+        assert_eq!(st.requests.last().map(|r| r.path.as_str()), Some("/9999"));
+        assert_eq!(st.recorded_bytes, st.requests.len());
+
+        let mut st = State::default();
+        for n in 0..5 {
+            st.record(req(n, 30 * MIB));
+        }
+        assert!(
+            st.recorded_bytes <= MAX_RECORDED_BYTES,
+            "{}",
+            st.recorded_bytes
+        );
+        assert_eq!(st.requests.last().map(|r| r.path.as_str()), Some("/4"));
+        assert_eq!(
+            st.recorded_bytes,
+            st.requests.iter().map(|r| r.body.len()).sum::<usize>()
+        );
+    }
 }
