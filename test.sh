@@ -24,6 +24,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo doc (warnings are errors: every public item documented, links resolve)"
+RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --quiet
 echo "== python venv (.venv)"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check "maturin>=1.9.4,<2" \
