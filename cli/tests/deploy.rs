@@ -703,3 +703,159 @@ fn https_endpoints_speak_tls() {
         "{stderr}"
     );
 }
+
+/// A scripted stand-in for the cloud API that answers by `X-TC-Action` from a list of
+/// `GetFunction` results, so the create-then-wait path can be seen with statuses `scfrt serve`
+/// never reports (it is `Active` at once). Returns the port and the actions it saw.
+fn scripted_cloud(get_function: Vec<Value>) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let handle = std::thread::spawn(move || {
+        let mut script = get_function.into_iter();
+        let mut seen = Vec::new();
+        // Bounded: the scripted answers plus one CreateFunction, on however many connections.
+        'conns: for conn in listener.incoming().take(16) {
+            let Ok(conn) = conn else { break };
+            let mut w = conn.try_clone().expect("clone");
+            let mut r = BufReader::new(conn);
+            loop {
+                let (mut action, mut len) = (String::new(), 0usize);
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        continue 'conns;
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("x-tc-action:") {
+                        action = line[line.len() - v.len()..].trim().to_string();
+                    } else if let Some(v) = lower.strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut body = vec![0; len];
+                if r.read_exact(&mut body).is_err() {
+                    continue 'conns;
+                }
+                seen.push(action.clone());
+                let response = match action.as_str() {
+                    "GetFunction" => match script.next() {
+                        Some(v) => v,
+                        None => break 'conns,
+                    },
+                    _ => json!({}),
+                };
+                let mut response = response;
+                response["RequestId"] = json!("req-scripted");
+                let text = json!({ "Response": response }).to_string();
+                let msg = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
+                    text.len()
+                );
+                if w.write_all(msg.as_bytes()).is_err() {
+                    continue 'conns;
+                }
+                if action == "GetFunction" && script.len() == 0 {
+                    break 'conns;
+                }
+            }
+        }
+        seen
+    });
+    (port, handle)
+}
+
+fn script_function_dir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bootstrap = dir.path().join("bootstrap");
+    std::fs::write(&bootstrap, "#!/bin/sh\nexit 0\n").expect("write bootstrap");
+    std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    dir
+}
+
+#[test]
+fn deploy_waits_through_creating_until_active() {
+    let not_found =
+        json!({"Error": {"Code": "ResourceNotFound.Function", "Message": "no such function"}});
+    let (port, cloud) = scripted_cloud(vec![
+        not_found,
+        json!({"Status": "Creating", "StatusDesc": ""}),
+        json!({"Status": "Creating", "StatusDesc": ""}),
+        json!({"Status": "Active", "StatusDesc": ""}),
+    ]);
+    let dir = script_function_dir();
+    let endpoint = format!("127.0.0.1:{port}");
+    let out = scfrt(
+        &[
+            "deploy",
+            dir.path().to_str().expect("utf-8 path"),
+            "--name",
+            "waits",
+            "--endpoint",
+            &endpoint,
+        ],
+        &[
+            ("TENCENTCLOUD_SECRET_ID", ID),
+            ("TENCENTCLOUD_SECRET_KEY", KEY),
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(stderr.contains("is Creating"), "{stderr}");
+    let seen = cloud.join().expect("scripted cloud");
+    assert_eq!(
+        seen,
+        [
+            "GetFunction",
+            "CreateFunction",
+            "GetFunction",
+            "GetFunction",
+            "GetFunction"
+        ],
+        "{stderr}"
+    );
+}
+
+#[test]
+fn deploy_stops_on_a_failed_status_with_the_platform_reason() {
+    let not_found =
+        json!({"Error": {"Code": "ResourceNotFound.Function", "Message": "no such function"}});
+    let (port, cloud) = scripted_cloud(vec![
+        not_found,
+        json!({"Status": "CreateFailed", "StatusDesc": "bootstrap is not executable"}),
+    ]);
+    let dir = script_function_dir();
+    let endpoint = format!("127.0.0.1:{port}");
+    let out = scfrt(
+        &[
+            "deploy",
+            dir.path().to_str().expect("utf-8 path"),
+            "--name",
+            "fails",
+            "--endpoint",
+            &endpoint,
+        ],
+        &[
+            ("TENCENTCLOUD_SECRET_ID", ID),
+            ("TENCENTCLOUD_SECRET_KEY", KEY),
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("CreateFailed") && stderr.contains("bootstrap is not executable"),
+        "{stderr}"
+    );
+    assert_eq!(
+        cloud.join().expect("scripted cloud"),
+        ["GetFunction", "CreateFunction", "GetFunction"]
+    );
+}
