@@ -211,6 +211,27 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Wait for the next state change, until `deadline` (forever when `None`). `Err` hands the
+    /// guard back once the deadline has passed.
+    fn wait_until<'a>(
+        &self,
+        st: MutexGuard<'a, State>,
+        deadline: Option<Instant>,
+    ) -> Result<MutexGuard<'a, State>, MutexGuard<'a, State>> {
+        let Some(deadline) = deadline else {
+            return Ok(self.cond.wait(st).unwrap_or_else(PoisonError::into_inner));
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(st);
+        }
+        Ok(self
+            .cond
+            .wait_timeout(st, left)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0)
+    }
 }
 
 impl fmt::Debug for RuntimeApi {
@@ -285,24 +306,10 @@ impl RuntimeApi {
             if st.aborted {
                 return Err(WaitError::Aborted);
             }
-            st = match deadline {
-                None => self
-                    .shared
-                    .cond
-                    .wait(st)
-                    .unwrap_or_else(PoisonError::into_inner),
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        return Err(WaitError::TimedOut);
-                    }
-                    self.shared
-                        .cond
-                        .wait_timeout(st, deadline - now)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0
-                }
-            };
+            st = self
+                .shared
+                .wait_until(st, deadline)
+                .map_err(|_| WaitError::TimedOut)?;
         }
     }
 
@@ -373,27 +380,15 @@ impl RuntimeApi {
                 });
             }
             let deadline = delivered_at.unwrap_or(started).checked_add(opts.timeout);
-            st = match deadline {
-                None => self
-                    .shared
-                    .cond
-                    .wait(st)
-                    .unwrap_or_else(PoisonError::into_inner),
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        st.current = None;
-                        return Ok(InvokeReport {
-                            outcome: Outcome::TimedOut,
-                            delivered_at,
-                            finished_at: now,
-                        });
-                    }
-                    self.shared
-                        .cond
-                        .wait_timeout(st, deadline - now)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0
+            st = match self.shared.wait_until(st, deadline) {
+                Ok(st) => st,
+                Err(mut st) => {
+                    st.current = None;
+                    return Ok(InvokeReport {
+                        outcome: Outcome::TimedOut,
+                        delivered_at,
+                        finished_at: Instant::now(),
+                    });
                 }
             };
         }
@@ -427,19 +422,13 @@ impl RuntimeApi {
         timeout: Duration,
         pred: impl Fn(&[RecordedRequest]) -> bool,
     ) -> Result<Vec<RecordedRequest>, WaitError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = Instant::now().checked_add(timeout);
         let mut st = self.shared.lock();
         while !pred(&st.requests) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(WaitError::TimedOut);
-            }
             st = self
                 .shared
-                .cond
-                .wait_timeout(st, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+                .wait_until(st, deadline)
+                .map_err(|_| WaitError::TimedOut)?;
         }
         Ok(st.requests.clone())
     }

@@ -777,6 +777,22 @@ fn script_function_dir() -> tempfile::TempDir {
     dir
 }
 
+/// `scfrt deploy` of a one-line script function named `name` to the scripted cloud on `port`.
+fn deploy_scripted(port: u16, name: &str) -> (Output, String, String) {
+    let dir = script_function_dir();
+    let endpoint = format!("127.0.0.1:{port}");
+    let path = dir.path().to_str().expect("utf-8 path");
+    let out = scfrt(
+        &["deploy", path, "--name", name, "--endpoint", &endpoint],
+        &[
+            ("TENCENTCLOUD_SECRET_ID", ID),
+            ("TENCENTCLOUD_SECRET_KEY", KEY),
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    (out, stdout, stderr)
+}
+
 #[test]
 fn deploy_waits_through_creating_until_active() {
     let not_found =
@@ -787,23 +803,7 @@ fn deploy_waits_through_creating_until_active() {
         json!({"Status": "Creating", "StatusDesc": ""}),
         json!({"Status": "Active", "StatusDesc": ""}),
     ]);
-    let dir = script_function_dir();
-    let endpoint = format!("127.0.0.1:{port}");
-    let out = scfrt(
-        &[
-            "deploy",
-            dir.path().to_str().expect("utf-8 path"),
-            "--name",
-            "waits",
-            "--endpoint",
-            &endpoint,
-        ],
-        &[
-            ("TENCENTCLOUD_SECRET_ID", ID),
-            ("TENCENTCLOUD_SECRET_KEY", KEY),
-        ],
-    );
-    let (stdout, stderr) = text(&out);
+    let (out, stdout, stderr) = deploy_scripted(port, "waits");
     assert!(
         out.status.success(),
         "exit {:?}\n{stdout}\n{stderr}",
@@ -832,23 +832,7 @@ fn deploy_stops_on_a_failed_status_with_the_platform_reason() {
         not_found,
         json!({"Status": "CreateFailed", "StatusDesc": "bootstrap is not executable"}),
     ]);
-    let dir = script_function_dir();
-    let endpoint = format!("127.0.0.1:{port}");
-    let out = scfrt(
-        &[
-            "deploy",
-            dir.path().to_str().expect("utf-8 path"),
-            "--name",
-            "fails",
-            "--endpoint",
-            &endpoint,
-        ],
-        &[
-            ("TENCENTCLOUD_SECRET_ID", ID),
-            ("TENCENTCLOUD_SECRET_KEY", KEY),
-        ],
-    );
-    let (stdout, stderr) = text(&out);
+    let (out, stdout, stderr) = deploy_scripted(port, "fails");
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(
         stderr.contains("CreateFailed") && stderr.contains("bootstrap is not executable"),
