@@ -124,7 +124,7 @@ mod userdata;
 pub use env::scf_env;
 pub use error::{scf_last_error_message, scf_result, scf_result_str};
 pub use invocation::{
-    scf_invocation, scf_invocation_body, scf_invocation_memory_limit_mb,
+    scf_invocation, scf_invocation_body, scf_invocation_memory_limit_mb, scf_invocation_metadata,
     scf_invocation_remaining_ms, scf_invocation_request_id, scf_invocation_time_limit_ms,
     scf_response, scf_response_set_body, scf_response_set_error,
 };
