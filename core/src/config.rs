@@ -60,9 +60,12 @@ pub struct ImageConfig {
     pub max_event_bytes: usize,
     /// How many requests may wait for their turn while another event runs; more are refused
     /// with 503. A waiting request is also refused once its own time limit (`X-Scf-Timeout`)
-    /// has run out. Default 64.
+    /// has run out. SCF sends an instance one event at a time, so a queue is the exception;
+    /// each waiting request holds its body (up to 6 MB). Default 8.
     pub max_waiting: usize,
-    /// How many connections are served at once; more wait in the listen backlog. Default 128.
+    /// How many connections are served at once; more wait in the listen backlog. Bodies are
+    /// read on all of them concurrently, so this also bounds the memory they take (at most
+    /// this many times `max_event_bytes`). Default 32.
     pub max_connections: usize,
 }
 
@@ -74,8 +77,8 @@ impl ImageConfig {
             header_read_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(30),
             max_event_bytes: IMAGE_MAX_EVENT_BYTES,
-            max_waiting: 64,
-            max_connections: 128,
+            max_waiting: 8,
+            max_connections: 32,
         }
     }
 }

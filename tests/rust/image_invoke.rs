@@ -581,3 +581,49 @@ fn timeouts_and_crashes_map_like_runtime_api_mode() {
         }
     }
 }
+
+/// examples/image-c/Dockerfile is not built here (no Docker engine), but what it names must
+/// exist and agree with core: the switch, the default address, the port, the sources.
+#[test]
+fn the_dockerfile_example_matches_core_and_the_tree() {
+    let root = workspace();
+    let dockerfile = std::fs::read_to_string(root.join("examples/image-c/Dockerfile"))
+        .expect("examples/image-c/Dockerfile");
+    let lines: Vec<&str> = dockerfile
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect();
+    let froms: Vec<&&str> = lines.iter().filter(|l| l.starts_with("FROM ")).collect();
+    assert_eq!(
+        froms.len(),
+        2,
+        "a build stage and a runtime stage: {froms:?}"
+    );
+    assert!(froms[0].ends_with(" AS build"), "{froms:?}");
+    assert!(lines.contains(&"COPY --from=build /bootstrap /var/user/bootstrap"));
+    assert!(lines.contains(&format!("ENV {}=image", scf_core::MODE_ENV).as_str()));
+    assert!(
+        lines.contains(
+            &format!("ENV {}={}", scf_core::LISTEN_ENV, scf_core::DEFAULT_LISTEN).as_str()
+        )
+    );
+    let port = scf_core::DEFAULT_LISTEN.rsplit(':').next().unwrap();
+    assert!(lines.contains(&format!("EXPOSE {port}").as_str()));
+    assert!(lines.contains(&r#"CMD ["/var/user/bootstrap"]"#));
+    // The build stage compiles the c-echo example against the header and the static library.
+    for (mention, path) in [
+        ("examples/c-echo/main.c", "examples/c-echo/main.c"),
+        ("-Iinclude", "include/scfruntime.h"),
+        ("-p scfruntime-ffi", "ffi/Cargo.toml"),
+        ("target/release/libscfruntime.a", "ffi/Cargo.toml"),
+    ] {
+        assert!(
+            dockerfile.contains(mention),
+            "the Dockerfile does not mention {mention}"
+        );
+        assert!(root.join(path).is_file(), "{path} is missing");
+    }
+    let ignore = std::fs::read_to_string(root.join(".dockerignore")).expect(".dockerignore");
+    assert!(ignore.lines().any(|l| l.trim() == "target/"), "{ignore}");
+}
