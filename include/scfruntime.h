@@ -10,6 +10,9 @@
 #include <stdint.h>
 /*
  * libscfruntime: serve Tencent Cloud SCF custom-runtime invocations with C handler callbacks.
+ * The same program also serves an image-deployed function: with SCFRUNTIME_MODE=image (and no
+ * SCF_RUNTIME_API) scf_run listens for POST /event-invoke on SCFRUNTIME_LISTEN (default
+ * 0.0.0.0:9000); read the event's X-Scf-* metadata with scf_invocation_metadata.
  *
  * Conventions:
  * - Fallible calls return scf_result; on anything but SCF_RESULT_OK, scf_last_error_message()
