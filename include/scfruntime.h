@@ -10,6 +10,9 @@
 #include <stdint.h>
 /*
  * libscfruntime: serve Tencent Cloud SCF custom-runtime invocations with C handler callbacks.
+ * The same program also serves an image-deployed function: with SCFRUNTIME_MODE=image (and no
+ * SCF_RUNTIME_API) scf_run listens for POST /event-invoke on SCFRUNTIME_LISTEN (default
+ * 0.0.0.0:9000); read the event's X-Scf-* metadata with scf_invocation_metadata.
  *
  * Conventions:
  * - Fallible calls return scf_result; on anything but SCF_RESULT_OK, scf_last_error_message()
@@ -70,7 +73,8 @@ typedef enum scf_result {
   SCF_RESULT_HTTP_STATUS = 4,
   /**
    * The SCF environment is missing or malformed (`SCF_RUNTIME_API`, `SCF_RUNTIME_API_PORT`,
-   * `SCFRUNTIME_MAX_INVOCATIONS`); the message names the variable.
+   * `SCFRUNTIME_MODE`, `SCFRUNTIME_LISTEN`, `SCFRUNTIME_MAX_INVOCATIONS`); the message names
+   * the variable.
    */
   SCF_RESULT_CONFIG = 5,
   /**
@@ -91,6 +95,11 @@ typedef enum scf_result {
    * A failure this version does not classify; see `scf_last_error_message()`.
    */
   SCF_RESULT_OTHER = 9,
+  /**
+   * Image mode (`SCFRUNTIME_MODE=image`): the event server could not listen on its address
+   * (`SCFRUNTIME_LISTEN`, default `0.0.0.0:9000`): in use, not local, or not permitted.
+   */
+  SCF_RESULT_LISTEN = 10,
   /**
    * A panic inside the library was caught at the C boundary; the call did not complete.
    * The process and the library stay usable.
@@ -178,6 +187,9 @@ const char *scf_version(void);
  * runtime's context: `function_name`, `function_version`, `namespace`, `tencentcloud_region`,
  * `tencentcloud_appid`, `tencentcloud_uin`, and `handler` (for `_HANDLER`).
  *
+ * These are a code package's values; an image-deployed function gets its metadata with each
+ * event instead (`X-Scf-*` headers): `scf_invocation_metadata` reads it in both deployments.
+ *
  * The variable is read at each call. The returned string is NUL-terminated UTF-8 owned by the
  * library and valid for the life of the process (do not free it). Returns NULL and sets the
  * last error when `name` is NULL or not UTF-8, or the value is not UTF-8; returns NULL without
@@ -209,7 +221,8 @@ const char *scf_result_str(int code);
 const char *scf_last_error_message(void);
 
 /**
- * The request id of the invocation (the platform's `request_id` header).
+ * The request id of the invocation (the platform's `request_id` header; `X-Scf-Request-Id` in
+ * image mode).
  *
  * Returns NULL (and sets the last error) when `inv` is NULL. The string is NUL-terminated UTF-8
  * owned by the library, valid until the handler call returns.
@@ -235,8 +248,8 @@ const char *scf_invocation_request_id(const struct scf_invocation *inv);
 const uint8_t *scf_invocation_body(const struct scf_invocation *inv, size_t *len);
 
 /**
- * The function's configured memory in MB (the `memory_limit_in_mb` header); 0 when `inv` is
- * NULL.
+ * The function's configured memory in MB (the `memory_limit_in_mb` header; `X-Scf-Memory` in
+ * image mode); 0 when `inv` is NULL.
  *
  * # Safety
  *
@@ -245,8 +258,9 @@ const uint8_t *scf_invocation_body(const struct scf_invocation *inv, size_t *len
 uint32_t scf_invocation_memory_limit_mb(const struct scf_invocation *inv);
 
 /**
- * The function's configured timeout in milliseconds (the `time_limit_in_ms` header), a
- * duration counted from the event's arrival; 0 when `inv` is NULL.
+ * The function's configured timeout in milliseconds (the `time_limit_in_ms` header;
+ * `X-Scf-Timeout` in image mode), a duration counted from the event's arrival; 0 when `inv` is
+ * NULL.
  *
  * # Safety
  *
@@ -263,6 +277,35 @@ uint64_t scf_invocation_time_limit_ms(const struct scf_invocation *inv);
  * `inv` must be NULL or the pointer passed to the running handler.
  */
 uint64_t scf_invocation_remaining_ms(const struct scf_invocation *inv);
+
+/**
+ * One item of the function's metadata for this invocation, by name; NULL when it is not set.
+ *
+ * `name` is a friendly name, an `X-Scf-*` header name (any case) or the environment variable of
+ * a code package: `function_name` (`X-Scf-Name`, `SCF_FUNCTIONNAME`), `function_version`
+ * (`X-Scf-Version`, `SCF_FUNCTIONVERSION`), `namespace` (`X-Scf-Namespace`, `SCF_NAMESPACE`),
+ * `tencentcloud_region` (`X-Scf-Region`, `TENCENTCLOUD_REGION`), `tencentcloud_appid`
+ * (`X-Scf-Appid`, `TENCENTCLOUD_APPID`), `tencentcloud_uin` (`X-Scf-Uin`, `TENCENTCLOUD_UIN`),
+ * `secret_id` (`X-Scf-Secret-Id`, `TENCENTCLOUD_SECRETID`), `secret_key` (`X-Scf-Secret-Key`,
+ * `TENCENTCLOUD_SECRETKEY`), `session_token` (`X-Scf-Session-Token`,
+ * `TENCENTCLOUD_SESSIONTOKEN`), `trigger_src` (`X-Scf-Trigger-Src`, `TRIGGER_SRC`).
+ *
+ * An image-deployed function (`SCFRUNTIME_MODE=image`) gets these with each event, in its
+ * `X-Scf-*` headers: the value is the header's (NULL when the event did not carry it). A code
+ * package gets them in its environment: the value is the variable's, as `scf_env` reads it.
+ * So one handler reads its metadata the same way in both deployments. The request id, memory
+ * and time limit have accessors of their own.
+ *
+ * The string is NUL-terminated UTF-8 owned by the library, valid until the handler call
+ * returns. Returns NULL and sets the last error when `inv` or `name` is NULL, `name` is not
+ * UTF-8 or not one of the names above; NULL without an error when the item is not set.
+ *
+ * # Safety
+ *
+ * `inv` must be NULL or the pointer passed to the running handler; `name` must be NULL or a
+ * NUL-terminated string.
+ */
+const char *scf_invocation_metadata(const struct scf_invocation *inv, const char *name);
 
 /**
  * Set the response body to a copy of `len` bytes at `data` (any bytes; usually JSON).
@@ -303,10 +346,15 @@ enum scf_result scf_response_set_error(struct scf_response *resp,
 /**
  * Create a runtime from the SCF environment of the process.
  *
- * Reads `SCF_RUNTIME_API` and `SCF_RUNTIME_API_PORT` (required), `_HANDLER` and the function
- * metadata, and `SCFRUNTIME_MAX_INVOCATIONS` (optional: stop after that many invocations; 0 or
- * unset means no bound; meant for tests and benchmarks). Nothing is sent to the runtime API
- * yet. On success `*out` holds a runtime the caller owns: release it with `scf_runtime_free`.
+ * Reads `SCF_RUNTIME_API` and `SCF_RUNTIME_API_PORT` (required for a code package), `_HANDLER`
+ * and the function metadata, and `SCFRUNTIME_MAX_INVOCATIONS` (optional: stop after that many
+ * invocations; 0 or unset means no bound; meant for tests and benchmarks). Nothing is sent to
+ * the runtime API yet.
+ *
+ * Image-deployed functions: without `SCF_RUNTIME_API`, `SCFRUNTIME_MODE=image` makes
+ * `scf_runtime_run` serve events as an HTTP server instead (`POST /event-invoke`, context in
+ * `X-Scf-*` headers, read with `scf_invocation_metadata`), listening on `SCFRUNTIME_LISTEN`
+ * (`host:port`, default `0.0.0.0:9000`). Handlers are the same in both deployments. On success `*out` holds a runtime the caller owns: release it with `scf_runtime_free`.
  * On failure `*out` is untouched: `SCF_RESULT_NULL_PARAMETER` when `out` is NULL,
  * `SCF_RESULT_CONFIG` when a variable is missing or malformed (the message names it).
  *
@@ -404,10 +452,16 @@ enum scf_result scf_runtime_set_handle_signals(struct scf_runtime *rt, int on);
  * the loop ends normally: SIGTERM/SIGINT during a handler call, or the invocation bound was
  * reached. (A signal while waiting for an event exits the process with status 0.)
  *
+ * In image mode (see `scf_runtime_new`) "ready" means listening: the port opens after the init
+ * callback succeeded. Each `POST /event-invoke` is one invocation, one at a time; a result is
+ * answered 200 with the body, a failure 500 with the same error JSON the runtime API gets. A
+ * signal while waiting for an event ends the loop (returning `SCF_RESULT_OK`) within 200 ms.
+ *
  * Errors: `SCF_RESULT_HANDLER_NOT_FOUND` or `SCF_RESULT_INIT_FAILED` (ready was not sent;
  * exit non-zero so SCF reports the init error), `SCF_RESULT_TRANSPORT` /
- * `SCF_RESULT_HTTP_STATUS` when the runtime API fails, `SCF_RESULT_NULL_PARAMETER`,
- * `SCF_RESULT_BUSY` when called from one of `rt`'s callbacks.
+ * `SCF_RESULT_HTTP_STATUS` when the runtime API fails, `SCF_RESULT_LISTEN` when image mode
+ * cannot listen, `SCF_RESULT_NULL_PARAMETER`, `SCF_RESULT_BUSY` when called from one of `rt`'s
+ * callbacks.
  *
  * # Safety
  *
@@ -435,7 +489,9 @@ void scf_runtime_free(struct scf_runtime *rt);
  *
  * Returns the process exit status for `main` to return: 0 when the loop ended normally, 1 on
  * any failure, after printing `scfruntime: <message>` to stderr (for example a missing
- * `SCF_RUNTIME_API`, or `f` NULL). `userdata` stays owned by the caller.
+ * `SCF_RUNTIME_API`, or `f` NULL). `userdata` stays owned by the caller. The same program
+ * serves an image-deployed function when `SCFRUNTIME_MODE=image` is set (see
+ * `scf_runtime_new`).
  *
  * # Safety
  *

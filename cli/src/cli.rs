@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
-use crate::emulator::{Function, FunctionConfig, kill_all_process_groups};
+use crate::emulator::{
+    Deployment, Function, FunctionConfig, IMAGE_INIT_TIMEOUT, kill_all_process_groups,
+};
 
 /// Every invocation succeeded.
 pub const EXIT_OK: u8 = 0;
@@ -50,12 +52,22 @@ pub enum Commands {
         \"FunctionRequestId\":..,\"Duration\":..,\"ErrMsg\":..,\"InvokeResult\":0},\"RequestId\":..}}\n\
         The framed function log streams to stderr as it happens. Later invocations reuse the warm \
         instance unless the previous one timed out, crashed or returned an oversized response.\n\n\
+        --image runs the package as an image-deployed function instead: the bootstrap is started \
+        with SCFRUNTIME_MODE=image and SCFRUNTIME_LISTEN=127.0.0.1:<free port> (no \
+        SCF_RUNTIME_API), init ends when that port accepts connections (30 s unless \
+        --init-timeout), and each event is sent as POST /event-invoke with the X-Scf-* headers \
+        (request id, memory, timeout, function name, version, namespace, region, appid, uin, \
+        placeholder role credentials, --trigger-src). A 2xx answer is the result, 413 is reported \
+        as the platform's 406 (events are passed on whatever their size, so the server's 6 MB \
+        refusal is what shows), any other status as a function error (430) with the answer's \
+        body as ErrMsg. The result JSON has the same shape as without --image.\n\n\
         Exit status: 0 when every invocation succeeded, 1 when one failed, 2 for usage, package \
         or event errors.",
         after_help = "Examples:\n  \
         scfrt invoke examples/bash-echo --event '{\"key1\": \"test value 1\"}'\n  \
         scfrt invoke demo.zip --event-file event.json --timeout 10 --env STAGE=dev\n  \
-        scfrt invoke ./fn --event '{}' --repeat 3 --log-type None"
+        scfrt invoke ./fn --event '{}' --repeat 3 --log-type None\n  \
+        scfrt invoke --image ./fn --event '{}' --init-timeout 5"
     )]
     Invoke(InvokeArgs),
     /// Serve the SCF Invoke API (TencentCloud API 3.0) for the TencentCloud SDK.
@@ -315,9 +327,18 @@ pub struct InvokeArgs {
     /// Invocation timeout in seconds, from event delivery to the result post.
     #[arg(long, value_name = "SECONDS", default_value = "3", value_parser = parse_seconds)]
     pub timeout: Duration,
-    /// Init timeout in seconds, from bootstrap start to /runtime/init/ready.
-    #[arg(long = "init-timeout", value_name = "SECONDS", default_value = "65", value_parser = parse_seconds)]
-    pub init_timeout: Duration,
+    /// Init timeout in seconds, from bootstrap start to /runtime/init/ready (with --image: until
+    /// the server's port accepts connections). Default 65, with --image 30.
+    #[arg(long = "init-timeout", value_name = "SECONDS", value_parser = parse_seconds)]
+    pub init_timeout: Option<Duration>,
+    /// Run the package as an image-deployed function: its bootstrap serves POST /event-invoke
+    /// on SCFRUNTIME_LISTEN instead of polling the runtime API.
+    #[arg(long)]
+    pub image: bool,
+    /// What triggered the invocation, e.g. `timer` (TRIGGER_SRC; X-Scf-Trigger-Src with
+    /// --image). Default: none, as for an Invoke API call.
+    #[arg(long = "trigger-src", value_name = "SRC")]
+    pub trigger_src: Option<String>,
     /// Memory size in MB (sent as memory_limit_in_mb; reported, not enforced).
     #[arg(long, value_name = "MB", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub memory: u32,
@@ -512,15 +533,25 @@ fn invoke(args: &InvokeArgs, matches: &ArgMatches) -> Result<u8, String> {
         _extracted = Some(dir);
         path
     };
+    let (deployment, default_init_timeout) = if args.image {
+        (Deployment::Image, IMAGE_INIT_TIMEOUT)
+    } else {
+        (
+            Deployment::CodePackage,
+            FunctionConfig::default().init_timeout,
+        )
+    };
     let cfg = FunctionConfig {
         code_dir,
         handler: args.handler.clone(),
         function_name: args.function_name.clone(),
         timeout: args.timeout,
-        init_timeout: args.init_timeout,
+        init_timeout: args.init_timeout.unwrap_or(default_init_timeout),
         memory_mb: args.memory,
         env: args.env.clone(),
         log_type_tail: args.log_type == LogType::Tail,
+        deployment,
+        trigger_src: args.trigger_src.clone(),
         ..FunctionConfig::default()
     };
     let mut function = Function::new(cfg).map_err(|e| e.to_string())?;

@@ -1,10 +1,12 @@
 //! A function run the way the platform runs it: cold start, warm reuse, timeouts, limits, logs.
 //!
 //! [`Function`] owns at most one warm instance: a running `bootstrap` (in its own process group)
-//! plus the [`RuntimeApi`](crate::runtime_api::RuntimeApi) it talks to. [`Function::invoke`] turns
-//! one event into an [`InvokeResult`], which renders as the Invoke API's `Result` JSON.
+//! plus its platform side: the [`RuntimeApi`] it polls (a code package), or the port its HTTP
+//! server listens on (an image, [`Deployment::Image`]). [`Function::invoke`] turns one event into
+//! an [`InvokeResult`], which renders as the Invoke API's `Result` JSON.
 
 use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,11 +14,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use crate::image::{Answer, ImagePort};
 use crate::logs::LogHub;
 pub use crate::process::kill_all_process_groups;
-use crate::process::{Instance, Sampler};
+use crate::process::{Instance, Platform, Sampler};
 use crate::runtime_api::{
-    InvokeError, InvokeOptions, Limits, Outcome, RESPONSE_TOO_LARGE_MESSAGE, WaitError,
+    InvokeError, InvokeOptions, Limits, Outcome, RESPONSE_TOO_LARGE_MESSAGE, RuntimeApi, WaitError,
 };
 
 /// Status code of a successful invocation.
@@ -41,10 +44,42 @@ const LOG_TAIL_BYTES: usize = 4096;
 /// How often the process tree's RSS is sampled during an invocation.
 const MEM_SAMPLE_INTERVAL: Duration = Duration::from_millis(10);
 
-/// Placeholder account values (the real ones identify a Tencent Cloud account).
-const PLACEHOLDER_APPID: &str = "1250000000";
-const PLACEHOLDER_UIN: &str = "100000000001";
-const REGION: &str = "ap-guangzhou";
+/// Placeholder APPID (the real one identifies a Tencent Cloud account).
+pub const PLACEHOLDER_APPID: &str = "1250000000";
+/// Placeholder UIN (the real one identifies a Tencent Cloud account).
+pub const PLACEHOLDER_UIN: &str = "100000000001";
+/// The region the local functions run in.
+pub const REGION: &str = "ap-guangzhou";
+/// Placeholder role credentials. SCF gives a function with a role temporary credentials
+/// (`TENCENTCLOUD_SECRETID`... / `X-Scf-Secret-Id`...); scfrt has no role to take them from, so
+/// code that reads them finds these, which authenticate nothing.
+pub const PLACEHOLDER_SECRET_ID: &str = "AKIDscfrtLocalPlaceholder";
+/// See [`PLACEHOLDER_SECRET_ID`].
+pub const PLACEHOLDER_SECRET_KEY: &str = "scfrt-local-placeholder-secret-key";
+/// See [`PLACEHOLDER_SECRET_ID`].
+pub const PLACEHOLDER_SESSION_TOKEN: &str = "scfrt-local-placeholder-session-token";
+/// The variable that tells a bootstrap built on scfruntime to serve `POST /event-invoke`
+/// instead of polling the runtime API (`scf_core::MODE_ENV`); an image gets it set to `image`.
+pub const IMAGE_MODE_ENV: &str = "SCFRUNTIME_MODE";
+/// The variable with the address an image's server listens on (`scf_core::LISTEN_ENV`);
+/// scfrt sets `127.0.0.1:<a free port>`.
+pub const IMAGE_LISTEN_ENV: &str = "SCFRUNTIME_LISTEN";
+/// How long SCF waits for an image function's server to listen (its message names 30000 ms).
+pub const IMAGE_INIT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How a function is deployed, which decides how events reach it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Deployment {
+    /// A code package: `bootstrap` polls the runtime API (`SCF_RUNTIME_API`); init ends with
+    /// `/runtime/init/ready`.
+    #[default]
+    CodePackage,
+    /// An image: `bootstrap` runs an HTTP server on `SCFRUNTIME_LISTEN` (SCF: `0.0.0.0:9000`);
+    /// init ends when the port accepts connections, and each event is a `POST /event-invoke`
+    /// with `X-Scf-*` headers. scfrt passes every event on, however large, so the server's own
+    /// 6 MB refusal (413) is what gets reported.
+    Image,
+}
 
 /// A function's configuration (what CreateFunction would set).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +104,11 @@ pub struct FunctionConfig {
     pub env: Vec<(String, String)>,
     /// `LogType=Tail`: put the last 4 KB of the framed log into [`InvokeResult::log`].
     pub log_type_tail: bool,
+    /// A code package or an image. Default [`Deployment::CodePackage`].
+    pub deployment: Deployment,
+    /// What triggered the invocation (`TRIGGER_SRC`, `X-Scf-Trigger-Src`), e.g. `timer`; `None`
+    /// (the default) for an Invoke API call.
+    pub trigger_src: Option<String>,
 }
 
 impl Default for FunctionConfig {
@@ -85,6 +125,8 @@ impl Default for FunctionConfig {
             memory_mb: 128,
             env: Vec::new(),
             log_type_tail: true,
+            deployment: Deployment::CodePackage,
+            trigger_src: None,
         }
     }
 }
@@ -310,17 +352,18 @@ impl Function {
     }
 
     /// The environment of the bootstrap: a few variables of ours, the user's, then the platform's.
+    ///
+    /// An image gets no platform variables but `_HANDLER` (the ready-made bootstraps need it; in
+    /// a real image the Dockerfile sets it) and the image-mode switch: its metadata comes with
+    /// each event instead.
     fn environment(&self) -> Vec<(String, String)> {
-        let mut env: Vec<(String, String)> = std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .filter(|(k, _)| {
-                matches!(k.as_str(), "PATH" | "HOME" | "LANG" | "TZ") || k.starts_with("LC_")
-            })
-            .collect();
-        if !env.iter().any(|(k, _)| k == "PATH") {
-            env.push(("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()));
+        let mut env = self.base_environment();
+        if self.cfg.deployment == Deployment::Image {
+            env.push(("_HANDLER".into(), self.cfg.handler.clone()));
+            env.push((IMAGE_MODE_ENV.into(), "image".into()));
+            // SCFRUNTIME_LISTEN is added per instance, once the port is known.
+            return env;
         }
-        env.extend(self.cfg.env.iter().cloned());
         let code_root = self.cfg.code_dir.to_string_lossy().into_owned();
         let platform = [
             ("SCF_RUNTIME_API", "127.0.0.1"),
@@ -332,11 +375,60 @@ impl Function {
             ("TENCENTCLOUD_REGION", REGION),
             ("TENCENTCLOUD_APPID", PLACEHOLDER_APPID),
             ("TENCENTCLOUD_UIN", PLACEHOLDER_UIN),
+            ("TENCENTCLOUD_SECRETID", PLACEHOLDER_SECRET_ID),
+            ("TENCENTCLOUD_SECRETKEY", PLACEHOLDER_SECRET_KEY),
+            ("TENCENTCLOUD_SESSIONTOKEN", PLACEHOLDER_SESSION_TOKEN),
             ("TENCENTCLOUD_RUNENV", "SCF"),
             ("USER_CODE_ROOT", code_root.as_str()),
         ];
         env.extend(platform.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        if let Some(src) = &self.cfg.trigger_src {
+            env.push(("TRIGGER_SRC".into(), src.clone()));
+        }
         // SCF_RUNTIME_API_PORT is added per instance, once the port is known.
+        env
+    }
+
+    /// The headers SCF sends an image function with each event: the same facts a code package
+    /// finds in its environment.
+    fn image_headers(&self, request_id: &str) -> Vec<(String, String)> {
+        let timeout_ms = self.cfg.timeout.as_millis().to_string();
+        let memory = self.cfg.memory_mb.to_string();
+        let mut headers: Vec<(&str, &str)> = vec![
+            ("X-Scf-Request-Id", request_id),
+            ("X-Scf-Memory", &memory),
+            ("X-Scf-Timeout", &timeout_ms),
+            ("X-Scf-Version", &self.cfg.version),
+            ("X-Scf-Name", &self.cfg.function_name),
+            ("X-Scf-Namespace", &self.cfg.namespace),
+            ("X-Scf-Region", REGION),
+            ("X-Scf-Appid", PLACEHOLDER_APPID),
+            ("X-Scf-Uin", PLACEHOLDER_UIN),
+            ("X-Scf-Secret-Id", PLACEHOLDER_SECRET_ID),
+            ("X-Scf-Secret-Key", PLACEHOLDER_SECRET_KEY),
+            ("X-Scf-Session-Token", PLACEHOLDER_SESSION_TOKEN),
+        ];
+        if let Some(src) = &self.cfg.trigger_src {
+            headers.push(("X-Scf-Trigger-Src", src));
+        }
+        headers
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// What every bootstrap gets: a few variables of the caller's, then the user's.
+    fn base_environment(&self) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .filter(|(k, _)| {
+                matches!(k.as_str(), "PATH" | "HOME" | "LANG" | "TZ") || k.starts_with("LC_")
+            })
+            .collect();
+        if !env.iter().any(|(k, _)| k == "PATH") {
+            env.push(("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()));
+        }
+        env.extend(self.cfg.env.iter().cloned());
         env
     }
 
@@ -364,7 +456,10 @@ impl Function {
         started: Instant,
         init_duration: &mut Option<Duration>,
     ) -> Ending {
-        if event.len() > self.limits.max_event_bytes {
+        // An image's server enforces the limit itself, and its refusal is what gets reported.
+        if self.cfg.deployment == Deployment::CodePackage
+            && event.len() > self.limits.max_event_bytes
+        {
             return platform_failure(
                 STATUS_REQUEST_TOO_LARGE,
                 size_message("request", self.limits.max_event_bytes),
@@ -392,13 +487,20 @@ impl Function {
         let Some(inst) = self.instance.as_mut() else {
             unreachable!("cold_start leaves an instance");
         };
+        let api = match &*inst.platform {
+            Platform::RuntimeApi(api) => Arc::clone(api),
+            Platform::Image(port) => {
+                let port = Arc::clone(port);
+                return self.deliver_to_image(&port, event, request_id);
+            }
+        };
         let opts = InvokeOptions {
             request_id: request_id.to_owned(),
             memory_limit_mb: self.cfg.memory_mb,
             timeout: self.cfg.timeout,
         };
         let sampler = Sampler::start(inst.pid, MEM_SAMPLE_INTERVAL);
-        let report = inst.api.invoke_timed(event, &opts);
+        let report = api.invoke_timed(event, &opts);
         let mut mem = sampler.finish();
         let report = match report {
             Ok(r) => r,
@@ -481,6 +583,112 @@ impl Function {
         }
     }
 
+    /// Posts the event to the warm image instance's server and turns its answer into an
+    /// [`Ending`]: 2xx is a result, 413 the platform's 406 (request too large), any other status
+    /// a function error (430) whose ErrMsg is the answer's body, as runtime-API mode reports
+    /// the body posted to `/runtime/invocation/error`.
+    fn deliver_to_image(&mut self, port: &ImagePort, event: &[u8], request_id: &str) -> Ending {
+        let headers = self.image_headers(request_id);
+        let Some(inst) = self.instance.as_mut() else {
+            unreachable!("an image invocation runs on a warm instance");
+        };
+        let sampler = Sampler::start(inst.pid, MEM_SAMPLE_INTERVAL);
+        let exchange = port.invoke(
+            event,
+            &headers,
+            self.cfg.timeout,
+            self.limits.max_response_bytes,
+        );
+        let mut mem = sampler.finish();
+        let duration = exchange.duration();
+        match exchange.answer {
+            Answer::Status { status, body } => {
+                inst.flush_logs();
+                if (200..300).contains(&status) {
+                    return Ending {
+                        status: STATUS_OK,
+                        ret: body,
+                        err_msg: String::new(),
+                        duration,
+                        mem,
+                    };
+                }
+                if status == 413 {
+                    let message = format!(
+                        "{}: the function's HTTP server refused the event ({} bytes) with HTTP \
+                         413: {}",
+                        size_message("request", self.limits.max_event_bytes),
+                        event.len(),
+                        server_message(&body)
+                    );
+                    return Ending {
+                        mem,
+                        ..platform_failure(STATUS_REQUEST_TOO_LARGE, message, duration)
+                    };
+                }
+                let err_msg = if body.is_empty() {
+                    platform_error_json(
+                        STATUS_USER_ERROR,
+                        &format!(
+                            "the function's HTTP server answered HTTP {status} with an empty body"
+                        ),
+                    )
+                } else {
+                    String::from_utf8_lossy(&body).into_owned()
+                };
+                Ending {
+                    status: STATUS_USER_ERROR,
+                    ret: Vec::new(),
+                    err_msg,
+                    duration,
+                    mem,
+                }
+            }
+            Answer::TooLarge { .. } => {
+                mem = mem.max(self.kill_instance());
+                Ending {
+                    mem,
+                    ..platform_failure(
+                        STATUS_RESPONSE_TOO_LARGE,
+                        size_message("response", self.limits.max_response_bytes),
+                        duration,
+                    )
+                }
+            }
+            answer @ (Answer::TimedOut | Answer::Closed(_)) => {
+                let mut message = format!(
+                    "Invoking task timed out after {} seconds",
+                    seconds(self.cfg.timeout)
+                );
+                if let Answer::Closed(why) = &answer {
+                    message.push_str(&format!(
+                        " (the function's HTTP server closed the connection without answering: \
+                         {why})"
+                    ));
+                }
+                mem = mem.max(self.kill_instance());
+                Ending {
+                    mem,
+                    ..platform_failure(STATUS_TIMEOUT, message, duration)
+                }
+            }
+            Answer::Aborted => {
+                let exit = self.instance.as_mut().and_then(|i| i.teardown());
+                self.instance = None;
+                mem = mem.max(exit.map_or(0, |e| e.maxrss_bytes));
+                let how = exit.map_or_else(|| "unknown status".to_owned(), |e| e.describe());
+                Ending {
+                    mem,
+                    ..platform_failure(
+                        STATUS_PROCESS_EXITED,
+                        format!("User process exited when running: {how}"),
+                        duration,
+                    )
+                }
+            }
+        }
+    }
+
     /// Kills the warm instance; returns the bootstrap's ru_maxrss in bytes (0 if unknown).
     fn kill_instance(&mut self) -> u64 {
         let exit = self.instance.as_mut().and_then(|i| i.teardown());
@@ -488,15 +696,28 @@ impl Function {
         exit.map_or(0, |e| e.maxrss_bytes)
     }
 
-    /// Starts the bootstrap and waits for `/runtime/init/ready`.
+    /// Starts the bootstrap and waits for `/runtime/init/ready` (an image: for its port to open).
     fn cold_start(&mut self) -> Result<(), Ending> {
         let started = Instant::now();
-        let env = self.environment();
+        let mut env = self.environment();
+        let platform = match self.platform() {
+            Ok((platform, var)) => {
+                env.push(var);
+                platform
+            }
+            Err(e) => {
+                return Err(platform_failure(
+                    STATUS_CONTAINER_EXITED,
+                    format!("Bootstrap could not be started: cannot serve its platform side: {e}"),
+                    started.elapsed(),
+                ));
+            }
+        };
         let mut inst = match Instance::spawn(
             &self.bootstrap,
             &self.cfg.code_dir,
             &env,
-            self.limits,
+            platform,
             &self.hub,
         ) {
             Ok(inst) => inst,
@@ -511,24 +732,42 @@ impl Function {
                 ));
             }
         };
-        match inst.api.wait_ready(self.cfg.init_timeout) {
+        let (waited, awaited) = match &*inst.platform {
+            Platform::RuntimeApi(api) => (
+                api.wait_ready(self.cfg.init_timeout),
+                "calling /runtime/init/ready".to_owned(),
+            ),
+            Platform::Image(port) => (
+                port.wait_listening(self.cfg.init_timeout),
+                format!("listening on {}", port.addr()),
+            ),
+        };
+        match waited {
             Ok(()) => {
                 self.instance = Some(inst);
                 Ok(())
             }
             Err(WaitError::TimedOut) => {
                 let elapsed = started.elapsed();
+                let message = match &*inst.platform {
+                    Platform::RuntimeApi(_) => format!(
+                        "Init timeout after {} seconds: the bootstrap did not call /runtime/init/ready",
+                        seconds(self.cfg.init_timeout)
+                    ),
+                    // The platform's own words, with the port the bootstrap was told to use.
+                    Platform::Image(port) => format!(
+                        "The request timed out in {}ms. Please confirm your http server have \
+                         enabled listening on port {} (scfrt set {}={}; on SCF it is 9000).",
+                        self.cfg.init_timeout.as_millis(),
+                        port.addr().port(),
+                        IMAGE_LISTEN_ENV,
+                        port.addr()
+                    ),
+                };
                 let exit = inst.teardown();
                 Err(Ending {
                     mem: exit.map_or(0, |e| e.maxrss_bytes),
-                    ..platform_failure(
-                        STATUS_INIT_TIMEOUT,
-                        format!(
-                            "Init timeout after {} seconds: the bootstrap did not call /runtime/init/ready",
-                            seconds(self.cfg.init_timeout)
-                        ),
-                        elapsed,
-                    )
+                    ..platform_failure(STATUS_INIT_TIMEOUT, message, elapsed)
                 })
             }
             Err(WaitError::Aborted) => {
@@ -537,7 +776,7 @@ impl Function {
                 let how = exit.map_or_else(|| "unknown status".to_owned(), |e| e.describe());
                 let tail = self.hub.stderr_tail();
                 let mut msg = format!(
-                    "Container exited before init ready: the bootstrap exited ({how}) before calling /runtime/init/ready"
+                    "Container exited before init ready: the bootstrap exited ({how}) before {awaited}"
                 );
                 if !tail.is_empty() {
                     msg.push_str("; stderr: ");
@@ -547,6 +786,25 @@ impl Function {
                     mem: exit.map_or(0, |e| e.maxrss_bytes),
                     ..platform_failure(STATUS_CONTAINER_EXITED, msg, elapsed)
                 })
+            }
+        }
+    }
+
+    /// A new instance's platform side, and the variable that tells the bootstrap where it is.
+    fn platform(&self) -> std::io::Result<(Platform, (String, String))> {
+        match self.cfg.deployment {
+            Deployment::CodePackage => {
+                let api = RuntimeApi::start(self.limits)?;
+                let var = ("SCF_RUNTIME_API_PORT".into(), api.port().to_string());
+                Ok((Platform::RuntimeApi(Arc::new(api)), var))
+            }
+            Deployment::Image => {
+                // A port free now; the bootstrap binds it (SCF's is 0.0.0.0:9000).
+                let probe = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+                let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, probe.local_addr()?.port()));
+                drop(probe);
+                let var = (IMAGE_LISTEN_ENV.into(), addr.to_string());
+                Ok((Platform::Image(Arc::new(ImagePort::new(addr))), var))
             }
         }
     }
@@ -610,6 +868,25 @@ fn platform_failure(status: u16, message: String, duration: Duration) -> Ending 
         err_msg: platform_error_json(status, &message),
         duration,
         mem: 0,
+    }
+}
+
+/// What an image function's server said when it refused an event: the `errorMessage` of its
+/// error JSON, else its body as text (at most 512 bytes).
+fn server_message(body: &[u8]) -> String {
+    let parsed = serde_json::from_slice::<serde_json::Value>(body).ok();
+    if let Some(msg) = parsed
+        .as_ref()
+        .and_then(|v| v.get("errorMessage"))
+        .and_then(|m| m.as_str())
+    {
+        return msg.to_owned();
+    }
+    let text = String::from_utf8_lossy(&body[..body.len().min(512)]);
+    if text.trim().is_empty() {
+        "(empty body)".to_owned()
+    } else {
+        text.trim().to_owned()
     }
 }
 

@@ -2,7 +2,9 @@
 //!
 //! - [`runtime_api`]: the platform side of the SCF runtime API (an HTTP server on 127.0.0.1).
 //! - [`emulator`]: a function run the way the platform runs it: process supervision, timeouts,
-//!   size limits, log capture and framing, Duration / BillDuration / MemUsage.
+//!   size limits, log capture and framing, Duration / BillDuration / MemUsage; a code package
+//!   through the runtime API, or an image through `POST /event-invoke` on its own HTTP server
+//!   ([`image`]: the platform side of that).
 //! - [`package`]: safe extraction of code zips.
 //! - [`pack`]: `scfrt package`, the code zip SCF accepts, with [`elf`] checks of the binaries.
 //! - [`init`]: `scfrt init`, starter functions per language.
@@ -21,6 +23,7 @@ pub mod cloud;
 pub mod deploy;
 pub mod elf;
 pub mod emulator;
+pub mod image;
 pub mod init;
 mod logs;
 pub mod pack;

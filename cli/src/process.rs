@@ -9,8 +9,9 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::image::ImagePort;
 use crate::logs::{LogHub, LogReader};
-use crate::runtime_api::{Limits, RuntimeApi};
+use crate::runtime_api::RuntimeApi;
 
 /// How many process groups [`kill_all_process_groups`] can track at once.
 const GROUP_SLOTS: usize = 64;
@@ -84,9 +85,27 @@ fn signal_name(sig: i32) -> Option<&'static str> {
     })
 }
 
-/// A running bootstrap together with its runtime API server.
+/// How the platform side talks to a bootstrap.
+pub(crate) enum Platform {
+    /// A code package: the runtime API server it polls.
+    RuntimeApi(Arc<RuntimeApi>),
+    /// An image-deployed function: the port its HTTP server listens on.
+    Image(Arc<ImagePort>),
+}
+
+impl Platform {
+    /// Wake whoever waits on the bootstrap: it exited.
+    fn abort(&self) {
+        match self {
+            Platform::RuntimeApi(api) => api.abort(),
+            Platform::Image(port) => port.abort(),
+        }
+    }
+}
+
+/// A running bootstrap together with its platform side.
 pub(crate) struct Instance {
-    pub(crate) api: Arc<RuntimeApi>,
+    pub(crate) platform: Arc<Platform>,
     pub(crate) pid: i32,
     exit: Arc<Mutex<Option<ExitInfo>>>,
     waiter: Option<JoinHandle<()>>,
@@ -96,16 +115,15 @@ pub(crate) struct Instance {
 
 impl Instance {
     /// Starts `bootstrap` in its own process group with exactly `env`, cwd `code_dir`, stdin from
-    /// /dev/null and stdout/stderr captured into `hub`.
+    /// /dev/null and stdout/stderr captured into `hub`. When it exits, `platform` is aborted.
     pub(crate) fn spawn(
         bootstrap: &Path,
         code_dir: &Path,
         env: &[(String, String)],
-        limits: Limits,
+        platform: Platform,
         hub: &Arc<LogHub>,
     ) -> std::io::Result<Instance> {
-        let api = Arc::new(RuntimeApi::start(limits)?);
-        let port = api.port().to_string();
+        let platform = Arc::new(platform);
         let (out_r, out_w) = std::io::pipe()?;
         let (err_r, err_w) = std::io::pipe()?;
         let reader = LogReader::start(Arc::clone(hub), out_r, err_r)?;
@@ -113,7 +131,6 @@ impl Instance {
         cmd.current_dir(code_dir)
             .env_clear()
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("SCF_RUNTIME_API_PORT", &port)
             .stdin(Stdio::null())
             .stdout(out_w)
             .stderr(err_w);
@@ -135,17 +152,17 @@ impl Instance {
         let exit = Arc::new(Mutex::new(None));
         let waiter = {
             let exit = Arc::clone(&exit);
-            let api = Arc::clone(&api);
+            let platform = Arc::clone(&platform);
             std::thread::Builder::new()
                 .name(format!("scfrt-reap-{pid}"))
                 .spawn(move || {
                     let info = reap(pid);
                     *exit.lock().unwrap_or_else(PoisonError::into_inner) = Some(info);
-                    api.abort();
+                    platform.abort();
                 })
         };
         let mut instance = Instance {
-            api,
+            platform,
             pid,
             exit,
             waiter: None,
@@ -176,7 +193,8 @@ impl Instance {
     }
 
     /// SIGKILLs the whole process group, reaps the bootstrap, drains its output and stops the
-    /// runtime API threads. Idempotent. Returns how the bootstrap ended.
+    /// runtime API threads (once the last reference to the platform side is gone). Idempotent.
+    /// Returns how the bootstrap ended.
     pub(crate) fn teardown(&mut self) -> Option<ExitInfo> {
         // Even when the leader already exited, members of its group may live on.
         kill_group_and_wait(self.pid, TEARDOWN_WAIT);

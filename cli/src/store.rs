@@ -69,6 +69,7 @@ impl FunctionMeta {
             memory_mb: self.memory_mb,
             env: self.env.clone(),
             log_type_tail: true,
+            ..FunctionConfig::default()
         }
     }
 

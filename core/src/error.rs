@@ -90,6 +90,50 @@ pub enum Error {
     #[error("init failed: {0}")]
     Init(ErrorReport),
 
+    /// A [`Transport`](crate::Transport) was used with a configuration that names no runtime
+    /// API: image mode (`SCFRUNTIME_MODE=image` without `SCF_RUNTIME_API`), whose invocations
+    /// arrive through [`Source`](crate::Source)'s HTTP server instead.
+    #[error(
+        "runtime API {endpoint}: there is no runtime API in image mode (SCFRUNTIME_MODE=image \
+         without SCF_RUNTIME_API); events arrive as POST /event-invoke: serve them with \
+         scf_core::Runtime or scf_core::Source (scf-core's `image` feature)"
+    )]
+    NoRuntimeApi {
+        /// The endpoint path that was called.
+        endpoint: &'static str,
+    },
+
+    /// Image mode: the HTTP server could not listen on its address (in use, not local, no
+    /// permission), or its thread could not be started. Happens in `ready`.
+    #[error(
+        "image mode: cannot listen on {addr}: {source}; choose another address with \
+         SCFRUNTIME_LISTEN (SCF connects to 0.0.0.0:9000)"
+    )]
+    Listen {
+        /// The address from the configuration.
+        addr: String,
+        /// The bind (or thread start) error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Image mode: a result could not be handed to its request, because no invocation was in
+    /// progress (`respond`/`fail` without `next`, or twice) or because the client closed the
+    /// connection before the result was ready. Like a refused post in runtime-API mode, the
+    /// loop logs it and goes on.
+    #[error("image mode: the result of request {request_id:?} was not delivered: {reason}")]
+    ResultNotDelivered {
+        /// The invocation's request id, when there was one.
+        request_id: Option<String>,
+        /// Why not.
+        reason: &'static str,
+    },
+
+    /// Image mode: the server was shut down (`shutdown`, or the end of `Runtime::run`), so no
+    /// further event will arrive.
+    #[error("image mode: the event server was shut down")]
+    ServerStopped,
+
     /// `next` kept failing for longer than the retry policy allows.
     #[error(
         "runtime API {endpoint} unavailable after {attempts} attempts over {elapsed:?}: {last}"

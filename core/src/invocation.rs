@@ -1,24 +1,35 @@
-//! One event, as `GET /runtime/invocation/next` delivered it.
+//! One event, as `GET /runtime/invocation/next` or image mode's `POST /event-invoke` delivered it.
 
 use std::time::{Duration, Instant};
 
+use crate::FunctionMetadata;
+
 /// One invocation: the event and what the platform said about it.
 ///
-/// Built by [`Transport::next`](crate::Transport::next); the body is the raw event bytes,
-/// read once into a buffer sized from `Content-Length`.
+/// Built by [`Transport::next`](crate::Transport::next) or, in image mode, from a
+/// `POST /event-invoke` request; the body is the raw event bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Invocation {
-    /// The `request_id` header: the platform's id of this invocation.
+    /// The `request_id` header (image mode: `X-Scf-Request-Id`): the platform's id of this
+    /// invocation.
     pub request_id: String,
     /// The raw event body (JSON for most triggers, but any bytes are possible).
     pub body: Vec<u8>,
-    /// The `memory_limit_in_mb` header: the function's configured memory.
+    /// The `memory_limit_in_mb` header (image mode: `X-Scf-Memory`): the function's configured
+    /// memory.
     pub memory_limit_mb: u32,
-    /// The `time_limit_in_ms` header: the function's configured timeout, a duration.
+    /// The `time_limit_in_ms` header (image mode: `X-Scf-Timeout`): the function's configured
+    /// timeout, a duration.
     pub time_limit: Duration,
     /// When the event arrived; the deadline counts from here.
     pub received_at: Instant,
+    /// Image mode: the function metadata and credentials of this event's other `X-Scf-*`
+    /// headers. `None` in runtime-API mode, where they are in the environment ([`Config`]);
+    /// [`FunctionMetadata::from_config`] gives them the same shape.
+    ///
+    /// [`Config`]: crate::Config
+    pub metadata: Option<FunctionMetadata>,
 }
 
 impl Invocation {
@@ -35,7 +46,14 @@ impl Invocation {
             memory_limit_mb,
             time_limit,
             received_at: Instant::now(),
+            metadata: None,
         }
+    }
+
+    /// The same invocation with `metadata` (as image mode delivers it).
+    pub fn with_metadata(mut self, metadata: FunctionMetadata) -> Invocation {
+        self.metadata = Some(metadata);
+        self
     }
 
     /// The moment the platform stops waiting: arrival plus the time limit.

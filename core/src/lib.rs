@@ -4,6 +4,11 @@
 //! event and posts the result. This crate does that over one keep-alive HTTP connection; every
 //! language binding of scfruntime stands on it. See `protocol.md` for the platform's contract.
 //!
+//! The same handler also serves image-deployed functions: with `SCFRUNTIME_MODE=image` and no
+//! `SCF_RUNTIME_API`, the loop listens on `SCFRUNTIME_LISTEN` (default `0.0.0.0:9000`) and
+//! takes each event as `POST /event-invoke` instead (the `image` feature, on by default; see
+//! [`Source`] and [`Mode`]).
+//!
 //! ```no_run
 //! use scf_core::{ErrorReport, Invocation};
 //!
@@ -21,16 +26,26 @@ mod config;
 mod error;
 mod handler_spec;
 mod http;
+#[cfg(feature = "image")]
+mod image;
 mod invocation;
+mod metadata;
 mod runtime;
 mod signal;
+mod source;
 mod transport;
 
-pub use config::Config;
+pub use config::{
+    Config, DEFAULT_LISTEN, IMAGE_MAX_EVENT_BYTES, ImageConfig, LISTEN_ENV, MODE_ENV, Mode,
+};
 pub use error::{Error, ErrorReport, Result};
 pub use handler_spec::{HANDLER_FORM, HandlerSpec, HandlerSpecError};
+#[cfg(feature = "image")]
+pub use image::{EVENT_INVOKE_PATH, HANDLER_ERROR_STATUS, ImageServer};
 pub use invocation::Invocation;
+pub use metadata::{FunctionMetadata, METADATA_FIELDS, MetadataField};
 pub use runtime::{Handler, MAX_RESPONSE_BYTES, RunStats, Runtime, serve};
+pub use source::Source;
 pub use transport::{
     ERROR_PATH, MAX_EVENT_BYTES, NEXT_PATH, READY_PATH, RESPONSE_PATH, RetryPolicy, Transport,
 };

@@ -2,8 +2,13 @@
 
 use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Duration;
 
-use crate::{Config, Error, ErrorReport, Invocation, Result, RetryPolicy, Transport, signal};
+use crate::{Config, Error, ErrorReport, Invocation, Result, RetryPolicy, Source, signal};
+
+/// In image mode, how often a loop waiting for an event looks for a stop signal (the wait is
+/// a condition variable, which a signal handler cannot wake).
+const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(200);
 
 /// The largest response the platform accepts (6 MB); a larger one is reported as an error
 /// instead of being sent.
@@ -31,15 +36,17 @@ where
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RunStats {
-    /// Invocations answered through `/runtime/invocation/response`.
+    /// Invocations answered with a result (`/runtime/invocation/response`, or 200 in image
+    /// mode).
     pub responses: u64,
-    /// Invocations answered through `/runtime/invocation/error`.
+    /// Invocations answered as failed (`/runtime/invocation/error`, or 500 in image mode).
     pub errors: u64,
 }
 
 type InitHook = Box<dyn FnOnce() -> Result<(), ErrorReport> + Send>;
 
-/// The runtime: a [`Transport`] plus the loop's settings.
+/// The runtime: a [`Source`] of invocations (the runtime API, or image mode's server) plus the
+/// loop's settings.
 ///
 /// ```no_run
 /// use scf_core::{ErrorReport, Invocation, Runtime};
@@ -50,7 +57,7 @@ type InitHook = Box<dyn FnOnce() -> Result<(), ErrorReport> + Send>;
 /// ```
 pub struct Runtime {
     config: Config,
-    transport: Transport,
+    source: Source,
     max_invocations: Option<u64>,
     init: Option<InitHook>,
     handle_signals: bool,
@@ -60,6 +67,7 @@ impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runtime")
             .field("config", &self.config)
+            .field("source", &self.source)
             .field("max_invocations", &self.max_invocations)
             .field("has_init", &self.init.is_some())
             .field("handle_signals", &self.handle_signals)
@@ -69,9 +77,12 @@ impl std::fmt::Debug for Runtime {
 
 impl Runtime {
     /// A runtime for `config`; signals are handled, invocations unbounded.
+    ///
+    /// `config.mode` picks the source of invocations: the runtime API, or in image mode an HTTP
+    /// server for `POST /event-invoke` (`Config::for_image` chooses it explicitly).
     pub fn new(config: Config) -> Runtime {
         Runtime {
-            transport: Transport::new(&config),
+            source: Source::new(&config),
             config,
             max_invocations: None,
             init: None,
@@ -79,7 +90,8 @@ impl Runtime {
         }
     }
 
-    /// A runtime configured from the process environment.
+    /// A runtime configured from the process environment: the runtime API when
+    /// `SCF_RUNTIME_API` is set, image mode when it is not and `SCFRUNTIME_MODE=image`.
     ///
     /// # Errors
     ///
@@ -93,14 +105,21 @@ impl Runtime {
         &self.config
     }
 
+    /// Where invocations come from (for image mode: the server, whose address is known once
+    /// `run` has reported ready).
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+
     /// Stop after `n` invocations (for tests and benchmarks); `None` runs until stopped.
     pub fn max_invocations(mut self, n: Option<u64>) -> Runtime {
         self.max_invocations = n;
         self
     }
 
-    /// Run `init` before reporting ready. If it fails, ready is never sent and
-    /// [`run`](Self::run) returns [`Error::Init`]; SCF then reports the init failure.
+    /// Run `init` before reporting ready (in image mode: before listening). If it fails, ready
+    /// is never sent (nothing listens) and [`run`](Self::run) returns [`Error::Init`]; SCF then
+    /// reports the init failure.
     pub fn init(
         mut self,
         init: impl FnOnce() -> Result<(), ErrorReport> + Send + 'static,
@@ -112,29 +131,35 @@ impl Runtime {
     /// Whether `run` installs SIGTERM/SIGINT handlers (default `true`).
     ///
     /// With them, a signal during a handler ends the loop after that invocation is answered, and
-    /// a signal during the long poll ends the process at once with exit code 0. Embedders that
-    /// own signal handling (such as the Python binding) turn this off.
+    /// a signal during the long poll ends the process at once with exit code 0. In image mode a
+    /// signal while waiting for an event ends the loop within 200 ms and the server answers what
+    /// it still holds before `run` returns. Embedders that own signal handling (such as the
+    /// Python binding) turn this off.
     pub fn handle_signals(mut self, on: bool) -> Runtime {
         self.handle_signals = on;
         self
     }
 
-    /// Replace the retry policy of `ready` and `next`.
+    /// Replace the retry policy of the runtime API's `ready` and `next` (image mode has
+    /// nothing to retry).
     pub fn retry(mut self, retry: RetryPolicy) -> Runtime {
-        self.transport = self.transport.with_retry(retry);
+        self.source = self.source.with_retry(retry);
         self
     }
 
     /// Init, ready, then serve invocations with `handler` until stopped.
     ///
     /// A handler error, a handler panic, an oversized response or an invalid event are posted to
-    /// the error endpoint and the loop goes on. A refused post (e.g. a second result) is logged
-    /// to stderr and the loop goes on.
+    /// the error endpoint (image mode: answered 500 with the same error JSON) and the loop goes
+    /// on. A refused post (e.g. a second result, or an image-mode client that went away) is
+    /// logged to stderr and the loop goes on. In image mode the server is shut down when the loop
+    /// ends.
     ///
     /// # Errors
     ///
     /// [`Error::Init`] when the init hook failed; otherwise a transport error that outlived the
-    /// retries of `ready` or `next`, or a 4xx answer to them.
+    /// retries of `ready` or `next`, or a 4xx answer to them; in image mode [`Error::Listen`]
+    /// when the server cannot listen.
     pub fn run(self, handler: impl Handler) -> Result<RunStats> {
         self.run_with(handler, |_| {})
     }
@@ -150,10 +175,19 @@ impl Runtime {
         mut handler: impl Handler,
         mut after_each: impl FnMut(&Invocation),
     ) -> Result<RunStats> {
+        // However the loop ends, image mode's server answers what it holds and stops.
+        struct Shutdown<'a>(&'a Source);
+        impl Drop for Shutdown<'_> {
+            fn drop(&mut self) {
+                self.0.shutdown();
+            }
+        }
         if self.handle_signals {
             signal::install();
         }
-        if let Some(init) = self.init.take() {
+        let init = self.init.take();
+        let _shutdown = Shutdown(&self.source);
+        if let Some(init) = init {
             match catch_unwind(AssertUnwindSafe(init)) {
                 Ok(Ok(())) => {}
                 Ok(Err(report)) => return Err(Error::Init(report)),
@@ -161,20 +195,14 @@ impl Runtime {
             }
         }
         flush_std();
-        self.transport.ready()?;
+        self.source.ready()?;
         let mut stats = RunStats::default();
         while self
             .max_invocations
             .is_none_or(|max| stats.responses + stats.errors < max)
         {
-            let next = {
-                // While this guard lives a stop signal ends the process at once; `enter` refuses
-                // when a signal already arrived, which ends the loop here.
-                let _polling = match self.handle_signals.then(signal::PollGuard::enter) {
-                    Some(None) => break,
-                    guard => guard,
-                };
-                self.transport.next()
+            let Some(next) = self.next() else {
+                break;
             };
             let inv = match next {
                 Ok(inv) => inv,
@@ -213,11 +241,36 @@ impl Runtime {
         Ok(stats)
     }
 
+    /// The next event; `None` when a stop signal ends the loop first.
+    fn next(&self) -> Option<Result<Invocation>> {
+        if !self.handle_signals {
+            return Some(self.source.next());
+        }
+        if self.source.is_image() {
+            // A condition-variable wait: look for a stop signal between bounded waits. Ending
+            // the loop (rather than the process) lets the server finish writing its answers.
+            loop {
+                if signal::stop_requested() {
+                    return None;
+                }
+                match self.source.next_timeout(SIGNAL_CHECK_INTERVAL) {
+                    Ok(None) => {}
+                    Ok(Some(inv)) => return Some(Ok(inv)),
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+        }
+        // While this guard lives a stop signal ends the process at once (nothing is in flight
+        // during the long poll); `enter` refuses when a signal already arrived.
+        let _polling = signal::PollGuard::enter()?;
+        Some(self.source.next())
+    }
+
     fn post(&self, ok: bool, body: &[u8]) {
         let result = if ok {
-            self.transport.respond(body)
+            self.source.respond(body)
         } else {
-            self.transport.fail(body)
+            self.source.fail(body)
         };
         // The platform decides what a refused or lost result means; re-sending could deliver
         // it twice, so log it and go on to the next event.
@@ -243,8 +296,11 @@ fn panic_report(payload: &(dyn std::any::Any + Send)) -> ErrorReport {
 
 /// Serve `handler` with a runtime from the environment, as a bootstrap's `main` does.
 ///
-/// Prints any fatal error to stderr and returns the process exit code: success when the loop
-/// ended (signal or bound), failure for a configuration, init or transport error.
+/// The runtime API when `SCF_RUNTIME_API` is set (code packages); an HTTP server for
+/// `POST /event-invoke` on `SCFRUNTIME_LISTEN` (default `0.0.0.0:9000`) when it is not and
+/// `SCFRUNTIME_MODE=image` (image-deployed functions). Prints any fatal error to stderr and
+/// returns the process exit code: success when the loop ended (signal or bound), failure for a
+/// configuration, init or transport error.
 ///
 /// ```no_run
 /// use scf_core::{ErrorReport, Invocation};

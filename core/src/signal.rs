@@ -33,6 +33,11 @@ pub(crate) fn install() {
     });
 }
 
+/// Whether SIGTERM or SIGINT arrived since [`install`].
+pub(crate) fn stop_requested() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
 /// Mark the span in which a stop signal may end the process at once.
 pub(crate) struct PollGuard;
 

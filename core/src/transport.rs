@@ -54,6 +54,9 @@ impl Default for RetryPolicy {
 pub struct Transport {
     client: Mutex<Client>,
     retry: RetryPolicy,
+    /// Built from a configuration without a runtime API (image mode): every call fails with
+    /// [`Error::NoRuntimeApi`] instead of retrying connections to nowhere.
+    no_runtime_api: bool,
 }
 
 impl std::fmt::Debug for Transport {
@@ -66,10 +69,14 @@ impl std::fmt::Debug for Transport {
 
 impl Transport {
     /// A transport for the runtime API that `config` names.
+    ///
+    /// An image-mode configuration names no runtime API: every call of such a transport fails
+    /// at once with [`Error::NoRuntimeApi`]; serve it through [`Source`](crate::Source) instead.
     pub fn new(config: &Config) -> Transport {
         Transport {
             client: Mutex::new(Client::new(&config.runtime_api, config.runtime_api_port)),
             retry: RetryPolicy::default(),
+            no_runtime_api: config.is_image() || config.runtime_api.is_empty(),
         }
     }
 
@@ -132,6 +139,9 @@ impl Transport {
         body: Option<&[u8]>,
         max_body: u64,
     ) -> Result<Answer> {
+        if self.no_runtime_api {
+            return Err(Error::NoRuntimeApi { endpoint });
+        }
         let mut client = self.client.lock().unwrap_or_else(PoisonError::into_inner);
         let answer = client
             .request(method, endpoint, body, max_body)
@@ -177,6 +187,7 @@ impl Transport {
             memory_limit_mb,
             time_limit: Duration::from_millis(time_limit_ms),
             received_at,
+            metadata: None,
         })
     }
 

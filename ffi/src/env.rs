@@ -35,6 +35,29 @@ fn intern(value: CString) -> *const c_char {
     ptr
 }
 
+/// The value of environment variable `var` as an interned C string, NULL when it is unset (or
+/// not a variable name); a value that is not UTF-8 is NULL with the last error set.
+pub(crate) fn env_value(var: &str) -> *const c_char {
+    if var.is_empty() || var.contains('=') {
+        return std::ptr::null();
+    }
+    let Some(value) = std::env::var_os(var) else {
+        return std::ptr::null();
+    };
+    let Some(value) = value.to_str() else {
+        fail(
+            scf_result::InvalidUtf8,
+            format!("the value of environment variable {var} is not valid UTF-8"),
+        );
+        return std::ptr::null();
+    };
+    // Environment values cannot contain NUL, so this does not fail.
+    match CString::new(value) {
+        Ok(c) => intern(c),
+        Err(_) => std::ptr::null(),
+    }
+}
+
 /// The value of a function metadata variable, or NULL when it is unset.
 ///
 /// `name` is an environment variable name, such as `SCF_FUNCTIONNAME`, `SCF_FUNCTIONVERSION`,
@@ -42,6 +65,9 @@ fn intern(value: CString) -> *const c_char {
 /// `TRIGGER_SRC` or a user variable, or one of the friendly names of the built-in Python
 /// runtime's context: `function_name`, `function_version`, `namespace`, `tencentcloud_region`,
 /// `tencentcloud_appid`, `tencentcloud_uin`, and `handler` (for `_HANDLER`).
+///
+/// These are a code package's values; an image-deployed function gets its metadata with each
+/// event instead (`X-Scf-*` headers): `scf_invocation_metadata` reads it in both deployments.
 ///
 /// The variable is read at each call. The returned string is NUL-terminated UTF-8 owned by the
 /// library and valid for the life of the process (do not free it). Returns NULL and sets the
@@ -71,23 +97,6 @@ pub unsafe extern "C" fn scf_env(name: *const c_char) -> *const c_char {
             .iter()
             .find(|(alias, _)| *alias == name)
             .map_or(name, |(_, var)| var);
-        if var.is_empty() || var.contains('=') {
-            return std::ptr::null();
-        }
-        let Some(value) = std::env::var_os(var) else {
-            return std::ptr::null();
-        };
-        let Some(value) = value.to_str() else {
-            fail(
-                scf_result::InvalidUtf8,
-                format!("the value of environment variable {var} is not valid UTF-8"),
-            );
-            return std::ptr::null();
-        };
-        // Environment values cannot contain NUL, so this does not fail.
-        match CString::new(value) {
-            Ok(c) => intern(c),
-            Err(_) => std::ptr::null(),
-        }
+        env_value(var)
     })
 }

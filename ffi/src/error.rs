@@ -25,7 +25,8 @@ pub enum scf_result {
     /// The runtime API answered `ready` or `next` with an HTTP status that is not 2xx.
     HttpStatus = 4,
     /// The SCF environment is missing or malformed (`SCF_RUNTIME_API`, `SCF_RUNTIME_API_PORT`,
-    /// `SCFRUNTIME_MAX_INVOCATIONS`); the message names the variable.
+    /// `SCFRUNTIME_MODE`, `SCFRUNTIME_LISTEN`, `SCFRUNTIME_MAX_INVOCATIONS`); the message names
+    /// the variable.
     Config = 5,
     /// The init callback returned non-zero (or panicked); ready was not sent.
     InitFailed = 6,
@@ -37,6 +38,9 @@ pub enum scf_result {
     Busy = 8,
     /// A failure this version does not classify; see `scf_last_error_message()`.
     Other = 9,
+    /// Image mode (`SCFRUNTIME_MODE=image`): the event server could not listen on its address
+    /// (`SCFRUNTIME_LISTEN`, default `0.0.0.0:9000`): in use, not local, or not permitted.
+    Listen = 10,
     /// A panic inside the library was caught at the C boundary; the call did not complete.
     /// The process and the library stay usable.
     Panic = 99,
@@ -44,7 +48,7 @@ pub enum scf_result {
 
 impl scf_result {
     /// Every code, for `scf_result_str` and the tests.
-    pub(crate) const ALL: [scf_result; 11] = [
+    pub(crate) const ALL: [scf_result; 12] = [
         scf_result::Ok,
         scf_result::NullParameter,
         scf_result::InvalidUtf8,
@@ -55,6 +59,7 @@ impl scf_result {
         scf_result::HandlerNotFound,
         scf_result::Busy,
         scf_result::Other,
+        scf_result::Listen,
         scf_result::Panic,
     ];
 
@@ -70,6 +75,7 @@ impl scf_result {
             scf_result::HandlerNotFound => c"no registered handler matches _HANDLER",
             scf_result::Busy => c"the runtime is running (called from one of its callbacks)",
             scf_result::Other => c"unclassified error",
+            scf_result::Listen => c"image mode: the event server could not listen on its address",
             scf_result::Panic => c"a panic was caught at the C boundary",
         }
     }
@@ -83,6 +89,8 @@ impl scf_result {
             }
             Error::Status { .. } => scf_result::HttpStatus,
             Error::Init(_) => scf_result::InitFailed,
+            Error::Listen { .. } => scf_result::Listen,
+            Error::NoRuntimeApi { .. } => scf_result::Config,
             _ => scf_result::Other,
         }
     }
@@ -188,6 +196,7 @@ mod tests {
                 (scf_result::HandlerNotFound, 7),
                 (scf_result::Busy, 8),
                 (scf_result::Other, 9),
+                (scf_result::Listen, 10),
                 (scf_result::Panic, 99),
             ]
         );

@@ -1,12 +1,12 @@
 //! The views a handler callback receives: the invocation (read-only) and the response it fills.
 
 use std::cell::OnceCell;
-use std::ffi::{CString, c_char, c_int};
+use std::ffi::{CStr, CString, c_char, c_int};
 use std::ptr::NonNull;
 
-use scf_core::{ErrorReport, Invocation};
+use scf_core::{ErrorReport, Invocation, METADATA_FIELDS, MetadataField};
 
-use crate::error::scf_result;
+use crate::error::{scf_result, set_last_message};
 use crate::null_parameter;
 
 /// One invocation, as the handler callback sees it: request id, event body, limits.
@@ -19,6 +19,8 @@ pub struct scf_invocation {
     inv: NonNull<Invocation>,
     /// The request id as a C string, built on first use.
     request_id: OnceCell<CString>,
+    /// Image mode's metadata values as C strings (`METADATA_FIELDS` order), built on first use.
+    metadata: [OnceCell<Option<CString>>; METADATA_FIELDS.len()],
 }
 
 impl scf_invocation {
@@ -28,6 +30,7 @@ impl scf_invocation {
         scf_invocation {
             inv: NonNull::from(inv),
             request_id: OnceCell::new(),
+            metadata: std::array::from_fn(|_| OnceCell::new()),
         }
     }
 
@@ -48,7 +51,8 @@ fn invocation<'a>(inv: *const scf_invocation) -> Option<&'a scf_invocation> {
     inv
 }
 
-/// The request id of the invocation (the platform's `request_id` header).
+/// The request id of the invocation (the platform's `request_id` header; `X-Scf-Request-Id` in
+/// image mode).
 ///
 /// Returns NULL (and sets the last error) when `inv` is NULL. The string is NUL-terminated UTF-8
 /// owned by the library, valid until the handler call returns.
@@ -109,8 +113,8 @@ pub unsafe extern "C" fn scf_invocation_body(
     })
 }
 
-/// The function's configured memory in MB (the `memory_limit_in_mb` header); 0 when `inv` is
-/// NULL.
+/// The function's configured memory in MB (the `memory_limit_in_mb` header; `X-Scf-Memory` in
+/// image mode); 0 when `inv` is NULL.
 ///
 /// # Safety
 ///
@@ -122,8 +126,9 @@ pub unsafe extern "C" fn scf_invocation_memory_limit_mb(inv: *const scf_invocati
     })
 }
 
-/// The function's configured timeout in milliseconds (the `time_limit_in_ms` header), a
-/// duration counted from the event's arrival; 0 when `inv` is NULL.
+/// The function's configured timeout in milliseconds (the `time_limit_in_ms` header;
+/// `X-Scf-Timeout` in image mode), a duration counted from the event's arrival; 0 when `inv` is
+/// NULL.
 ///
 /// # Safety
 ///
@@ -145,6 +150,77 @@ pub unsafe extern "C" fn scf_invocation_time_limit_ms(inv: *const scf_invocation
 pub unsafe extern "C" fn scf_invocation_remaining_ms(inv: *const scf_invocation) -> u64 {
     ffi_boundary!("scf_invocation_remaining_ms", {
         invocation(inv).map_or(0, |inv| millis(inv.inv().remaining()))
+    })
+}
+
+/// One item of the function's metadata for this invocation, by name; NULL when it is not set.
+///
+/// `name` is a friendly name, an `X-Scf-*` header name (any case) or the environment variable of
+/// a code package: `function_name` (`X-Scf-Name`, `SCF_FUNCTIONNAME`), `function_version`
+/// (`X-Scf-Version`, `SCF_FUNCTIONVERSION`), `namespace` (`X-Scf-Namespace`, `SCF_NAMESPACE`),
+/// `tencentcloud_region` (`X-Scf-Region`, `TENCENTCLOUD_REGION`), `tencentcloud_appid`
+/// (`X-Scf-Appid`, `TENCENTCLOUD_APPID`), `tencentcloud_uin` (`X-Scf-Uin`, `TENCENTCLOUD_UIN`),
+/// `secret_id` (`X-Scf-Secret-Id`, `TENCENTCLOUD_SECRETID`), `secret_key` (`X-Scf-Secret-Key`,
+/// `TENCENTCLOUD_SECRETKEY`), `session_token` (`X-Scf-Session-Token`,
+/// `TENCENTCLOUD_SESSIONTOKEN`), `trigger_src` (`X-Scf-Trigger-Src`, `TRIGGER_SRC`).
+///
+/// An image-deployed function (`SCFRUNTIME_MODE=image`) gets these with each event, in its
+/// `X-Scf-*` headers: the value is the header's (NULL when the event did not carry it). A code
+/// package gets them in its environment: the value is the variable's, as `scf_env` reads it.
+/// So one handler reads its metadata the same way in both deployments. The request id, memory
+/// and time limit have accessors of their own.
+///
+/// The string is NUL-terminated UTF-8 owned by the library, valid until the handler call
+/// returns. Returns NULL and sets the last error when `inv` or `name` is NULL, `name` is not
+/// UTF-8 or not one of the names above; NULL without an error when the item is not set.
+///
+/// # Safety
+///
+/// `inv` must be NULL or the pointer passed to the running handler; `name` must be NULL or a
+/// NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn scf_invocation_metadata(
+    inv: *const scf_invocation,
+    name: *const c_char,
+) -> *const c_char {
+    ffi_boundary!("scf_invocation_metadata", {
+        let Some(inv) = invocation(inv) else {
+            return std::ptr::null();
+        };
+        if name.is_null() {
+            null_parameter("name");
+            return std::ptr::null();
+        }
+        // SAFETY: non-NULL, and the caller promises a NUL-terminated string.
+        let Ok(name) = unsafe { CStr::from_ptr(name) }.to_str() else {
+            crate::error::fail(
+                scf_result::InvalidUtf8,
+                "argument `name` is not valid UTF-8",
+            );
+            return std::ptr::null();
+        };
+        let Some((index, field)) = MetadataField::find(name) else {
+            let known: Vec<&str> = METADATA_FIELDS.iter().map(|f| f.name).collect();
+            set_last_message(format!(
+                "unknown metadata name {name:?}: expected one of {} (or its X-Scf-* header or \
+                 environment variable name)",
+                known.join(", ")
+            ));
+            return std::ptr::null();
+        };
+        let Some(metadata) = &inv.inv().metadata else {
+            return crate::env::env_value(field.env);
+        };
+        inv.metadata[index]
+            .get_or_init(|| {
+                // Header values are checked UTF-8 and cannot hold NUL; cut at one regardless.
+                metadata.get(field.name).map(|v| {
+                    let end = v.find('\0').unwrap_or(v.len());
+                    CString::new(&v[..end]).unwrap_or_default()
+                })
+            })
+            .as_ref()
+            .map_or(std::ptr::null(), |c| c.as_ptr())
     })
 }
 

@@ -1,8 +1,11 @@
 //! libscfruntime: the C ABI of scfruntime.
 //!
 //! C programs register handler callbacks; the Rust core (`scf_core`) reports ready, long-polls
-//! the SCF runtime API for each event, calls the handler and posts its result. The header is
-//! `include/scfruntime.h`, generated from this crate by cbindgen (see `ffi/cbindgen.toml`).
+//! the SCF runtime API for each event, calls the handler and posts its result. The same program
+//! serves an image-deployed function when `SCFRUNTIME_MODE=image` is set (and `SCF_RUNTIME_API`
+//! is not): events then arrive as `POST /event-invoke` on `SCFRUNTIME_LISTEN` (default
+//! `0.0.0.0:9000`), their `X-Scf-*` metadata readable with `scf_invocation_metadata`. The header
+//! is `include/scfruntime.h`, generated from this crate by cbindgen (see `ffi/cbindgen.toml`).
 //!
 //! ```c
 //! #include <scfruntime.h>
@@ -124,7 +127,7 @@ mod userdata;
 pub use env::scf_env;
 pub use error::{scf_last_error_message, scf_result, scf_result_str};
 pub use invocation::{
-    scf_invocation, scf_invocation_body, scf_invocation_memory_limit_mb,
+    scf_invocation, scf_invocation_body, scf_invocation_memory_limit_mb, scf_invocation_metadata,
     scf_invocation_remaining_ms, scf_invocation_request_id, scf_invocation_time_limit_ms,
     scf_response, scf_response_set_body, scf_response_set_error,
 };

@@ -290,10 +290,15 @@ fn call_handler(
 
 /// Create a runtime from the SCF environment of the process.
 ///
-/// Reads `SCF_RUNTIME_API` and `SCF_RUNTIME_API_PORT` (required), `_HANDLER` and the function
-/// metadata, and `SCFRUNTIME_MAX_INVOCATIONS` (optional: stop after that many invocations; 0 or
-/// unset means no bound; meant for tests and benchmarks). Nothing is sent to the runtime API
-/// yet. On success `*out` holds a runtime the caller owns: release it with `scf_runtime_free`.
+/// Reads `SCF_RUNTIME_API` and `SCF_RUNTIME_API_PORT` (required for a code package), `_HANDLER`
+/// and the function metadata, and `SCFRUNTIME_MAX_INVOCATIONS` (optional: stop after that many
+/// invocations; 0 or unset means no bound; meant for tests and benchmarks). Nothing is sent to
+/// the runtime API yet.
+///
+/// Image-deployed functions: without `SCF_RUNTIME_API`, `SCFRUNTIME_MODE=image` makes
+/// `scf_runtime_run` serve events as an HTTP server instead (`POST /event-invoke`, context in
+/// `X-Scf-*` headers, read with `scf_invocation_metadata`), listening on `SCFRUNTIME_LISTEN`
+/// (`host:port`, default `0.0.0.0:9000`). Handlers are the same in both deployments. On success `*out` holds a runtime the caller owns: release it with `scf_runtime_free`.
 /// On failure `*out` is untouched: `SCF_RESULT_NULL_PARAMETER` when `out` is NULL,
 /// `SCF_RESULT_CONFIG` when a variable is missing or malformed (the message names it).
 ///
@@ -445,10 +450,16 @@ pub unsafe extern "C" fn scf_runtime_set_handle_signals(
 /// the loop ends normally: SIGTERM/SIGINT during a handler call, or the invocation bound was
 /// reached. (A signal while waiting for an event exits the process with status 0.)
 ///
+/// In image mode (see `scf_runtime_new`) "ready" means listening: the port opens after the init
+/// callback succeeded. Each `POST /event-invoke` is one invocation, one at a time; a result is
+/// answered 200 with the body, a failure 500 with the same error JSON the runtime API gets. A
+/// signal while waiting for an event ends the loop (returning `SCF_RESULT_OK`) within 200 ms.
+///
 /// Errors: `SCF_RESULT_HANDLER_NOT_FOUND` or `SCF_RESULT_INIT_FAILED` (ready was not sent;
 /// exit non-zero so SCF reports the init error), `SCF_RESULT_TRANSPORT` /
-/// `SCF_RESULT_HTTP_STATUS` when the runtime API fails, `SCF_RESULT_NULL_PARAMETER`,
-/// `SCF_RESULT_BUSY` when called from one of `rt`'s callbacks.
+/// `SCF_RESULT_HTTP_STATUS` when the runtime API fails, `SCF_RESULT_LISTEN` when image mode
+/// cannot listen, `SCF_RESULT_NULL_PARAMETER`, `SCF_RESULT_BUSY` when called from one of `rt`'s
+/// callbacks.
 ///
 /// # Safety
 ///
@@ -496,7 +507,9 @@ pub unsafe extern "C" fn scf_runtime_free(rt: *mut scf_runtime) {
 ///
 /// Returns the process exit status for `main` to return: 0 when the loop ended normally, 1 on
 /// any failure, after printing `scfruntime: <message>` to stderr (for example a missing
-/// `SCF_RUNTIME_API`, or `f` NULL). `userdata` stays owned by the caller.
+/// `SCF_RUNTIME_API`, or `f` NULL). `userdata` stays owned by the caller. The same program
+/// serves an image-deployed function when `SCFRUNTIME_MODE=image` is set (see
+/// `scf_runtime_new`).
 ///
 /// # Safety
 ///

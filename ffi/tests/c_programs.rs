@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::thread;
 use std::time::Duration;
 
+use scfrt::image::{Answer, ImagePort};
 use scfrt::runtime_api::{InvokeOptions, Limits, Outcome, RuntimeApi};
 use serde_json::Value;
 
@@ -241,6 +242,8 @@ fn valgrind() -> &'static Path {
 /// One run of a C program against its own runtime API.
 struct Run {
     api: Arc<RuntimeApi>,
+    /// Image mode: the port the program's event server listens on.
+    image: Option<Arc<ImagePort>>,
     name: String,
     stdout: PathBuf,
     stderr: PathBuf,
@@ -268,6 +271,32 @@ impl Finished {
 impl Run {
     /// Start `program` (built for `variant`) with the SCF environment plus `extra`.
     fn start(variant: Variant, prog: &'static str, args: &[&str], extra: &[(&str, &str)]) -> Run {
+        Run::start_in(variant, prog, args, extra, None)
+    }
+
+    /// Start `prog` as an image-deployed function (`SCFRUNTIME_MODE=image`, no
+    /// `SCF_RUNTIME_API`) listening on 127.0.0.1 and a free port; wait for the port to open.
+    fn start_image(variant: Variant, prog: &'static str, extra: &[(&str, &str)]) -> Run {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let image = Arc::new(ImagePort::new(([127, 0, 0, 1], port).into()));
+        let mut run = Run::start_in(variant, prog, &[], extra, Some(Arc::clone(&image)));
+        if image.wait_listening(TIME_LIMIT).is_err() {
+            let done = run.finish();
+            panic!("{} never listened; {}", run.name, done.describe());
+        }
+        run
+    }
+
+    fn start_in(
+        variant: Variant,
+        prog: &'static str,
+        args: &[&str],
+        extra: &[(&str, &str)],
+        image: Option<Arc<ImagePort>>,
+    ) -> Run {
         static SEQ: AtomicUsize = AtomicUsize::new(0);
         let exe = program(variant.build(), prog);
         let api = Arc::new(RuntimeApi::start(Limits::default()).expect("start the runtime API"));
@@ -296,10 +325,16 @@ impl Run {
         };
         cmd.args(args)
             .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("SCF_RUNTIME_API", "127.0.0.1")
-            .env("SCF_RUNTIME_API_PORT", api.port().to_string())
-            .env("SCF_RUNTIME", "CustomRuntime")
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        match &image {
+            None => cmd
+                .env("SCF_RUNTIME_API", "127.0.0.1")
+                .env("SCF_RUNTIME_API_PORT", api.port().to_string()),
+            Some(port) => cmd
+                .env("SCFRUNTIME_MODE", "image")
+                .env("SCFRUNTIME_LISTEN", port.addr().to_string()),
+        };
+        cmd.env("SCF_RUNTIME", "CustomRuntime")
             .env("SCF_FUNCTIONNAME", "c-test-fn")
             .env("SCF_FUNCTIONVERSION", "$LATEST")
             .env("SCF_NAMESPACE", "default")
@@ -316,14 +351,19 @@ impl Run {
         let pid = child.id();
         let (tx, exited) = mpsc::channel();
         let waiter_api = Arc::clone(&api);
+        let waiter_image = image.clone();
         thread::spawn(move || {
             let status = child.wait();
             // Wakes a test blocked in wait_ready/invoke: the program is gone.
             waiter_api.abort();
+            if let Some(port) = waiter_image {
+                port.abort();
+            }
             let _ = tx.send(status);
         });
         Run {
             api,
+            image,
             name,
             stdout,
             stderr,
@@ -505,6 +545,10 @@ fn echo_errors_utf8_limits_and_6mb(v: Variant) {
     );
     assert_eq!(info["function_name"], "c-test-fn");
     assert_eq!(info["namespace"], "default");
+    // scf_invocation_metadata falls back to the environment outside image mode.
+    assert_eq!(info["metadata_function_name"], "c-test-fn");
+    assert_eq!(info["metadata_namespace"], "default");
+    assert_eq!(info["metadata_trigger_src"], "(unset)");
 
     assert_eq!(response(run.invoke("req-abi", b"abi")), b"abi ok");
 
@@ -718,6 +762,85 @@ fn c_echo_example_with_scf_run(v: Variant) {
     );
 }
 
+/// The same C handler as an image-deployed function: the `X-Scf-*` headers reach
+/// `scf_invocation_metadata`, an error is answered 500 with the error JSON, an oversized event
+/// is refused 413, and SIGTERM ends the program with 0 (under valgrind: no leak; under ASan: no
+/// invalid access).
+fn image_mode_serves_the_same_handler(v: Variant) {
+    let mut run = Run::start_image(v, "image_handler", &[("SCF_FUNCTIONNAME", "from-env")]);
+    let image = Arc::clone(run.image.as_ref().expect("image mode"));
+    let headers: Vec<(String, String)> = [
+        ("X-Scf-Request-Id", "req-image"),
+        ("X-Scf-Memory", "512"),
+        ("X-Scf-Timeout", "9000"),
+        ("X-Scf-Version", "3"),
+        ("X-Scf-Name", "from-header"),
+        ("X-Scf-Namespace", "ns"),
+        ("X-Scf-Region", "ap-shanghai"),
+        ("X-Scf-Appid", "1250000001"),
+        ("X-Scf-Uin", "100000000002"),
+        ("X-Scf-Secret-Id", "AKIDc"),
+        ("X-Scf-Secret-Key", "key \"quoted\""),
+        ("X-Scf-Session-Token", "token"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let post = |event: &[u8]| {
+        let exchange = image.invoke(event, &headers, TIME_LIMIT, SIX_MB);
+        match exchange.answer {
+            Answer::Status { status, body } => (status, body),
+            other => panic!("no answer to the event: {other:?}"),
+        }
+    };
+    let (status, body) = post(b"context");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let seen: Value = serde_json::from_slice(&body).expect("context is JSON");
+    assert_eq!(
+        seen,
+        serde_json::json!({
+            "request_id": "req-image",
+            "memory_limit_mb": 512,
+            "time_limit_ms": 9000,
+            "metadata": {
+                // The header, not the environment's SCF_FUNCTIONNAME.
+                "function_name": "from-header",
+                "function_version": "3",
+                "namespace": "ns",
+                "tencentcloud_region": "ap-shanghai",
+                "tencentcloud_appid": "1250000001",
+                "tencentcloud_uin": "100000000002",
+                "secret_id": "AKIDc",
+                "secret_key": "key \"quoted\"",
+                "session_token": "token",
+                "trigger_src": null,
+            },
+        })
+    );
+    let (status, body) = post(b"error");
+    assert_eq!(status, 500);
+    let err: Value = serde_json::from_slice(&body).expect("error JSON");
+    assert_eq!(err["errorType"], "ValidationError");
+    assert_eq!(err["errorMessage"], "champ «nom» invalide: 错误 🚀");
+    assert_eq!(err["requestId"], "req-image");
+    let utf8 = "café 错误 🚀".as_bytes();
+    assert_eq!(post(utf8), (200, utf8.to_vec()));
+    let (status, _) = post(&vec![b'x'; SIX_MB + 1]);
+    assert_eq!(status, 413);
+    assert!(
+        run.stdout_now()
+            .contains("c-image: request req-image, 7 bytes"),
+        "{:?}",
+        run.stdout_now()
+    );
+    // SAFETY: signalling our child, not yet reaped.
+    assert_eq!(
+        unsafe { libc::kill(run.pid as libc::pid_t, libc::SIGTERM) },
+        0
+    );
+    run.exit_with(0);
+}
+
 /// One test per scenario and variant, so failures name both.
 macro_rules! variants {
     ($($variant:ident => $v:expr),* $(,)?) => {$(
@@ -752,6 +875,11 @@ macro_rules! variants {
             #[test]
             fn c_echo_example_with_scf_run() {
                 super::c_echo_example_with_scf_run($v);
+            }
+
+            #[test]
+            fn image_mode_serves_the_same_handler() {
+                super::image_mode_serves_the_same_handler($v);
             }
         }
     )*};

@@ -78,6 +78,14 @@ static int abi_checks(const scf_invocation *inv, scf_response *resp) {
     EXPECT_RC(scf_response_set_error(resp, "t", NULL), SCF_RESULT_NULL_PARAMETER);
     EXPECT_RC(scf_response_set_error(resp, "bad \xff type", "m"), SCF_RESULT_INVALID_UTF8);
     EXPECT_RC(scf_response_set_error(resp, "t", "bad \xc3 message"), SCF_RESULT_INVALID_UTF8);
+    EXPECT(scf_invocation_metadata(NULL, "function_name") == NULL);
+    EXPECT(strstr(last_error(), "inv") != NULL);
+    EXPECT(scf_invocation_metadata(inv, NULL) == NULL);
+    EXPECT(strstr(last_error(), "name") != NULL);
+    EXPECT(scf_invocation_metadata(inv, "no_such_item") == NULL);
+    EXPECT(strstr(last_error(), "unknown metadata name \"no_such_item\"") != NULL);
+    EXPECT(scf_invocation_metadata(inv, "bad \xff name") == NULL);
+    EXPECT(strstr(last_error(), "UTF-8") != NULL);
     /* The running runtime refuses changes from its own callbacks. */
     EXPECT_RC(scf_runtime_register(the_runtime, "late", late_handler, NULL, NULL), SCF_RESULT_BUSY);
     EXPECT_RC(scf_runtime_set_max_invocations(the_runtime, 1), SCF_RESULT_BUSY);
@@ -118,14 +126,21 @@ static int handle(void *userdata, const scf_invocation *inv, scf_response *resp)
     if (bytes_are(body, len, "info")) {
         const char *fn = scf_env("function_name");
         const char *ns = scf_env("SCF_NAMESPACE");
-        char out[512];
+        /* Runtime-API mode: the metadata accessor reads the same environment. */
+        const char *meta_fn = scf_invocation_metadata(inv, "function_name");
+        const char *meta_ns = scf_invocation_metadata(inv, "X-Scf-Namespace");
+        const char *meta_trigger = scf_invocation_metadata(inv, "TRIGGER_SRC");
+        char out[768];
         int n = snprintf(out, sizeof out,
                          "{\"handler\":\"%s\",\"request_id\":\"%s\",\"memory_limit_mb\":%" PRIu32
                          ",\"time_limit_ms\":%" PRIu64 ",\"remaining_ms\":%" PRIu64
-                         ",\"function_name\":\"%s\",\"namespace\":\"%s\"}",
+                         ",\"function_name\":\"%s\",\"namespace\":\"%s\""
+                         ",\"metadata_function_name\":\"%s\",\"metadata_namespace\":\"%s\""
+                         ",\"metadata_trigger_src\":\"%s\"}",
                          st->name, id, scf_invocation_memory_limit_mb(inv),
                          scf_invocation_time_limit_ms(inv), scf_invocation_remaining_ms(inv),
-                         fn ? fn : "(unset)", ns ? ns : "(unset)");
+                         fn ? fn : "(unset)", ns ? ns : "(unset)", meta_fn ? meta_fn : "(unset)",
+                         meta_ns ? meta_ns : "(unset)", meta_trigger ? meta_trigger : "(unset)");
         if (n < 0 || (size_t)n >= sizeof out) {
             return 91;
         }
