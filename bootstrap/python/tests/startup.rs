@@ -38,6 +38,8 @@ def handler(event, context):
         "layer_only": layer_only.WHERE,
         "shadowed": shadowed.WHERE,
         "exit_defined": callable(getattr(builtins, "exit", None)),
+        "libpython": sorted({line.split()[-1] for line in open("/proc/self/maps")
+                             if "/libpython" in line}),
     }
 "#;
 
@@ -264,5 +266,36 @@ fn the_standard_library_is_the_linked_libpythons_not_the_first_python3_on_path()
     assert!(
         encodings.starts_with(prefix),
         "encodings from {encodings}, not under {prefix}"
+    );
+}
+
+#[test]
+fn a_libpython_moved_with_its_standard_library_needs_no_pythonhome() {
+    let fx = Fixture::new();
+    let v = fx.probe(&[]);
+    let libs = v["libpython"].as_array().expect("libpython");
+    assert_eq!(libs.len(), 1, "one libpython mapped: {libs:?}");
+    let real_lib = PathBuf::from(libs[0].as_str().expect("path"));
+    let real_stdlib = Path::new(v["prefix"].as_str().expect("prefix"))
+        .join("lib")
+        .join(format!("python{PY_VERSION}"));
+    // The layout of a Python shipped in the package (python/ beside the bootstrap) or in a
+    // layer at another prefix than it was built for: lib/libpython + lib/python3.X.
+    let moved = fx.code.parent().expect("tmp").join("moved-python");
+    let lib = moved.join("lib");
+    fs::create_dir_all(&lib).expect("mkdir");
+    std::os::unix::fs::symlink(&real_lib, lib.join(real_lib.file_name().expect("name")))
+        .expect("symlink libpython");
+    std::os::unix::fs::symlink(&real_stdlib, lib.join(format!("python{PY_VERSION}")))
+        .expect("symlink the standard library");
+    // The loader takes libpython from LD_LIBRARY_PATH before the bootstrap's RUNPATH.
+    let v = fx.probe(&[("LD_LIBRARY_PATH", &lib.to_string_lossy())]);
+    // (/proc/self/maps shows the symlink resolved; the loader opened it by this name, and only
+    // that name leads to `moved` as the prefix.)
+    assert_eq!(v["prefix"].as_str(), Some(&*moved.to_string_lossy()), "{v}");
+    let encodings = v["encodings_file"].as_str().expect("encodings.__file__");
+    assert!(
+        Path::new(encodings).starts_with(&moved),
+        "encodings from {encodings}"
     );
 }
