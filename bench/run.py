@@ -130,7 +130,7 @@ def build(out, quick):
                         "files run (bench/FINDINGS.md)"),
         Contestant("ours: Python embedded, SCFRUNTIME_PYTHON_NO_SITE=1", "ours",
                    [rel / "scf-python-bootstrap"], env=no_site, cwd=py_dir, sizes=[64],
-                   note="the same binary without `site` (bootstrap/README.md); per invocation it "
+                   note="the same binary without `site` (bootstrap/python/README.md); per invocation it "
                         "is the row above, so only 64 B is timed"),
         Contestant("peer: seed bash + curl bootstrap", "peer", [seed_dir / "bootstrap"],
                    env={"_HANDLER": "index.main_handler"}, cwd=seed_dir, sizes=[64], counts=slow,
