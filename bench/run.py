@@ -2,6 +2,7 @@
 """Benchmarks of scfruntime against its peers, side by side, in one run.
 
     python3 bench/run.py [--quick] [--rounds N] [--only NAME,NAME] [--no-write]
+                         [--spawns N] [--rss-invocations N]
 
 Builds release binaries, then runs every contestant (an echo function) against the same
 fixed-cost runtime API server (bench/c/server.c, SCF or AWS paths), server and client pinned to
@@ -10,8 +11,14 @@ everything else). Measures, per contestant:
 
 - per-invocation time (server-measured gap between consecutive results: median, p99) at event
   sizes of 64 B, 64 KB, 1 MB and 6 MB, over several rounds that alternate the contestants;
-- cold start: from spawning the process to the first result received, median of 20 spawns;
-- RSS (VmRSS, VmHWM) after 10^4 and 10^5 invocations of a 64 B event, and the growth between;
+- cold start: from spawning the process to the first result received, median of 20 spawns
+  (`--spawns`); the embedded Python bootstrap both as shipped (`site` imported) and with
+  `SCFRUNTIME_PYTHON_NO_SITE=1`, each also as a ratio to `python -m awslambdaric`;
+- RSS of the one client process, from /proc/PID/status: VmRSS after 10^4 and after 10^5
+  invocations of a 64 B event (`--rss-invocations` sets the second; the first is a tenth) and
+  the growth between, its file-backed and anonymous parts (RssFile: mapped pages of the binary,
+  libpython, libc..., shared with nothing else on SCF; RssAnon: heap, stacks, Python objects),
+  and VmHWM, the peak, which is the "RSS" the targets mean (as for the C contestants);
 - for Python, `import` time (`python -X importtime`).
 
 Writes bench/RESULTS.md (tables with ratios to the raw-socket floor) and bench/results.json.
@@ -63,12 +70,16 @@ def target_dir():
 
 
 class Contestant:
+    """One echo function. `counts` overrides COUNTS per size (slow contestants); `rss` is the
+    (mark, total) invocation counts of the RSS run, None for the default, False to skip it."""
+
     def __init__(self, name, kind, cmd, paths="scf", env=None, cwd=None, sizes=None,
-                 counts=None, note=""):
+                 counts=None, rss=None, note=""):
         self.name, self.kind, self.cmd, self.paths = name, kind, cmd, paths
         self.env, self.cwd = env or {}, cwd or ROOT
         self.sizes = sizes or SIZES
         self.counts = counts
+        self.rss = rss
         self.note = note
         self.unavailable = None  # the reason, when it could not be built
 
@@ -80,27 +91,50 @@ def build(out, quick):
     cflags = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Wpedantic", "-Werror"]
     static_libs = ["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"]
     sh(["cargo", "build", "--release", "-q", "-p", "scf-tests", "--bin", "fixture-echo"], cwd=ROOT)
-    sh(["cargo", "build", "--release", "-q", "-p", "scfruntime-ffi", "-p", "scf-bootstrap-python"],
-       cwd=ROOT)
+    sh(["cargo", "build", "--release", "-q", "-p", "scfruntime-ffi", "-p", "scf-bootstrap-python",
+        "-p", "scf-bootstrap-c", "-p", "scf-bootstrap-shell"], cwd=ROOT)
     sh(["cc", *cflags, ROOT / "bench/c/server.c", "-o", out / "server"])
     sh(["cc", *cflags, ROOT / "bench/c/raw_client.c", "-o", out / "raw_client"])
     sh(["cc", *cflags, "-I", ROOT / "include", ROOT / "bench/c/echo_lib.c",
         rel / "libscfruntime.a", *static_libs, "-o", out / "c_echo"])
+    # The dlopen bootstrap loads ./libecho.so from its cwd (the code directory on SCF).
+    c_dir = out / "c-handler"
+    c_dir.mkdir(exist_ok=True)
+    sh(["cc", *cflags, "-shared", "-fPIC", "-I", ROOT / "include", ROOT / "bench/c/echo_handler.c",
+        "-o", c_dir / "libecho.so"])
 
     seed_dir = ROOT / "examples/bash-echo"
     py_dir = ROOT / "bench/python"
     slow = {64: (20, 300)} if not quick else {64: (5, 60)}
+    # One bash per event: ~1-2 ms at 64 B, far more at 6 MB (bash copies the event string).
+    shell_counts = ({64: (50, 1000), 64 * 1024: (20, 300), 1024 * 1024: (5, 40), SIX_MB: (2, 10)}
+                    if not quick else
+                    {64: (10, 200), 64 * 1024: (5, 60), 1024 * 1024: (2, 10), SIX_MB: (1, 3)})
+    no_site = {"_HANDLER": "echo.handler", "SCFRUNTIME_PYTHON_NO_SITE": "1"}
     cs = [
         Contestant("floor: raw-socket C client", "floor", [out / "raw_client", "100000000"]),
         Contestant("ours: Rust (scf-core)", "ours", [rel / "fixture-echo"]),
         Contestant("ours: C (libscfruntime, scf_run)", "ours", [out / "c_echo"]),
+        Contestant("ours: C via the dlopen bootstrap (scf-c-bootstrap + libecho.so)", "ours",
+                   [rel / "scf-c-bootstrap"], env={"_HANDLER": "libecho.handle"}, cwd=c_dir),
+        Contestant("ours: shell via our shell bootstrap (scf-shell-bootstrap)", "ours",
+                   [rel / "scf-shell-bootstrap"], env={"_HANDLER": "echo.handler"},
+                   cwd=ROOT / "bench/shell", counts=shell_counts, rss=(1_000, 10_000),
+                   note="one bash process per event (bootstrap/README.md); its RSS is the "
+                        "bootstrap's own, without the short-lived bash, after 10^4 invocations"),
         Contestant("ours: Python wheel (python -m scfruntime)", "ours",
                    [out / "venv/bin/python", "-m", "scfruntime", "echo.handler"], cwd=py_dir),
         Contestant("ours: Python embedded (scf-python-bootstrap)", "ours",
-                   [rel / "scf-python-bootstrap"], env={"_HANDLER": "echo.handler"}, cwd=py_dir),
+                   [rel / "scf-python-bootstrap"], env={"_HANDLER": "echo.handler"}, cwd=py_dir,
+                   note="as shipped: `site` is imported, so this machine's site-packages `.pth` "
+                        "files run (bench/FINDINGS.md)"),
+        Contestant("ours: Python embedded, SCFRUNTIME_PYTHON_NO_SITE=1", "ours",
+                   [rel / "scf-python-bootstrap"], env=no_site, cwd=py_dir, sizes=[64],
+                   note="the same binary without `site` (bootstrap/python/README.md); per invocation it "
+                        "is the row above, so only 64 B is timed"),
         Contestant("peer: seed bash + curl bootstrap", "peer", [seed_dir / "bootstrap"],
                    env={"_HANDLER": "index.main_handler"}, cwd=seed_dir, sizes=[64], counts=slow,
-                   note="one curl process per request, as Tencent's guide does it"),
+                   rss=False, note="one curl process per request, as Tencent's guide does it"),
         Contestant("peer: tencent_scf crate (Rust, ureq 2)", "peer",
                    [out / "peers/release/tencent-scf-echo"]),
         Contestant("peer: lambda_runtime (Rust, tokio + hyper, AWS paths)", "peer",
@@ -147,7 +181,7 @@ def read_status(pid):
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
+            if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
                 fields[key] = int(value.split()[0]) * 1024
     except OSError:
         pass
@@ -242,6 +276,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--only", help="comma-separated substrings of contestant names")
     ap.add_argument("--no-write", action="store_true", help="print, do not write RESULTS.md/results.json")
+    ap.add_argument("--spawns", type=int, help="cold starts per contestant (default 20, --quick 5)")
+    ap.add_argument("--rss-invocations", type=int,
+                    help="invocations of the RSS run (default 10^5, --quick 10^4); RSS is also "
+                         "sampled after a tenth of them")
     args = ap.parse_args()
     if not shutil.which("taskset"):
         sys.exit("bench: taskset (util-linux) is needed to pin server and client to one CPU")
@@ -251,7 +289,8 @@ def main():
         keys = args.only.split(",")
         contestants = [c for c in contestants if c.kind == "floor" or any(k in c.name for k in keys)]
     counts = QUICK_COUNTS if args.quick else COUNTS
-    spawns = 5 if args.quick else 20
+    spawns = args.spawns or (5 if args.quick else 20)
+    rss_total = args.rss_invocations or (10_000 if args.quick else 100_000)
 
     results = {c.name: {"kind": c.kind, "note": c.note, "unavailable": c.unavailable, "sizes": {}}
                for c in contestants}
@@ -293,18 +332,22 @@ def main():
             results[c.name]["cold_start_ms"] = statistics.median(colds) / 1e6
             log(f"cold {c.name}: {results[c.name]['cold_start_ms']:.2f} ms")
 
-    # RSS of one process after 10^4 and after 10^5 invocations (64 B), for the fast contestants.
+    # RSS of one process after a tenth of the run and at its end (64 B); the slow seed is
+    # skipped (said in the table), the shell bootstrap runs fewer.
+    def sample(st):
+        return {"rss": st.get("VmRSS"), "hwm": st.get("VmHWM"), "anon": st.get("RssAnon"),
+                "file": st.get("RssFile")}
+
     for c in live:
-        if c.counts:  # the slow seed: skipped, said in the table
+        if c.rss is False:
             continue
-        first, total = (2_000, 10_000) if args.quick else (10_000, 100_000)
+        first, total = c.rss or (rss_total // 10, rss_total)
+        if c.rss and total > rss_total:
+            first, total = rss_total // 10, rss_total
         try:
             st = run_one(out, c, 64, 0, total, mark_at=first)
-            mark = st.get("mark", {})
-            results[c.name]["rss"] = {
-                str(first): {"rss": mark.get("VmRSS"), "hwm": mark.get("VmHWM")},
-                str(total): {"rss": st.get("VmRSS"), "hwm": st.get("VmHWM")},
-            }
+            results[c.name]["rss"] = {str(first): sample(st.get("mark", {})),
+                                      str(total): sample(st)}
         except Exception as e:
             log(f"{c.name} RSS run: FAILED {e}")
             continue
@@ -382,26 +425,38 @@ def summarise(results, imports, args):
             ratio = f" ({mdn / f_mdn:.2f}x)" if f_mdn else ""
             cells.append(f"{mdn / 1000:.1f} / {p99 / 1000:.1f} us{ratio}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    aws = next((v.get("cold_start_ms") for n, v in results.items() if "awslambdaric" in n), None)
     lines += ["", "## Cold start (spawn to first result, median) and memory", "",
-              "| contestant | cold start | RSS after 10^4 | same process after 10^5 | growth | peak (VmHWM) |",
-              "|---|---|---|---|---|---|"]
+              "RSS is read from /proc/PID/status of the one client process: VmRSS after a tenth of "
+              "the RSS run and again at its end (growth between), RssAnon / RssFile at the end "
+              "(file: mapped pages of the binary and its libraries), and VmHWM, the peak, which is "
+              "the measure the targets use. Cold start of the Python contestants is also given as "
+              "a ratio to awslambdaric's.",
+              "",
+              "| contestant | cold start (x floor) | x awslambdaric | RSS after N1 | same process "
+              "after N2 | growth | anon / file at N2 | peak (VmHWM) |",
+              "|---|---|---|---|---|---|---|---|"]
     f_cold = floor.get("cold_start_ms") if floor else None
+    mb = lambda b: f"{b / 2**20:.2f} MB"  # noqa: E731
     for name, v in results.items():
         if v["unavailable"]:
             continue
         cold = v.get("cold_start_ms")
         cold_s = f"{cold:.2f} ms" + (f" ({cold / f_cold:.2f}x)" if cold and f_cold else "") if cold else "-"
+        vs_aws = f"{cold / aws:.2f}x" if cold and aws and "Python" in name else ""
         rss = v.get("rss", {})
         keys = sorted(rss, key=int)
         vals = [rss[k].get("rss") for k in keys]
         if len(vals) == 2 and all(vals):
             growth = f"{(vals[1] - vals[0]) / vals[0] * 100:+.2f}%"
-            r1, r2 = f"{vals[0] / 2**20:.2f} MB", f"{vals[1] / 2**20:.2f} MB"
-            hwm = rss[keys[-1]].get("hwm")
-            hwm_s = f"{hwm / 2**20:.2f} MB" if hwm else "-"
+            r1 = f"{mb(vals[0])} (N1={int(keys[0]):,})"
+            r2 = f"{mb(vals[1])} (N2={int(keys[1]):,})"
+            end = rss[keys[-1]]
+            split = f"{mb(end['anon'])} / {mb(end['file'])}" if end.get("anon") and end.get("file") else "-"
+            hwm_s = mb(end["hwm"]) if end.get("hwm") else "-"
         else:
-            r1 = r2 = growth = hwm_s = "-"
-        lines.append(f"| {name} | {cold_s} | {r1} | {r2} | {growth} | {hwm_s} |")
+            r1 = r2 = growth = split = hwm_s = "-"
+        lines.append(f"| {name} | {cold_s} | {vs_aws} | {r1} | {r2} | {growth} | {split} | {hwm_s} |")
     lines += ["", "## Python import time (`python -X importtime`, cumulative, median of 5)", ""]
     for mod, us in imports.items():
         lines.append(f"- `import {mod}`: {us / 1000:.2f} ms" if us else f"- `import {mod}`: not measured")

@@ -2,8 +2,14 @@
 //! importable without a wheel, imports `$_HANDLER` from the code directory (the current
 //! directory) and serves it through the same loop as `scfruntime.run`.
 //!
+//! How the interpreter is configured (locale, where the standard library is, `site` and
+//! `SCFRUNTIME_PYTHON_NO_SITE`, the layer directories on `sys.path`) is in [`startup`].
+//!
 //! Exit status: 0 when stopped by SIGTERM or after the loop ended, 1 for a handler that cannot
-//! be loaded (status 443 / 437 on stderr) or a runtime API failure, 2 for a usage error.
+//! be loaded (status 443 / 437 on stderr), a runtime API failure or an interpreter that cannot
+//! start, 2 for a usage error (including a malformed `SCFRUNTIME_PYTHON_*` variable).
+
+mod startup;
 
 use std::ffi::CString;
 use std::process::ExitCode;
@@ -15,14 +21,32 @@ use pyo3::types::PyList;
 const PACKAGE_INIT: &str = include_str!("../../../bindings/python/python/scfruntime/__init__.py");
 
 fn main() -> ExitCode {
+    let opts = match startup::Options::from_vars(|name| std::env::var_os(name)) {
+        Ok(opts) => opts,
+        Err(msg) => {
+            eprintln!("scf-python-bootstrap: {msg}");
+            return ExitCode::from(2);
+        }
+    };
     use scfruntime_py::scfruntime_py as module;
     pyo3::append_to_inittab!(module);
+    if let Err(msg) = startup::initialize(&opts) {
+        eprintln!("scf-python-bootstrap: cannot start Python: {msg}");
+        return ExitCode::from(1);
+    }
+    // The interpreter is running: this only marks pyo3's own initialisation as done.
     Python::initialize();
-    let code = Python::attach(|py| match register_package(py) {
-        Ok(()) => scfruntime_py::host_main(py),
-        Err(e) => {
-            e.display(py);
-            1
+    let code = Python::attach(|py| {
+        let prepared = match startup::code_dir() {
+            Some(dir) => startup::prepare_sys_path(py, &opts, &dir),
+            None => Ok(()),
+        };
+        match prepared.and_then(|()| register_package(py)) {
+            Ok(()) => scfruntime_py::host_main(py),
+            Err(e) => {
+                e.display(py);
+                1
+            }
         }
     });
     ExitCode::from(u8::try_from(code).unwrap_or(1))
