@@ -30,11 +30,11 @@ fn json_loads(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
 /// JSON is decoded in Rust straight into Python objects ([`json::decode`]); the stdlib only
 /// sees the bodies the Rust decoder declines, which it decodes or refuses (the raw text).
 pub(crate) fn decode_event(py: Python<'_>, body: Vec<u8>) -> PyResult<Bound<'_, PyAny>> {
+    if let Ok(value) = json::decode::loads(py, &body) {
+        return Ok(value);
+    }
     match String::from_utf8(body) {
         Ok(text) => {
-            if let Ok(value) = json::decode::loads(py, &text) {
-                return Ok(value);
-            }
             let s = PyString::new(py, &text);
             drop(text);
             match json_loads(py)?.call1((&s,)) {

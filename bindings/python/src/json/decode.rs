@@ -7,28 +7,36 @@
 //! `-Infinity` as json's `parse_constant` makes them, and json's whitespace, escapes and
 //! strictness (no control characters inside strings).
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
 
 use super::{Declined, MAX_DEPTH, find_special};
 
-/// Decode `text` as `json.loads(text)` would, or decline.
+/// Decode `body` as `json.loads(body.decode())` would, or decline.
+///
+/// The body is not validated as UTF-8 up front: outside strings the grammar admits only
+/// ASCII, and each string's bytes are decoded by CPython's strict UTF-8 decoder (the one
+/// `bytes.decode()` uses), so a body that is not UTF-8 is always declined. Validating it whole
+/// first would cost ~10 instructions per byte of non-ASCII text (Chinese, say) again.
 ///
 /// # Errors
 ///
-/// [`Declined`] when the text is not JSON, holds something this decoder leaves to the stdlib
-/// (a lone surrogate escape, nesting deeper than [`MAX_DEPTH`], an integer `int()` refuses),
-/// or Python failed to allocate an object. The caller then asks `json.loads`, which gives
-/// the value, or raises where the text is not JSON.
-pub(crate) fn loads<'py>(py: Python<'py>, text: &str) -> Result<Bound<'py, PyAny>, Declined> {
+/// [`Declined`] when the body is not UTF-8 or not JSON, holds something this decoder leaves to
+/// the stdlib (a lone surrogate escape, nesting deeper than [`MAX_DEPTH`], an integer `int()`
+/// refuses), or Python failed to allocate an object. The caller then decides: the bytes when
+/// the body is not UTF-8, else what `json.loads` gives (its value, or the text when it raises).
+pub(crate) fn loads<'py>(py: Python<'py>, body: &[u8]) -> Result<Bound<'py, PyAny>, Declined> {
     let mut decoder = Decoder {
         py,
-        text,
-        s: text.as_bytes(),
+        s: body,
         pos: 0,
         depth: 0,
         items: Vec::new(),
-        scratch: String::new(),
+        scratch: Vec::new(),
+        keys: HashMap::default(),
     };
     decoder.skip_whitespace();
     let value = decoder.value()?;
@@ -41,21 +49,57 @@ pub(crate) fn loads<'py>(py: Python<'py>, text: &str) -> Result<Bound<'py, PyAny
 
 struct Decoder<'a, 'py> {
     py: Python<'py>,
-    text: &'a str,
     s: &'a [u8],
     pos: usize,
     depth: usize,
     /// The elements of every array being decoded, innermost last: one buffer for all levels
     /// instead of a `Vec` per array.
     items: Vec<Bound<'py, PyAny>>,
-    /// The text of a string with escapes, reused across strings.
-    scratch: String,
+    /// The UTF-8 of a string with escapes, reused across strings.
+    scratch: Vec<u8>,
+    /// One `str` per distinct (short, unescaped) key, as json.loads' memo: an array of
+    /// objects allocates and hashes its keys once, not once per object.
+    keys: HashMap<&'a [u8], Bound<'py, PyString>, BuildHasherDefault<KeyHasher>>,
 }
 
-/// Python failed (MemoryError, or `int()`'s digit limit): leave it to the stdlib, which will
-/// fail the same way or succeed.
+/// Keys longer than this are not memoised (they are rarely repeated).
+const MEMO_KEY_MAX: usize = 64;
+/// At most this many distinct keys are memoised per body.
+const MEMO_KEYS_MAX: usize = 4096;
+
+/// FxHash (rustc's): the keys are short and come from one request body, so a fast hash
+/// matters more than flooding resistance (the memo is bounded and per body).
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut rest = bytes;
+        while let Some((word, tail)) = rest.split_first_chunk::<8>() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(*word)).wrapping_mul(K);
+            rest = tail;
+        }
+        for &b in rest {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Python failed (MemoryError, `int()`'s digit limit, bytes that are not UTF-8): leave it to
+/// the caller and the stdlib, which will fail the same way or succeed.
 fn py_failed(_: PyErr) -> Declined {
     Declined
+}
+
+/// A `str` of UTF-8 bytes, decoded strictly by CPython (surrogates and overlong forms refused,
+/// as `bytes.decode()` does).
+fn py_str<'py>(py: Python<'py>, utf8: &[u8]) -> Result<Bound<'py, PyString>, Declined> {
+    PyString::from_bytes(py, utf8).map_err(py_failed)
 }
 
 impl<'py> Decoder<'_, 'py> {
@@ -134,7 +178,7 @@ impl<'py> Decoder<'_, 'py> {
                 if !self.eat(b'"') {
                     return Err(Declined);
                 }
-                let key = self.string()?;
+                let key = self.key()?;
                 self.skip_whitespace();
                 if !self.eat(b':') {
                     return Err(Declined);
@@ -182,15 +226,35 @@ impl<'py> Decoder<'_, 'py> {
         Ok(list.into_any())
     }
 
+    /// The rest of a key whose opening quote was consumed: from the memo when it was seen
+    /// before in this body.
+    fn key(&mut self) -> Result<Bound<'py, PyString>, Declined> {
+        let start = self.pos;
+        let stop = find_special(self.s, start);
+        if self.s.get(stop) != Some(&b'"') || stop - start > MEMO_KEY_MAX {
+            return self.string();
+        }
+        let text = self.s.get(start..stop).ok_or(Declined)?;
+        self.pos = stop + 1;
+        if let Some(key) = self.keys.get(text) {
+            return Ok(key.clone());
+        }
+        let key = py_str(self.py, text)?;
+        if self.keys.len() < MEMO_KEYS_MAX {
+            self.keys.insert(text, key.clone());
+        }
+        Ok(key)
+    }
+
     /// The rest of a string whose opening quote was consumed.
     fn string(&mut self) -> Result<Bound<'py, PyString>, Declined> {
         let start = self.pos;
         let stop = find_special(self.s, start);
         match self.s.get(stop) {
             Some(b'"') => {
-                let text = self.text.get(start..stop).ok_or(Declined)?;
+                let text = self.s.get(start..stop).ok_or(Declined)?;
                 self.pos = stop + 1;
-                Ok(PyString::new(self.py, text))
+                py_str(self.py, text)
             }
             Some(b'\\') => self.escaped_string(start, stop),
             // A raw control character (json.loads is strict) or the end of the text.
@@ -206,7 +270,7 @@ impl<'py> Decoder<'_, 'py> {
     ) -> Result<Bound<'py, PyString>, Declined> {
         let mut out = std::mem::take(&mut self.scratch);
         out.clear();
-        out.push_str(self.text.get(start..stop).ok_or(Declined)?);
+        out.extend_from_slice(self.s.get(start..stop).ok_or(Declined)?);
         loop {
             // At a backslash.
             self.pos = stop + 1;
@@ -232,10 +296,10 @@ impl<'py> Decoder<'_, 'py> {
                 }
                 None => return Err(Declined),
             };
-            out.push(c);
+            out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
             let from = self.pos;
             stop = find_special(self.s, from);
-            out.push_str(self.text.get(from..stop).ok_or(Declined)?);
+            out.extend_from_slice(self.s.get(from..stop).ok_or(Declined)?);
             match self.s.get(stop) {
                 Some(b'"') => {
                     self.pos = stop + 1;
@@ -245,9 +309,9 @@ impl<'py> Decoder<'_, 'py> {
                 _ => return Err(Declined),
             }
         }
-        let string = PyString::new(self.py, &out);
+        let string = py_str(self.py, &out);
         self.scratch = out;
-        Ok(string)
+        string
     }
 
     /// The character of `\uXXXX` (the `\u` consumed), joining a surrogate pair written as two
@@ -289,9 +353,11 @@ impl<'py> Decoder<'_, 'py> {
     fn number(&mut self) -> Result<Bound<'py, PyAny>, Declined> {
         let py = self.py;
         let start = self.pos;
-        if self.eat(b'-') && self.eat_word(b"Infinity") {
+        let negative = self.eat(b'-');
+        if negative && self.eat_word(b"Infinity") {
             return Ok(PyFloat::new(py, f64::NEG_INFINITY).into_any());
         }
+        let digits_start = self.pos;
         match self.peek() {
             Some(b'0') => self.pos += 1,
             Some(b'1'..=b'9') => self.skip_digits(),
@@ -311,18 +377,28 @@ impl<'py> Decoder<'_, 'py> {
                 self.skip_digits();
             }
         }
-        let text = self.text.get(start..self.pos).ok_or(Declined)?;
-        if self.pos != int_end {
-            // Correctly rounded, like float(); out of range gives inf or 0.0, as float() does.
-            let v: f64 = text.parse().map_err(|_| Declined)?;
-            return Ok(PyFloat::new(py, v).into_any());
-        }
-        // Up to 18 digits fit an i64; longer ones go through int(), digit limit included.
-        if text.len() - usize::from(text.starts_with('-')) <= 18 {
-            let v: i64 = text.parse().map_err(|_| Declined)?;
+        let digits = self.s.get(digits_start..int_end).unwrap_or_default();
+        if self.pos == int_end && digits.len() <= 18 {
+            // Up to 18 digits fit an i64: the common case, without a text round trip.
+            let magnitude = digits
+                .iter()
+                .fold(0i64, |v, &d| v * 10 + i64::from(d - b'0'));
+            let v = if negative { -magnitude } else { magnitude };
             return Ok(PyInt::new(py, v).into_any());
         }
-        py.get_type::<PyInt>().call1((text,)).map_err(py_failed)
+        // Only ASCII digits, signs, '.' and 'e' were consumed.
+        let text = self
+            .s
+            .get(start..self.pos)
+            .and_then(|t| std::str::from_utf8(t).ok())
+            .ok_or(Declined)?;
+        if self.pos == int_end {
+            // Longer integers go through int(), its digit limit included.
+            return py.get_type::<PyInt>().call1((text,)).map_err(py_failed);
+        }
+        // Correctly rounded, like float(); out of range gives inf or 0.0, as float() does.
+        let v: f64 = text.parse().map_err(|_| Declined)?;
+        Ok(PyFloat::new(py, v).into_any())
     }
 
     fn digit_at(&self, i: usize) -> bool {
