@@ -429,6 +429,38 @@ def test_encode_named_cases(value, text):
         assert body == text.encode()
 
 
+def float_corpus(n: int, seed: int) -> list[float]:
+    """Floats of every kind, weighted towards the hard ones for shortest-repr printing: random
+    bit patterns, few-bit mantissas at every exponent (exact short decimals), 16-17 digit
+    decimals, near-ties (c + 0.5) * 10^k, and binary fractions around 2^46..2^53, where two
+    shortest candidates can be exactly as close (repr takes the even one)."""
+    rng = random.Random(seed)
+    out = []
+    while len(out) < n:
+        kind = len(out) % 5
+        if kind == 0:
+            x = struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0]
+        elif kind == 1:
+            t = rng.randint(0, 52)
+            x = float.fromhex(f"{(rng.getrandbits(53 - t) | 1) << t:#x}p{rng.randint(-1126, 971)}")
+        elif kind == 2:
+            x = float(f"{rng.randint(10**15, 10**17)}e{rng.randint(-330, 300)}")
+        elif kind == 3:
+            x = float(f"{rng.randint(10**15, 10**16)}5e{rng.randint(-330, 300)}")
+        else:
+            x = rng.randint(2**40, 2**53) + rng.randint(0, 7) / 8
+        out.append(x)
+    return out
+
+
+def test_floats_both_ways_on_a_corpus_of_hard_cases():
+    floats = float_corpus(20_000, seed=5)
+    assert scfruntime.encode_result(floats) == stdlib_body(floats)
+    for chunk in range(0, len(floats), 5_000):
+        body = stdlib_body(floats[chunk : chunk + 5_000])
+        assert same(scfruntime.decode_event(body), json.loads(body))
+
+
 def test_encode_every_control_character_and_ascii():
     s = "".join(map(chr, range(0x80))) + "\u2028\u2029\ufeff"
     assert scfruntime.encode_result([s]) == stdlib_body([s])
