@@ -173,6 +173,9 @@ def fake_api():
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Head and body go out in two writes: without TCP_NODELAY the body waits for the
+        # client's delayed ACK (~40 ms per request).
+        disable_nagle_algorithm = True
 
         def log_message(self, *args):  # keep pytest output clean
             pass

@@ -6,6 +6,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use scf_core::{Config, Invocation};
 
+use crate::json::encode::write_str_ascii;
+
 /// The handler's `context`: a `dict` with exactly the keys of SCF's built-in Python runtime.
 ///
 /// Keys: `request_id`, `memory_limit_in_mb` (int), `time_limit_in_ms` (int), `function_name`,
@@ -74,6 +76,32 @@ pub(crate) fn user_variables() -> Vec<(String, String)> {
         .collect()
 }
 
+/// `json.dumps(dict(vars))`, the `environment` string: the stdlib's separators and ASCII
+/// escapes (`ensure_ascii` is left at its default there), a repeated name keeping its first
+/// position and its last value, as the dict would.
+fn environment_json(vars: &[(String, String)]) -> String {
+    let mut unique: Vec<(&str, &str)> = Vec::with_capacity(vars.len());
+    for (k, v) in vars {
+        match unique.iter_mut().find(|(seen, _)| seen == k) {
+            Some(entry) => entry.1 = v,
+            None => unique.push((k, v)),
+        }
+    }
+    let mut out = Vec::new();
+    out.push(b'{');
+    for (n, (k, v)) in unique.into_iter().enumerate() {
+        if n > 0 {
+            out.extend_from_slice(b", ");
+        }
+        write_str_ascii(&mut out, k);
+        out.extend_from_slice(b": ");
+        write_str_ascii(&mut out, v);
+    }
+    out.push(b'}');
+    // Only ASCII was written.
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// The parts of `context` that do not change between invocations, built once per `run`.
 pub(crate) struct ContextTemplate {
     key_request_id: Py<PyString>,
@@ -83,12 +111,8 @@ pub(crate) struct ContextTemplate {
 }
 
 impl ContextTemplate {
-    /// Keys and values from `config` and the environment; `json_dumps` is `json.dumps`.
-    pub(crate) fn new(
-        py: Python<'_>,
-        config: &Config,
-        json_dumps: &Bound<'_, PyAny>,
-    ) -> PyResult<Self> {
+    /// Keys and values from `config` and the environment.
+    pub(crate) fn new(py: Python<'_>, config: &Config) -> PyResult<Self> {
         let key = |k: &str| PyString::intern(py, k).unbind();
         let text = |v: &Option<String>| -> Py<PyAny> {
             PyString::new(py, v.as_deref().unwrap_or(""))
@@ -96,11 +120,9 @@ impl ContextTemplate {
                 .unbind()
         };
         let vars = user_variables();
-        let env_dict = PyDict::new(py);
-        for (k, v) in &vars {
-            env_dict.set_item(k, v)?;
-        }
-        let environment = json_dumps.call1((env_dict,))?.unbind();
+        let environment = PyString::new(py, &environment_json(&vars))
+            .into_any()
+            .unbind();
         let environ = vars
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -153,7 +175,28 @@ impl ContextTemplate {
 
 #[cfg(test)]
 mod tests {
-    use super::is_platform_variable;
+    use super::{environment_json, is_platform_variable};
+
+    #[test]
+    fn environment_is_json_dumps_of_the_variables() {
+        let vars = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(environment_json(&[]), "{}");
+        // json.dumps({"A": "1", "B": "x\"y\\z", "C": "é😀\n"}) and a repeated name.
+        assert_eq!(
+            environment_json(&vars(&[
+                ("A", "0"),
+                ("B", "x\"y\\z"),
+                ("C", "é😀\n"),
+                ("A", "1")
+            ])),
+            r#"{"A": "1", "B": "x\"y\\z", "C": "\u00e9\ud83d\ude00\n"}"#
+        );
+    }
 
     #[test]
     fn platform_variables_are_not_user_variables() {

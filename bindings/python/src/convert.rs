@@ -8,27 +8,31 @@ use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString, PyType};
 use scf_core::{ErrorReport, Invocation};
 
 use crate::context::ContextTemplate;
+use crate::json;
 
 static JSON_LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static JSON_DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static FORMAT_EXCEPTION: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-/// `json.dumps`, imported once per process.
-pub(crate) fn json_dumps(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+/// `json.dumps`, imported on first use: only for values the Rust encoder declines.
+fn json_dumps(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
     JSON_DUMPS.import(py, "json", "dumps")
 }
 
-/// `json.loads`, imported once per process.
-pub(crate) fn json_loads(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+/// `json.loads`, imported on first use: only for bodies the Rust decoder declines.
+fn json_loads(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
     JSON_LOADS.import(py, "json", "loads")
 }
 
-/// The event as the handler sees it: the decoded JSON value; the text when the body is UTF-8
-/// but not JSON; the `bytes` otherwise.
+/// The event as the handler sees it: the decoded JSON value (what `json.loads` gives); the
+/// text when the body is UTF-8 but not JSON; the `bytes` otherwise.
 ///
-/// The body is copied exactly once, into the `str` (or `bytes`) object; the Rust buffer is
-/// dropped before the handler runs.
+/// JSON is decoded in Rust straight into Python objects ([`json::decode`]); the stdlib only
+/// sees the bodies the Rust decoder declines, which it decodes or refuses (the raw text).
 pub(crate) fn decode_event(py: Python<'_>, body: Vec<u8>) -> PyResult<Bound<'_, PyAny>> {
+    if let Ok(value) = json::decode::loads(py, &body) {
+        return Ok(value);
+    }
     match String::from_utf8(body) {
         Ok(text) => {
             let s = PyString::new(py, &text);
@@ -44,16 +48,20 @@ pub(crate) fn decode_event(py: Python<'_>, body: Vec<u8>) -> PyResult<Bound<'_, 
     }
 }
 
-/// A response body that lives in a Python object and is posted without another copy.
+/// A response body, posted from where it lies without another copy.
 pub(crate) enum Body<'py> {
     /// The handler returned `bytes`, sent as is.
     Bytes(Bound<'py, PyBytes>),
-    /// A `str`, either returned by the handler or made by `json.dumps`; sent as UTF-8.
+    /// A `str`, either returned by the handler or made by the stdlib's `json.dumps`; sent as
+    /// UTF-8.
     Text(Bound<'py, PyString>),
+    /// The JSON text of the return value, written by the Rust encoder.
+    Json(Vec<u8>),
 }
 
 impl Body<'_> {
-    /// The bytes to post, borrowed from the Python object (immutable, kept alive by `self`).
+    /// The bytes to post, borrowed from the Python object (immutable, kept alive by `self`) or
+    /// from the encoder's buffer.
     pub(crate) fn as_bytes(&self) -> Result<&[u8], ErrorReport> {
         match self {
             Body::Bytes(b) => Ok(b.as_bytes()),
@@ -64,6 +72,7 @@ impl Body<'_> {
                     "the handler's return value is not valid UTF-8 text",
                 )
             }),
+            Body::Json(v) => Ok(v),
         }
     }
 }
@@ -111,6 +120,29 @@ pub(crate) fn encode_result<'py>(
     py: Python<'py>,
     value: &Bound<'py, PyAny>,
 ) -> Result<Body<'py>, ErrorReport> {
+    encode_value(py, value).map_err(|e| {
+        let type_name = value
+            .get_type()
+            .name()
+            .map(|n| n.to_string())
+            .unwrap_or_else(|_| "?".into());
+        let context = format!(
+            "the handler returned a value of type '{type_name}' that cannot be serialised to JSON"
+        );
+        let mut report = error_report(py, &e, &context);
+        if !e.is_instance_of::<PyTypeError>(py) {
+            // ValueError for circular references; still a return-value type problem.
+            report.error_type = "TypeError".into();
+        }
+        report
+    })
+}
+
+/// [`encode_result`] with the exception json.dumps raised, as is.
+///
+/// The Rust encoder ([`json::encode`]) writes the JSON of exact builtin types; whatever it
+/// declines (other types, subclasses, circular references...) goes whole to the stdlib.
+fn encode_value<'py>(py: Python<'py>, value: &Bound<'py, PyAny>) -> PyResult<Body<'py>> {
     if let Ok(b) = value.cast::<PyBytes>() {
         return Ok(Body::Bytes(b.clone()));
     }
@@ -120,35 +152,43 @@ pub(crate) fn encode_result<'py>(
     if let Ok(b) = value.cast::<PyByteArray>() {
         return Ok(Body::Bytes(PyBytes::new(py, &b.to_vec())));
     }
-    let kwargs = PyDict::new(py);
-    let dumped = kwargs
-        .set_item(intern!(py, "ensure_ascii"), false)
-        .and_then(|()| json_dumps(py)?.call((value,), Some(&kwargs)));
-    let type_name = value
-        .get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "?".into());
-    match dumped {
-        Ok(text) => match text.cast_into::<PyString>() {
-            Ok(s) => Ok(Body::Text(s)),
-            Err(_) => Err(ErrorReport::new(
-                "TypeError",
-                "json.dumps did not return a str",
-            )),
-        },
-        Err(e) => {
-            let context = format!(
-                "the handler returned a value of type '{type_name}' that cannot be serialised to JSON"
-            );
-            let mut report = error_report(py, &e, &context);
-            if !e.is_instance_of::<PyTypeError>(py) {
-                // ValueError for circular references; still a return-value type problem.
-                report.error_type = "TypeError".into();
-            }
-            Err(report)
-        }
+    if let Ok(json) = json::encode::dumps(value) {
+        return Ok(Body::Json(json));
     }
+    let kwargs = PyDict::new(py);
+    kwargs.set_item(intern!(py, "ensure_ascii"), false)?;
+    let text = json_dumps(py)?.call((value,), Some(&kwargs))?;
+    let s = text
+        .cast_into::<PyString>()
+        .map_err(|_| PyTypeError::new_err("json.dumps did not return a str"))?;
+    Ok(Body::Text(s))
+}
+
+/// The event a handler receives for the request body `body`: the value `json.loads` gives
+/// (decoded in Rust), the `str` when the body is UTF-8 but not JSON, else the `bytes`.
+///
+/// The same function `run` uses, exposed so handlers can be tested with the exact event.
+#[pyfunction(name = "decode_event")]
+pub fn py_decode_event<'py>(py: Python<'py>, body: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    decode_event(py, body.to_vec())
+}
+
+/// The response body `run` posts for a handler's return value: `bytes` and `str` (as UTF-8)
+/// as they are, anything else `json.dumps(value, ensure_ascii=False)` (encoded in Rust).
+///
+/// Raises what `json.dumps` raises for a value it cannot serialise (`TypeError`, or
+/// `ValueError` for a circular reference), and `UnicodeEncodeError` for a `str` that is not
+/// valid Unicode.
+#[pyfunction(name = "encode_result")]
+pub fn py_encode_result<'py>(
+    py: Python<'py>,
+    value: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    Ok(match encode_value(py, value)? {
+        Body::Bytes(b) => b,
+        Body::Text(s) => PyBytes::new(py, s.to_str()?.as_bytes()),
+        Body::Json(v) => PyBytes::new(py, &v),
+    })
 }
 
 /// The error report of a Python exception: its qualified class name, `str(exc)` and the

@@ -25,6 +25,7 @@ use pyo3::prelude::*;
 
 mod context;
 mod convert;
+mod json;
 mod load;
 mod serve;
 mod tagger;
@@ -86,6 +87,8 @@ pub fn to_pyerr(e: scf_core::Error) -> PyErr {
 /// The extension module `scfruntime._scfruntime`.
 #[pymodule(name = "_scfruntime")]
 pub mod scfruntime_py {
+    #[pymodule_export]
+    use super::convert::{py_decode_event, py_encode_result};
     #[pymodule_export]
     use super::load::{load_handler, main};
     #[pymodule_export]

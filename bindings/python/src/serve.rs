@@ -20,7 +20,7 @@ use pyo3::prelude::*;
 use scf_core::{Config, Error, ErrorReport, Invocation, MAX_RESPONSE_BYTES, Transport};
 
 use crate::context::ContextTemplate;
-use crate::convert::{Outcome, call_python, json_dumps};
+use crate::convert::{Outcome, call_python};
 use crate::tagger::{self, Tag};
 use crate::{RuntimeApiError, to_pyerr};
 
@@ -45,7 +45,7 @@ pub fn serve(
     max_invocations: Option<u64>,
 ) -> PyResult<()> {
     let config = Config::from_env().map_err(to_pyerr)?;
-    let template = ContextTemplate::new(py, &config, json_dumps(py)?)?;
+    let template = ContextTemplate::new(py, &config)?;
     let transport = Arc::new(Transport::new(&config));
     let signals = StopSignals::install(py)?;
     let tag = Arc::new(Tag::default());

@@ -10,6 +10,10 @@ Serve a handler written for SCF's built-in Python runtime::
     scfruntime.run(main_handler)
 
 or, without a line of glue, ``python -m scfruntime index.main_handler``.
+
+``decode_event(body)`` and ``encode_result(value)`` are the two conversions ``run`` applies
+(JSON in Rust, with ``json.loads`` / ``json.dumps(value, ensure_ascii=False)`` semantics), for
+testing a handler with exactly the event it will receive and the bytes it will send.
 """
 
 from scfruntime._scfruntime import (
@@ -20,6 +24,8 @@ from scfruntime._scfruntime import (
     RuntimeApiError,
     ScfRuntimeError,
     __version__,
+    decode_event,
+    encode_result,
     load_handler,
     main,
     run,
@@ -33,6 +39,8 @@ __all__ = [
     "RuntimeApiError",
     "ScfRuntimeError",
     "__version__",
+    "decode_event",
+    "encode_result",
     "load_handler",
     "main",
     "run",

@@ -11,6 +11,8 @@ __all__ = [
     "RuntimeApiError",
     "ScfRuntimeError",
     "__version__",
+    "decode_event",
+    "encode_result",
     "load_handler",
     "main",
     "run",
@@ -48,6 +50,16 @@ def run(handler: Callable[[Any, Context], object], *, max_invocations: int | Non
 
     Raises ConfigError, RuntimeApiError, and KeyboardInterrupt / SystemExit(0) on SIGINT /
     SIGTERM."""
+
+def decode_event(body: bytes) -> Any:
+    """The event a handler receives for the request body ``body``: what ``json.loads`` gives
+    (decoded in Rust), the ``str`` when the body is UTF-8 but not JSON, else the ``bytes``."""
+
+def encode_result(value: object) -> bytes:
+    """The response body ``run`` posts for a handler's return value: ``bytes`` and ``str`` (as
+    UTF-8) as they are, anything else ``json.dumps(value, ensure_ascii=False)`` (encoded in
+    Rust). Raises what ``json.dumps`` raises (TypeError, ValueError for a circular reference),
+    UnicodeEncodeError for a ``str`` that is not valid Unicode."""
 
 def load_handler(spec: str) -> Callable[..., Any]:
     """Import the handler ``file.function`` (also ``dir/file.function``, ``dir.file.function``)
