@@ -256,27 +256,52 @@ impl EnvMirror {
         let Some(metadata) = metadata else {
             return Ok(());
         };
-        for (i, (field, value)) in metadata.iter().enumerate() {
-            let want = value.or(self.initial[i].as_deref());
-            if want == self.current[i].as_deref() {
-                continue;
-            }
-            let environ = match &self.environ {
-                Some(environ) => environ.bind(py).clone(),
-                None => {
-                    let environ = py
-                        .import(intern!(py, "os"))?
-                        .getattr(intern!(py, "environ"))?;
-                    self.environ = Some(environ.clone().unbind());
-                    environ
-                }
-            };
-            match want {
-                Some(v) => environ.set_item(field.env, v)?,
-                None => environ.del_item(field.env)?,
-            }
-            self.current[i] = want.map(str::to_owned);
+        for (i, (_, value)) in metadata.iter().enumerate() {
+            let want = value.or(self.initial[i].as_deref()).map(str::to_owned);
+            self.set(py, i, want)?;
         }
+        Ok(())
+    }
+
+    /// Give every variable back the value it had when the mirror was made (when `run` returns,
+    /// so a program that goes on after it keeps its own environment).
+    ///
+    /// # Errors
+    ///
+    /// As [`apply`](Self::apply).
+    pub(crate) fn restore(&mut self, py: Python<'_>) -> PyResult<()> {
+        for i in 0..METADATA_FIELDS.len() {
+            self.set(py, i, self.initial[i].clone())?;
+        }
+        Ok(())
+    }
+
+    /// Make variable `i` of [`METADATA_FIELDS`] `want` (`None`: unset), unless it is already.
+    fn set(&mut self, py: Python<'_>, i: usize, want: Option<String>) -> PyResult<()> {
+        if want == self.current[i] {
+            return Ok(());
+        }
+        let environ = match &self.environ {
+            Some(environ) => environ.bind(py).clone(),
+            None => {
+                let environ = py
+                    .import(intern!(py, "os"))?
+                    .getattr(intern!(py, "environ"))?;
+                self.environ = Some(environ.clone().unbind());
+                environ
+            }
+        };
+        let name = METADATA_FIELDS[i].env;
+        match &want {
+            Some(v) => environ.set_item(name, v)?,
+            // Deleting a variable another piece of code removed already is not an error.
+            None => {
+                if environ.contains(name)? {
+                    environ.del_item(name)?;
+                }
+            }
+        }
+        self.current[i] = want;
         Ok(())
     }
 }

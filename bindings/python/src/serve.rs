@@ -60,8 +60,22 @@ pub fn serve(
     let signals = StopSignals::install(py)?;
     let tag = Arc::new(Tag::default());
     let streams = tagger::install(py, &tag)?;
-    let result = serve_loop(py, handler, &template, &source, &tag, max_invocations);
+    let mut env = EnvMirror::new();
+    let result = serve_loop(
+        py,
+        handler,
+        &template,
+        &source,
+        &tag,
+        &mut env,
+        max_invocations,
+    );
     py.detach(|| source.shutdown());
+    // Nothing to undo unless image-mode events set variables; a failure here is only logged,
+    // since `result` says how the loop ended.
+    if let Err(e) = env.restore(py) {
+        eprintln!("scfruntime: cannot restore os.environ: {e}");
+    }
     flush_python(py);
     streams.restore(py);
     signals.restore(py);
@@ -83,6 +97,7 @@ fn serve_loop(
     template: &ContextTemplate,
     source: &Arc<Source>,
     tag: &Tag,
+    env: &mut EnvMirror,
     max_invocations: Option<u64>,
 ) -> PyResult<()> {
     flush_python(py);
@@ -90,7 +105,6 @@ fn serve_loop(
         .map_err(|e| RuntimeApiError::new_err(format!("cannot start the poll thread: {e}")))?;
     // Through the poll thread too: its retries may last a minute, and a signal must not wait.
     poller.ready(py)?.map_err(to_pyerr)?;
-    let mut env = EnvMirror::new();
     let mut answered = 0u64;
     while max_invocations.is_none_or(|max| answered < max) {
         py.check_signals()?;
