@@ -9,13 +9,16 @@ Environment:
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import queue
 import shutil
+import socket
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -225,3 +228,38 @@ def fake_api():
     yield api
     server.shutdown()
     server.server_close()
+
+
+def free_port() -> int:
+    """A port nothing listens on now (for an image-mode server started right after)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port: int, proc: subprocess.Popen | None = None, limit: float = PROCESS_TIMEOUT):
+    """Block until 127.0.0.1:port accepts a connection, as SCF's health check does: bounded
+    attempts 1 ms apart, doubling up to 50 ms; fails when `proc` exits or `limit` passes."""
+    deadline = time.monotonic() + limit
+    interval = 0.001
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            pass
+        assert proc is None or proc.poll() is None, f"the bootstrap exited with {proc.returncode}"
+        assert time.monotonic() < deadline, f"nothing listens on {port} after {limit} s"
+        time.sleep(interval)
+        interval = min(interval * 2, 0.05)
+
+
+def post_event(port: int, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    """POST /event-invoke as SCF sends it; returns the answer's status and body."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=PROCESS_TIMEOUT)
+    try:
+        conn.request("POST", "/event-invoke", body=body, headers=headers)
+        answer = conn.getresponse()
+        return answer.status, answer.read()
+    finally:
+        conn.close()

@@ -1,10 +1,12 @@
-//! The `context` argument: a dict with the built-in runtime's keys, plus remaining time.
+//! The `context` argument: a dict with the built-in runtime's keys, plus remaining time; and,
+//! in image mode, the event's `X-Scf-*` metadata mirrored into `os.environ`.
 
 use std::time::Instant;
 
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
-use scf_core::{Config, Invocation};
+use scf_core::{Config, FunctionMetadata, Invocation, METADATA_FIELDS};
 
 use crate::json::encode::write_str_ascii;
 
@@ -13,7 +15,9 @@ use crate::json::encode::write_str_ascii;
 /// Keys: `request_id`, `memory_limit_in_mb` (int), `time_limit_in_ms` (int), `function_name`,
 /// `function_version`, `namespace`, `tencentcloud_region`, `tencentcloud_appid`,
 /// `tencentcloud_uin`, `environment` (a JSON string of the user variables) and `environ`
-/// (`k=v;k=v`). Being a dict subclass, it serialises and indexes like the built-in one; the
+/// (`k=v;k=v`). In image mode the request id, limits and function identity come from the
+/// event's `X-Scf-*` headers; through the runtime API from its headers and the environment.
+/// Being a dict subclass, it serialises and indexes like the built-in one; the
 /// method `get_remaining_time_in_millis()` is the only addition.
 #[pyclass(extends = PyDict, frozen, module = "scfruntime._scfruntime")]
 pub struct Context {
@@ -37,8 +41,10 @@ impl Context {
 /// Names of environment variables that belong to the platform or the system rather than to
 /// the user (protocol.md section 2); the rest form `environment` and `environ`. The platform's
 /// own list is not published, so this is a best guess [I].
+/// `SCFRUNTIME_` variables (`SCFRUNTIME_MODE`, `SCFRUNTIME_LISTEN`...) configure this runtime,
+/// not the function, so they are left out too.
 fn is_platform_variable(name: &str) -> bool {
-    const PREFIXES: [&str; 4] = ["SCF_", "QCLOUD_", "TENCENTCLOUD_", "LC_"];
+    const PREFIXES: [&str; 5] = ["SCF_", "QCLOUD_", "TENCENTCLOUD_", "LC_", "SCFRUNTIME_"];
     const NAMES: [&str; 24] = [
         "_HANDLER",
         "USER_CODE_ROOT",
@@ -102,11 +108,32 @@ fn environment_json(vars: &[(String, String)]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The function-identity keys of `context`, which are also [`METADATA_FIELDS`] names: image
+/// mode takes their values from each event's headers.
+const IDENTITY_KEYS: [&str; 6] = [
+    "function_name",
+    "function_version",
+    "namespace",
+    "tencentcloud_region",
+    "tencentcloud_appid",
+    "tencentcloud_uin",
+];
+
+/// One function-identity key of `context` and its value from the configuration.
+struct Identity {
+    key: Py<PyString>,
+    /// The key, which is also the metadata field's name.
+    name: &'static str,
+    /// The configuration's value (the environment's), as a Python `str` (`""` when unset).
+    configured: Py<PyAny>,
+}
+
 /// The parts of `context` that do not change between invocations, built once per `run`.
 pub(crate) struct ContextTemplate {
     key_request_id: Py<PyString>,
     key_memory: Py<PyString>,
     key_time: Py<PyString>,
+    identity: Vec<Identity>,
     fixed: Vec<(Py<PyString>, Py<PyAny>)>,
 }
 
@@ -114,11 +141,17 @@ impl ContextTemplate {
     /// Keys and values from `config` and the environment.
     pub(crate) fn new(py: Python<'_>, config: &Config) -> PyResult<Self> {
         let key = |k: &str| PyString::intern(py, k).unbind();
-        let text = |v: &Option<String>| -> Py<PyAny> {
-            PyString::new(py, v.as_deref().unwrap_or(""))
-                .into_any()
-                .unbind()
-        };
+        let configured = FunctionMetadata::from_config(config);
+        let identity = IDENTITY_KEYS
+            .iter()
+            .map(|&name| Identity {
+                key: key(name),
+                name,
+                configured: PyString::new(py, configured.get(name).unwrap_or(""))
+                    .into_any()
+                    .unbind(),
+            })
+            .collect();
         let vars = user_variables();
         let environment = PyString::new(py, &environment_json(&vars))
             .into_any()
@@ -129,12 +162,6 @@ impl ContextTemplate {
             .collect::<Vec<_>>()
             .join(";");
         let fixed = vec![
-            (key("function_name"), text(&config.function_name)),
-            (key("function_version"), text(&config.function_version)),
-            (key("namespace"), text(&config.namespace)),
-            (key("tencentcloud_region"), text(&config.region)),
-            (key("tencentcloud_appid"), text(&config.appid)),
-            (key("tencentcloud_uin"), text(&config.uin)),
             (key("environment"), environment),
             (
                 key("environ"),
@@ -145,11 +172,14 @@ impl ContextTemplate {
             key_request_id: key("request_id"),
             key_memory: key("memory_limit_in_mb"),
             key_time: key("time_limit_in_ms"),
+            identity,
             fixed,
         })
     }
 
-    /// The `context` of `inv`: a new [`Context`] filled from the template.
+    /// The `context` of `inv`: a new [`Context`] filled from the template, with the function
+    /// identity of `inv.metadata` where the event brought one (image mode; an absent header
+    /// leaves the configured value).
     pub(crate) fn build<'py>(
         &self,
         py: Python<'py>,
@@ -166,10 +196,113 @@ impl ContextTemplate {
         dict.set_item(self.key_memory.bind(py), inv.memory_limit_mb)?;
         let time_ms = u64::try_from(inv.time_limit.as_millis()).unwrap_or(u64::MAX);
         dict.set_item(self.key_time.bind(py), time_ms)?;
+        for id in &self.identity {
+            match inv.metadata.as_ref().and_then(|m| m.get(id.name)) {
+                Some(value) => dict.set_item(id.key.bind(py), value)?,
+                None => dict.set_item(id.key.bind(py), id.configured.bind(py))?,
+            }
+        }
         for (k, v) in &self.fixed {
             dict.set_item(k.bind(py), v.bind(py))?;
         }
         Ok(ctx)
+    }
+}
+
+/// Image mode: each event's `X-Scf-*` metadata in `os.environ`, under the names a code package
+/// finds it there (`TENCENTCLOUD_SECRETID`, `TENCENTCLOUD_SECRETKEY`,
+/// `TENCENTCLOUD_SESSIONTOKEN`, `TRIGGER_SRC`, `SCF_FUNCTIONNAME`...; see [`METADATA_FIELDS`]).
+///
+/// A handler written for a code package reads its temporary role credentials there (the
+/// TencentCloud SDK's environment credential does too), and `context` has no key for them; with
+/// this it finds them in an image as well, renewed with every event. A header the event lacks
+/// gives the variable back the value it had when `run` started (or removes it). Variables are
+/// written only when their value changes, through `os.environ` so that Python's view and the
+/// process environment agree. Nothing happens for runtime-API events (no metadata).
+pub(crate) struct EnvMirror {
+    /// Per [`METADATA_FIELDS`] entry: the variable's value when the mirror was made.
+    initial: Vec<Option<String>>,
+    /// Per [`METADATA_FIELDS`] entry: the value the mirror last left in the environment.
+    current: Vec<Option<String>>,
+    /// `os.environ`, imported on first use.
+    environ: Option<Py<PyAny>>,
+}
+
+impl EnvMirror {
+    /// A mirror that starts from the process environment as it is now.
+    pub(crate) fn new() -> EnvMirror {
+        let initial: Vec<Option<String>> = METADATA_FIELDS
+            .iter()
+            .map(|f| std::env::var(f.env).ok())
+            .collect();
+        EnvMirror {
+            current: initial.clone(),
+            initial,
+            environ: None,
+        }
+    }
+
+    /// Set the variables for an event with `metadata` (`None`: a runtime-API event, nothing
+    /// to do).
+    ///
+    /// # Errors
+    ///
+    /// What `os.environ` raises (importing `os`, `putenv`).
+    pub(crate) fn apply(
+        &mut self,
+        py: Python<'_>,
+        metadata: Option<&FunctionMetadata>,
+    ) -> PyResult<()> {
+        let Some(metadata) = metadata else {
+            return Ok(());
+        };
+        for (i, (_, value)) in metadata.iter().enumerate() {
+            let want = value.or(self.initial[i].as_deref()).map(str::to_owned);
+            self.set(py, i, want)?;
+        }
+        Ok(())
+    }
+
+    /// Give every variable back the value it had when the mirror was made (when `run` returns,
+    /// so a program that goes on after it keeps its own environment).
+    ///
+    /// # Errors
+    ///
+    /// As [`apply`](Self::apply).
+    pub(crate) fn restore(&mut self, py: Python<'_>) -> PyResult<()> {
+        for i in 0..METADATA_FIELDS.len() {
+            self.set(py, i, self.initial[i].clone())?;
+        }
+        Ok(())
+    }
+
+    /// Make variable `i` of [`METADATA_FIELDS`] `want` (`None`: unset), unless it is already.
+    fn set(&mut self, py: Python<'_>, i: usize, want: Option<String>) -> PyResult<()> {
+        if want == self.current[i] {
+            return Ok(());
+        }
+        let environ = match &self.environ {
+            Some(environ) => environ.bind(py).clone(),
+            None => {
+                let environ = py
+                    .import(intern!(py, "os"))?
+                    .getattr(intern!(py, "environ"))?;
+                self.environ = Some(environ.clone().unbind());
+                environ
+            }
+        };
+        let name = METADATA_FIELDS[i].env;
+        match &want {
+            Some(v) => environ.set_item(name, v)?,
+            // Deleting a variable another piece of code removed already is not an error.
+            None => {
+                if environ.contains(name)? {
+                    environ.del_item(name)?;
+                }
+            }
+        }
+        self.current[i] = want;
+        Ok(())
     }
 }
 
@@ -206,10 +339,12 @@ mod tests {
             "QCLOUD_X",
             "_HANDLER",
             "PATH",
+            "SCFRUNTIME_MODE",
+            "SCFRUNTIME_LISTEN",
         ] {
             assert!(is_platform_variable(name), "{name}");
         }
-        for name in ["GREETING", "DB_HOST", "scf_lower"] {
+        for name in ["GREETING", "DB_HOST", "scf_lower", "SCFRUNTIMEX"] {
             assert!(!is_platform_variable(name), "{name}");
         }
     }

@@ -16,7 +16,9 @@
 //!
 //! The Rust side is one loop ([`serve`]) shared by both routes: ready, then for each event a
 //! long poll with the GIL released, the call of `handler(event, context)` with the GIL held, and
-//! the post with the GIL released again.
+//! the post with the GIL released again. With `SCFRUNTIME_MODE=image` the same loop serves an
+//! image-deployed function: events arrive as `POST /event-invoke` on `SCFRUNTIME_LISTEN`
+//! (default `0.0.0.0:9000`) instead of through the runtime API.
 #![warn(missing_docs)]
 
 use pyo3::create_exception;
@@ -45,13 +47,15 @@ create_exception!(
     scfruntime,
     ConfigError,
     ScfRuntimeError,
-    "The SCF environment is missing or malformed (SCF_RUNTIME_API, SCF_RUNTIME_API_PORT)."
+    "The SCF environment is missing or malformed (SCF_RUNTIME_API, SCF_RUNTIME_API_PORT, \
+     SCFRUNTIME_MODE, SCFRUNTIME_LISTEN), or image mode cannot listen on its address."
 );
 create_exception!(
     scfruntime,
     RuntimeApiError,
     ScfRuntimeError,
-    "The runtime API could not be reached or refused a call (ready or next)."
+    "The runtime API could not be reached or refused a call (ready or next), or image mode's \
+     event server stopped."
 );
 create_exception!(
     scfruntime,
@@ -74,12 +78,17 @@ pub fn to_pyerr(e: scf_core::Error) -> PyErr {
     use scf_core::Error;
     let msg = e.to_string();
     match e {
-        Error::MissingEnv { .. } | Error::InvalidEnv { .. } => ConfigError::new_err(msg),
+        Error::MissingEnv { .. }
+        | Error::InvalidEnv { .. }
+        | Error::Listen { .. }
+        | Error::NoRuntimeApi { .. } => ConfigError::new_err(msg),
         Error::Connect { .. }
         | Error::Transport { .. }
         | Error::Status { .. }
         | Error::RetriesExhausted { .. }
-        | Error::InvalidEvent { .. } => RuntimeApiError::new_err(msg),
+        | Error::InvalidEvent { .. }
+        | Error::ServerStopped
+        | Error::ResultNotDelivered { .. } => RuntimeApiError::new_err(msg),
         _ => ScfRuntimeError::new_err(msg),
     }
 }

@@ -117,7 +117,8 @@ fn put_code_dir_on_path(py: Python<'_>) -> PyResult<()> {
 
 const USAGE: &str = "usage: python -m scfruntime [--max-invocations N] [HANDLER]\n\
     Serve HANDLER (file.function, dir/file.function or dir.file.function; default $_HANDLER)\n\
-    from the current directory through the SCF runtime API.";
+    from the current directory through the SCF runtime API, or with SCFRUNTIME_MODE=image as an\n\
+    image-deployed function (POST /event-invoke on SCFRUNTIME_LISTEN, default 0.0.0.0:9000).";
 
 /// Entry point of `python -m scfruntime`: load the handler named by `argv` (or `$_HANDLER`)
 /// and serve it. Returns the exit status.

@@ -3,10 +3,13 @@
 //! `scf_core::Runtime::run` blocks in the long poll inside a read that cannot be interrupted,
 //! and its signal handling `_exit`s the process there. Python needs signals delivered as
 //! exceptions instead (KeyboardInterrupt, or the SystemExit that `run` installs for SIGTERM),
-//! so this loop drives `scf_core::Transport` itself: one long-lived thread (with SIGTERM and
-//! SIGINT blocked, so they go to the main thread) makes the `next` calls; the main thread waits
-//! for it in `poll(2)` with the GIL released. A signal interrupts that wait, the main thread
-//! runs the Python signal handlers, and an exception they raise ends `run`.
+//! so this loop drives a `scf_core::Source` itself (the runtime API, or in image mode the
+//! `POST /event-invoke` server): one long-lived thread (with SIGTERM and SIGINT blocked, so they
+//! go to the main thread) makes the `ready` and `next` calls; the main thread waits for it in
+//! `poll(2)` with the GIL released. A signal interrupts that wait, the main thread runs the
+//! Python signal handlers, and an exception they raise ends `run`. However `run` ends, the
+//! source is shut down: image mode's server stops listening, answers the requests it still
+//! holds with 503, and wakes the poll thread out of `next`.
 
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
@@ -17,9 +20,9 @@ use std::time::Duration;
 use pyo3::exceptions::{PySystemExit, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
-use scf_core::{Config, Error, ErrorReport, Invocation, MAX_RESPONSE_BYTES, Transport};
+use scf_core::{Config, Error, ErrorReport, Invocation, MAX_RESPONSE_BYTES, Source};
 
-use crate::context::ContextTemplate;
+use crate::context::{ContextTemplate, EnvMirror};
 use crate::convert::{Outcome, call_python};
 use crate::tagger::{self, Tag};
 use crate::{RuntimeApiError, to_pyerr};
@@ -30,15 +33,19 @@ const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Serve `handler(event, context)` until stopped; the loop behind `scfruntime.run`.
 ///
-/// Reads the configuration from the environment, reports ready, then answers events one at a
-/// time until `max_invocations` (if given) are answered. A handler exception is posted as the
-/// error JSON and the loop goes on.
+/// Reads the configuration from the environment: the SCF runtime API when `SCF_RUNTIME_API`
+/// is set, else with `SCFRUNTIME_MODE=image` an HTTP server for `POST /event-invoke` on
+/// `SCFRUNTIME_LISTEN` (default `0.0.0.0:9000`). Reports ready (image mode: starts listening),
+/// then answers events one at a time until `max_invocations` (if given) are answered. A
+/// handler exception is posted as the error JSON (image mode: answered 500 with it) and the
+/// loop goes on.
 ///
 /// # Errors
 ///
-/// `ConfigError` for a missing or malformed environment, `RuntimeApiError` when `ready` or
-/// `next` fail for good, and any `BaseException` that is not an `Exception` (a
-/// `KeyboardInterrupt`, the `SystemExit(0)` of SIGTERM) raised by the handler or a signal.
+/// `ConfigError` for a missing or malformed environment or an address image mode cannot
+/// listen on, `RuntimeApiError` when `ready` or `next` fail for good, and any `BaseException`
+/// that is not an `Exception` (a `KeyboardInterrupt`, the `SystemExit(0)` of SIGTERM) raised by
+/// the handler or a signal.
 pub fn serve(
     py: Python<'_>,
     handler: &Bound<'_, PyAny>,
@@ -46,27 +53,55 @@ pub fn serve(
 ) -> PyResult<()> {
     let config = Config::from_env().map_err(to_pyerr)?;
     let template = ContextTemplate::new(py, &config)?;
-    let transport = Arc::new(Transport::new(&config));
+    let source = Arc::new(Source::new(&config));
+    // A backstop for an unwinding panic; the normal paths below shut down with the GIL
+    // released (stopping the server may wait for answers still being written).
+    let _shutdown = Shutdown(&source);
     let signals = StopSignals::install(py)?;
     let tag = Arc::new(Tag::default());
     let streams = tagger::install(py, &tag)?;
-    let result = serve_loop(py, handler, &template, &transport, &tag, max_invocations);
+    let mut env = EnvMirror::new();
+    let result = serve_loop(
+        py,
+        handler,
+        &template,
+        &source,
+        &tag,
+        &mut env,
+        max_invocations,
+    );
+    py.detach(|| source.shutdown());
+    // Nothing to undo unless image-mode events set variables; a failure here is only logged,
+    // since `result` says how the loop ended.
+    if let Err(e) = env.restore(py) {
+        eprintln!("scfruntime: cannot restore os.environ: {e}");
+    }
     flush_python(py);
     streams.restore(py);
     signals.restore(py);
     result
 }
 
+/// Shuts the source down when dropped (`Source::shutdown` is idempotent).
+struct Shutdown<'a>(&'a Source);
+
+impl Drop for Shutdown<'_> {
+    fn drop(&mut self) {
+        self.0.shutdown();
+    }
+}
+
 fn serve_loop(
     py: Python<'_>,
     handler: &Bound<'_, PyAny>,
     template: &ContextTemplate,
-    transport: &Arc<Transport>,
+    source: &Arc<Source>,
     tag: &Tag,
+    env: &mut EnvMirror,
     max_invocations: Option<u64>,
 ) -> PyResult<()> {
     flush_python(py);
-    let poller = Poller::spawn(Arc::clone(transport))
+    let poller = Poller::spawn(Arc::clone(source))
         .map_err(|e| RuntimeApiError::new_err(format!("cannot start the poll thread: {e}")))?;
     // Through the poll thread too: its retries may last a minute, and a signal must not wait.
     poller.ready(py)?.map_err(to_pyerr)?;
@@ -81,15 +116,25 @@ fn serve_loop(
                 eprintln!("scfruntime: invalid event: {reason}");
                 let report = ErrorReport::invalid_event(reason);
                 let body = report.to_json(request_id.as_deref().unwrap_or_default());
-                post(py, transport, false, &body);
+                post(py, source, false, &body);
                 answered += 1;
                 continue;
             }
+            // Image mode's server was shut down (by another thread): no event will come.
+            Err(Error::ServerStopped) => return Ok(()),
             Err(e) => return Err(to_pyerr(e)),
         };
         let request_id = inv.request_id.clone();
         tag.set(Some(&request_id));
-        let outcome = call_python(py, handler, template, inv);
+        // Image mode: the event's credentials and identity where a code package has them.
+        let outcome = match env.apply(py, inv.metadata.as_ref()) {
+            Ok(()) => call_python(py, handler, template, inv),
+            Err(e) => Outcome::Fail(crate::error_report(
+                py,
+                &e,
+                "cannot set the event's X-Scf-* values in os.environ",
+            )),
+        };
         flush_python(py);
         tag.set(None);
         let abort = match outcome {
@@ -97,20 +142,20 @@ fn serve_loop(
                 match body.as_bytes() {
                     Ok(bytes) if bytes.len() > MAX_RESPONSE_BYTES => {
                         let report = ErrorReport::response_too_large(bytes.len());
-                        post(py, transport, false, &report.to_json(&request_id));
+                        post(py, source, false, &report.to_json(&request_id));
                     }
                     // Posted straight from the Python object's buffer: no copy.
-                    Ok(bytes) => post(py, transport, true, bytes),
-                    Err(report) => post(py, transport, false, &report.to_json(&request_id)),
+                    Ok(bytes) => post(py, source, true, bytes),
+                    Err(report) => post(py, source, false, &report.to_json(&request_id)),
                 }
                 None
             }
             Outcome::Fail(report) => {
-                post(py, transport, false, &report.to_json(&request_id));
+                post(py, source, false, &report.to_json(&request_id));
                 None
             }
             Outcome::Abort(report, err) => {
-                post(py, transport, false, &report.to_json(&request_id));
+                post(py, source, false, &report.to_json(&request_id));
                 Some(err)
             }
         };
@@ -122,14 +167,15 @@ fn serve_loop(
     Ok(())
 }
 
-/// Post a result with the GIL released. A refused or lost post is logged, never retried (the
-/// first result is final), and the loop goes on, as in `scf_core::Runtime::run`.
-fn post(py: Python<'_>, transport: &Transport, ok: bool, body: &[u8]) {
+/// Post a result with the GIL released (image mode: answer the request). A refused or lost
+/// post is logged, never retried (the first result is final), and the loop goes on, as in
+/// `scf_core::Runtime::run`.
+fn post(py: Python<'_>, source: &Source, ok: bool, body: &[u8]) {
     let result = py.detach(|| {
         if ok {
-            transport.respond(body)
+            source.respond(body)
         } else {
-            transport.fail(body)
+            source.fail(body)
         }
     });
     if let Err(e) = result {
@@ -161,7 +207,7 @@ enum Request {
 /// What the poll thread answers: `None` for ready, the event for next.
 type Answer = scf_core::Result<Option<Invocation>>;
 
-/// The thread that makes the blocking runtime API calls (`ready`, then one `next` per
+/// The thread that makes the blocking calls of the source (`ready`, then one `next` per
 /// request) for the life of a `run`.
 struct Poller {
     requests: mpsc::Sender<Request>,
@@ -170,7 +216,7 @@ struct Poller {
 }
 
 impl Poller {
-    fn spawn(transport: Arc<Transport>) -> std::io::Result<Poller> {
+    fn spawn(source: Arc<Source>) -> std::io::Result<Poller> {
         let (requests, pending) = mpsc::channel::<Request>();
         let (done, results) = mpsc::channel();
         let (wake, mut wake_tx) = UnixStream::pair()?;
@@ -180,8 +226,8 @@ impl Poller {
                 block_stop_signals();
                 while let Ok(request) = pending.recv() {
                     let answer = match request {
-                        Request::Ready => transport.ready().map(|()| None),
-                        Request::Next => transport.next().map(Some),
+                        Request::Ready => source.ready().map(|()| None),
+                        Request::Next => source.next().map(Some),
                     };
                     // The receiver is gone when `run` ended (e.g. on KeyboardInterrupt).
                     if done.send(answer).is_err() || wake_tx.write_all(&[1]).is_err() {
@@ -196,7 +242,8 @@ impl Poller {
         })
     }
 
-    /// Report ready (`POST /runtime/init/ready`), waiting as [`next`](Self::next) does.
+    /// Report ready (`POST /runtime/init/ready`; image mode: start listening), waiting as
+    /// [`next`](Self::next) does.
     fn ready(&self, py: Python<'_>) -> PyResult<scf_core::Result<()>> {
         Ok(self.call(py, Request::Ready)?.map(|_| ()))
     }
@@ -215,7 +262,7 @@ impl Poller {
     }
 
     fn call(&self, py: Python<'_>, request: Request) -> PyResult<Answer> {
-        let gone = || RuntimeApiError::new_err("the runtime API poll thread ended");
+        let gone = || RuntimeApiError::new_err("the poll thread ended");
         self.requests.send(request).map_err(|_| gone())?;
         let fd = self.wake.as_raw_fd();
         loop {
@@ -302,7 +349,9 @@ impl StopSignals {
     }
 }
 
-/// Serve `handler(event, context)` with the SCF runtime API named by the environment.
+/// Serve `handler(event, context)` with the SCF runtime API named by the environment, or with
+/// `SCFRUNTIME_MODE=image` as an image-deployed function (an HTTP server for
+/// `POST /event-invoke` on `SCFRUNTIME_LISTEN`, default `0.0.0.0:9000`).
 ///
 /// `handler` is called once per event with `event` (the decoded JSON body; `str` or `bytes`
 /// when the body is not JSON) and `context` (a `Context` dict). Its return value is sent as

@@ -1,13 +1,15 @@
 //! The embedded-Python SCF `bootstrap`: hosts CPython in this process, makes `scfruntime`
 //! importable without a wheel, imports `$_HANDLER` from the code directory (the current
-//! directory) and serves it through the same loop as `scfruntime.run`.
+//! directory) and serves it through the same loop as `scfruntime.run`: through the runtime
+//! API, or with `SCFRUNTIME_MODE=image` as an image-deployed function (`POST /event-invoke` on
+//! `SCFRUNTIME_LISTEN`).
 //!
 //! How the interpreter is configured (locale, where the standard library is, `site` and
 //! `SCFRUNTIME_PYTHON_NO_SITE`, the layer directories on `sys.path`) is in [`startup`].
 //!
 //! Exit status: 0 when stopped by SIGTERM or after the loop ended, 1 for a handler that cannot
-//! be loaded (status 443 / 437 on stderr), a runtime API failure or an interpreter that cannot
-//! start, 2 for a usage error (including a malformed `SCFRUNTIME_PYTHON_*` variable).
+//! be loaded (status 443 / 437 on stderr), a runtime API failure, an image-mode address it
+//! cannot listen on or an interpreter that cannot start, 2 for a usage error (including a malformed `SCFRUNTIME_PYTHON_*` variable).
 
 mod startup;
 

@@ -2,10 +2,27 @@
 
 import json
 import logging
+import os
 import time
 
 logger = logging.getLogger("handlers")
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+
+# Where a code package finds its metadata and temporary role credentials; image mode puts each
+# event's X-Scf-* values there too.
+METADATA_VARIABLES = [
+    "SCF_FUNCTIONNAME",
+    "SCF_FUNCTIONVERSION",
+    "SCF_NAMESPACE",
+    "TENCENTCLOUD_REGION",
+    "TENCENTCLOUD_APPID",
+    "TENCENTCLOUD_UIN",
+    "TENCENTCLOUD_SECRETID",
+    "TENCENTCLOUD_SECRETKEY",
+    "TENCENTCLOUD_SESSIONTOKEN",
+    "TRIGGER_SRC",
+]
+ENV_AT_IMPORT = {name: os.environ.get(name) for name in METADATA_VARIABLES}
 
 
 def echo(event, context):
@@ -26,6 +43,23 @@ def context_view(event, context):
     view["_remaining"] = context.get_remaining_time_in_millis()
     view["_json"] = json.loads(json.dumps(context))
     return view
+
+
+def context_and_env(event, context):
+    """The context (as context_view) plus the metadata variables now and at import."""
+    view = context_view(event, context)
+    view["_env"] = {name: os.environ.get(name) for name in METADATA_VARIABLES}
+    view["_env_at_import"] = ENV_AT_IMPORT
+    return view
+
+
+def echo_logged(event, context):
+    print(f"handled {len(json.dumps(event))} bytes")
+    return event
+
+
+def big_response(event, context):
+    return "x" * (6 * 1024 * 1024 + 1)
 
 
 def remaining(event, context):

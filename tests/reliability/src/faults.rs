@@ -257,11 +257,13 @@ impl State {
     fn plan_refusal(&mut self, ep: Endpoint) {
         let nth = self.calls[ep.index()] + 1;
         for (s, fired) in &mut self.faults {
-            if !*fired && s.endpoint == ep && s.nth == nth {
-                if let Fault::Refused(d) = s.fault {
-                    *fired = true;
-                    self.refuse_after = Some(d);
-                }
+            if !*fired
+                && s.endpoint == ep
+                && s.nth == nth
+                && let Fault::Refused(d) = s.fault
+            {
+                *fired = true;
+                self.refuse_after = Some(d);
             }
         }
     }
@@ -484,10 +486,10 @@ fn read_head(r: &mut BufReader<TcpStream>) -> io::Result<Option<Request>> {
         if h == "\r\n" || h == "\n" {
             break;
         }
-        if let Some((k, v)) = h.split_once(':') {
-            if k.trim().eq_ignore_ascii_case("content-length") {
-                length = v.trim().parse().unwrap_or(0);
-            }
+        if let Some((k, v)) = h.split_once(':')
+            && k.trim().eq_ignore_ascii_case("content-length")
+        {
+            length = v.trim().parse().unwrap_or(0);
         }
     }
     Ok(Some(Request {

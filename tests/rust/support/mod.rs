@@ -270,10 +270,10 @@ fn serve_conn(conn: TcpStream, st: &Arc<(Mutex<State>, Condvar)>) {
             _ => Some(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n".to_vec()),
         };
         drop(s);
-        if let Some(a) = answer {
-            if w.write_all(&a).is_err() {
-                return;
-            }
+        if let Some(a) = answer
+            && w.write_all(&a).is_err()
+        {
+            return;
         }
     }
 }

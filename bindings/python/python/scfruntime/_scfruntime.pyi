@@ -24,10 +24,12 @@ class ScfRuntimeError(Exception):
     """Base class of every error scfruntime raises."""
 
 class ConfigError(ScfRuntimeError):
-    """The SCF environment is missing or malformed (SCF_RUNTIME_API, SCF_RUNTIME_API_PORT)."""
+    """The SCF environment is missing or malformed (SCF_RUNTIME_API, SCF_RUNTIME_API_PORT,
+    SCFRUNTIME_MODE, SCFRUNTIME_LISTEN), or image mode cannot listen on its address."""
 
 class RuntimeApiError(ScfRuntimeError):
-    """The runtime API could not be reached or refused a call (ready or next)."""
+    """The runtime API could not be reached or refused a call (ready or next), or image mode's
+    event server stopped."""
 
 class HandlerImportError(ScfRuntimeError):
     """Importing the handler's module failed (SCF status 443, user code error)."""
@@ -46,7 +48,9 @@ class Context(dict[str, Any]):
         """Milliseconds left until the invocation's deadline; 0 once it has passed."""
 
 def run(handler: Callable[[Any, Context], object], *, max_invocations: int | None = None) -> None:
-    """Serve ``handler(event, context)`` through the SCF runtime API named by the environment.
+    """Serve ``handler(event, context)`` through the SCF runtime API named by the environment,
+    or with ``SCFRUNTIME_MODE=image`` as an image-deployed function (``POST /event-invoke`` on
+    ``SCFRUNTIME_LISTEN``, default ``0.0.0.0:9000``).
 
     Raises ConfigError, RuntimeApiError, and KeyboardInterrupt / SystemExit(0) on SIGINT /
     SIGTERM."""
