@@ -11,9 +11,10 @@ everything else). Measures, per contestant:
 
 - per-invocation time (server-measured gap between consecutive results: median, p99) at event
   sizes of 64 B, 64 KB, 1 MB and 6 MB, over several rounds that alternate the contestants;
-- cold start: from spawning the process to the first result received, median of 20 spawns
-  (`--spawns`); the embedded Python bootstrap both as shipped (`site` imported) and with
-  `SCFRUNTIME_PYTHON_NO_SITE=1`, each also as a ratio to `python -m awslambdaric`;
+- cold start: from spawning the process to the first result received, median of 40 spawns
+  (`--spawns`) that alternate the contestants; the embedded Python bootstrap both as shipped (`site` imported) and with
+  `SCFRUNTIME_PYTHON_NO_SITE=1` and on a clean interpreter (an empty site-packages), each also
+  as a ratio to `python -m awslambdaric`;
 - RSS of the one client process, from /proc/PID/status: VmRSS after 10^4 and after 10^5
   invocations of a 64 B event (`--rss-invocations` sets the second; the first is a tenth) and
   the growth between, its file-backed and anonymous parts (RssFile: mapped pages of the binary,
@@ -84,6 +85,22 @@ class Contestant:
         self.unavailable = None  # the reason, when it could not be built
 
 
+def clean_python_home(out):
+    """A PYTHONHOME for the embedded bootstrap: this interpreter's standard library (symlinked,
+    lib-dynload included) with an empty site-packages, so `site` runs but finds no `.pth`."""
+    ver = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    stdlib = Path(sys.base_prefix) / "lib" / ver
+    home = out / "clean-python"
+    lib = home / "lib" / ver
+    if home.exists():
+        shutil.rmtree(home)
+    (lib / "site-packages").mkdir(parents=True)
+    for entry in stdlib.iterdir():
+        if entry.name != "site-packages":
+            (lib / entry.name).symlink_to(entry)
+    return home
+
+
 def build(out, quick):
     """Build everything; returns the contestants (some possibly marked unavailable)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -111,6 +128,7 @@ def build(out, quick):
                     if not quick else
                     {64: (10, 200), 64 * 1024: (5, 60), 1024 * 1024: (2, 10), SIX_MB: (1, 3)})
     no_site = {"_HANDLER": "echo.handler", "SCFRUNTIME_PYTHON_NO_SITE": "1"}
+    clean = {"_HANDLER": "echo.handler", "PYTHONHOME": str(clean_python_home(out))}
     cs = [
         Contestant("floor: raw-socket C client", "floor", [out / "raw_client", "100000000"]),
         Contestant("ours: Rust (scf-core)", "ours", [rel / "fixture-echo"]),
@@ -132,6 +150,12 @@ def build(out, quick):
                    [rel / "scf-python-bootstrap"], env=no_site, cwd=py_dir, sizes=[64],
                    note="the same binary without `site` (bootstrap/python/README.md); per invocation it "
                         "is the row above, so only 64 B is timed"),
+        Contestant("ours: Python embedded, clean interpreter (site on, no third-party .pth)", "ours",
+                   [rel / "scf-python-bootstrap"], env=clean, cwd=py_dir, sizes=[64],
+                   note="as shipped (`site` imported) on this machine's interpreter with an empty "
+                        "site-packages (PYTHONHOME: symlinks to its stdlib, built by run.py), as "
+                        "an SCF layer's Python would be; the venvs of the wheel route and "
+                        "awslambdaric do not run the base site-packages' `.pth` files either"),
         Contestant("peer: seed bash + curl bootstrap", "peer", [seed_dir / "bootstrap"],
                    env={"_HANDLER": "index.main_handler"}, cwd=seed_dir, sizes=[64], counts=slow,
                    rss=False, note="one curl process per request, as Tencent's guide does it"),
@@ -276,7 +300,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--only", help="comma-separated substrings of contestant names")
     ap.add_argument("--no-write", action="store_true", help="print, do not write RESULTS.md/results.json")
-    ap.add_argument("--spawns", type=int, help="cold starts per contestant (default 20, --quick 5)")
+    ap.add_argument("--spawns", type=int, help="cold starts per contestant (default 40, --quick 5)")
     ap.add_argument("--rss-invocations", type=int,
                     help="invocations of the RSS run (default 10^5, --quick 10^4); RSS is also "
                          "sampled after a tenth of them")
@@ -289,7 +313,7 @@ def main():
         keys = args.only.split(",")
         contestants = [c for c in contestants if c.kind == "floor" or any(k in c.name for k in keys)]
     counts = QUICK_COUNTS if args.quick else COUNTS
-    spawns = args.spawns or (5 if args.quick else 20)
+    spawns = args.spawns or (5 if args.quick else 40)
     rss_total = args.rss_invocations or (10_000 if args.quick else 100_000)
 
     results = {c.name: {"kind": c.kind, "note": c.note, "unavailable": c.unavailable, "sizes": {}}
@@ -319,17 +343,22 @@ def main():
                 log(f"round {r + 1} {SIZE_NAMES[size]:>5} {c.name}: median {st['median_ns'] / 1000:.2f} us "
                     f"p99 {st['p99_ns'] / 1000:.2f} us")
 
-    # Cold start: spawn to first result.
-    for c in live:
-        colds = []
-        for _ in range(spawns):
+    # Cold start: spawn to first result. The spawns alternate the contestants (one each per
+    # pass), so the machine's drift hits all of them alike, as the per-invocation rounds do.
+    colds = {c.name: [] for c in live}
+    failed = set()
+    for _ in range(spawns):
+        for c in live:
+            if c.name in failed:
+                continue
             try:
-                colds.append(run_one(out, c, 64, 0, 1, cold=True)["cold_start_ns"])
+                colds[c.name].append(run_one(out, c, 64, 0, 1, cold=True)["cold_start_ns"])
             except Exception as e:
                 log(f"{c.name} cold start: FAILED {e}")
-                break
-        if colds:
-            results[c.name]["cold_start_ms"] = statistics.median(colds) / 1e6
+                failed.add(c.name)
+    for c in live:
+        if colds[c.name]:
+            results[c.name]["cold_start_ms"] = statistics.median(colds[c.name]) / 1e6
             log(f"cold {c.name}: {results[c.name]['cold_start_ms']:.2f} ms")
 
     # RSS of one process after a tenth of the run and at its end (64 B); the slow seed is
