@@ -25,8 +25,8 @@ use tokio::sync::{oneshot, watch};
 
 /// One MiB.
 const MIB: usize = 1024 * 1024;
-/// The wire log keeps at most this many requests...
-const MAX_RECORDED_REQUESTS: usize = 4096;
+/// By default the wire log keeps at most this many requests ([`Limits::wire_log_requests`])...
+pub const MAX_RECORDED_REQUESTS: usize = 4096;
 /// ...and at most this many body bytes; the oldest half is dropped when either is passed.
 const MAX_RECORDED_BYTES: usize = 64 * MIB;
 /// Bodies of requests other than result posts are buffered up to this size.
@@ -45,6 +45,10 @@ pub struct Limits {
     pub max_event_bytes: usize,
     /// Largest result body accepted on `/runtime/invocation/response` or `/error`; larger ones get 407.
     pub max_response_bytes: usize,
+    /// Most requests the wire log ([`RuntimeApi::requests`]) keeps, the oldest half dropped when
+    /// passed; 0 keeps none. Tests want it; a long-lived instance (`scfrt serve`) does not, since
+    /// every instance's log is memory held until the instance ends.
+    pub wire_log_requests: usize,
 }
 
 impl Default for Limits {
@@ -52,6 +56,7 @@ impl Default for Limits {
         Limits {
             max_event_bytes: 6 * MIB,
             max_response_bytes: 6 * MIB,
+            wire_log_requests: MAX_RECORDED_REQUESTS,
         }
     }
 }
@@ -183,6 +188,8 @@ struct State {
     requests: Vec<RecordedRequest>,
     /// Body bytes held in `requests`.
     recorded_bytes: usize,
+    /// [`Limits::wire_log_requests`].
+    wire_log_cap: usize,
 }
 
 struct Invocation {
@@ -197,9 +204,12 @@ struct Invocation {
 impl State {
     /// Append to the wire log, dropping the oldest half when it is over its budget.
     fn record(&mut self, req: RecordedRequest) {
+        if self.wire_log_cap == 0 {
+            return;
+        }
         self.recorded_bytes += req.body.len();
         self.requests.push(req);
-        if self.requests.len() > MAX_RECORDED_REQUESTS || self.recorded_bytes > MAX_RECORDED_BYTES {
+        if self.requests.len() > self.wire_log_cap || self.recorded_bytes > MAX_RECORDED_BYTES {
             let drop = self.requests.len().div_ceil(2);
             let freed: usize = self.requests.drain(..drop).map(|r| r.body.len()).sum();
             self.recorded_bytes -= freed;
@@ -259,7 +269,10 @@ impl RuntimeApi {
         let (queued, _) = watch::channel(0u64);
         let shared = Arc::new(Shared {
             limits,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                wire_log_cap: limits.wire_log_requests,
+                ..State::default()
+            }),
             cond: Condvar::new(),
             queued,
         });
@@ -705,15 +718,32 @@ mod tests {
 
     #[test]
     fn wire_log_keeps_the_most_recent_within_its_budget() {
-        let mut st = State::default();
+        let log = |cap| State {
+            wire_log_cap: cap,
+            ..State::default()
+        };
+        let mut st = log(MAX_RECORDED_REQUESTS);
         for n in 0..10_000 {
             st.record(req(n, 1));
         }
         assert!(st.requests.len() <= MAX_RECORDED_REQUESTS);
+        assert!(st.requests.len() > MAX_RECORDED_REQUESTS / 2);
         assert_eq!(st.requests.last().map(|r| r.path.as_str()), Some("/9999"));
         assert_eq!(st.recorded_bytes, st.requests.len());
 
-        let mut st = State::default();
+        let mut st = log(16);
+        for n in 0..100 {
+            st.record(req(n, 1));
+        }
+        assert!(st.requests.len() <= 16, "{}", st.requests.len());
+        assert_eq!(st.requests.last().map(|r| r.path.as_str()), Some("/99"));
+
+        let mut st = log(0);
+        st.record(req(0, 1));
+        assert!(st.requests.is_empty());
+        assert_eq!(st.recorded_bytes, 0);
+
+        let mut st = log(MAX_RECORDED_REQUESTS);
         for n in 0..5 {
             st.record(req(n, 30 * MIB));
         }

@@ -264,6 +264,7 @@ fn custom_limits_apply() {
     let api = RuntimeApi::start(Limits {
         max_event_bytes: 10,
         max_response_bytes: 4,
+        ..Limits::default()
     })
     .unwrap();
     assert!(api.invoke(b"12345678901", &opts("x")).is_err());
