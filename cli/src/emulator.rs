@@ -278,6 +278,30 @@ struct Ending {
     mem: u64,
 }
 
+impl Ending {
+    /// The function's result (status 0).
+    fn result(ret: Vec<u8>, duration: Duration, mem: u64) -> Ending {
+        Ending {
+            status: STATUS_OK,
+            ret,
+            err_msg: String::new(),
+            duration,
+            mem,
+        }
+    }
+
+    /// The function's own error (430), `err_msg` as it reported it.
+    fn user_error(err_msg: String, duration: Duration, mem: u64) -> Ending {
+        Ending {
+            status: STATUS_USER_ERROR,
+            ret: Vec::new(),
+            err_msg,
+            duration,
+            mem,
+        }
+    }
+}
+
 impl Function {
     /// Checks the package: `code_dir` is a directory holding an executable regular file
     /// `bootstrap`. The code directory is made absolute.
@@ -501,7 +525,7 @@ impl Function {
         };
         let sampler = Sampler::start(inst.pid, MEM_SAMPLE_INTERVAL);
         let report = api.invoke_timed(event, &opts);
-        let mut mem = sampler.finish();
+        let mem = sampler.finish();
         let report = match report {
             Ok(r) => r,
             Err(InvokeError::EventTooLarge { limit, .. }) => {
@@ -523,63 +547,17 @@ impl Function {
         match report.outcome {
             Outcome::Response(body) => {
                 inst.flush_logs();
-                Ending {
-                    status: STATUS_OK,
-                    ret: body,
-                    err_msg: String::new(),
-                    duration,
-                    mem,
-                }
+                Ending::result(body, duration, mem)
             }
             Outcome::Error(body) => {
                 inst.flush_logs();
-                Ending {
-                    status: STATUS_USER_ERROR,
-                    ret: Vec::new(),
-                    err_msg: String::from_utf8_lossy(&body).into_owned(),
-                    duration,
-                    mem,
-                }
+                Ending::user_error(String::from_utf8_lossy(&body).into_owned(), duration, mem)
             }
-            Outcome::ResponseTooLarge { .. } => {
-                mem = mem.max(self.kill_instance());
-                Ending {
-                    mem,
-                    ..platform_failure(
-                        STATUS_RESPONSE_TOO_LARGE,
-                        size_message("response", self.limits.max_response_bytes),
-                        duration,
-                    )
-                }
-            }
+            Outcome::ResponseTooLarge { .. } => self.response_too_large(duration, mem),
             Outcome::TimedOut => {
-                mem = mem.max(self.kill_instance());
-                Ending {
-                    mem,
-                    ..platform_failure(
-                        STATUS_TIMEOUT,
-                        format!(
-                            "Invoking task timed out after {} seconds",
-                            seconds(self.cfg.timeout)
-                        ),
-                        duration,
-                    )
-                }
+                self.kill_and_fail(STATUS_TIMEOUT, self.timeout_message(), duration, mem)
             }
-            Outcome::Aborted => {
-                let exit = self.instance.as_mut().and_then(|i| i.teardown());
-                self.instance = None;
-                mem = mem.max(exit.map_or(0, |e| e.maxrss_bytes));
-                let how = exit.map_or_else(|| "unknown status".to_owned(), |e| e.describe());
-                Ending {
-                    mem,
-                    ..platform_failure(
-                        STATUS_PROCESS_EXITED,
-                        format!("User process exited when running: {how}"),
-                        duration,
-                    )
-                }
-            }
+            Outcome::Aborted => self.exited_while_running(duration, mem),
         }
     }
 
@@ -599,19 +577,13 @@ impl Function {
             self.cfg.timeout,
             self.limits.max_response_bytes,
         );
-        let mut mem = sampler.finish();
+        let mem = sampler.finish();
         let duration = exchange.duration();
         match exchange.answer {
             Answer::Status { status, body } => {
                 inst.flush_logs();
                 if (200..300).contains(&status) {
-                    return Ending {
-                        status: STATUS_OK,
-                        ret: body,
-                        err_msg: String::new(),
-                        duration,
-                        mem,
-                    };
+                    return Ending::result(body, duration, mem);
                 }
                 if status == 413 {
                     let message = format!(
@@ -636,56 +608,66 @@ impl Function {
                 } else {
                     String::from_utf8_lossy(&body).into_owned()
                 };
-                Ending {
-                    status: STATUS_USER_ERROR,
-                    ret: Vec::new(),
-                    err_msg,
-                    duration,
-                    mem,
-                }
+                Ending::user_error(err_msg, duration, mem)
             }
-            Answer::TooLarge { .. } => {
-                mem = mem.max(self.kill_instance());
-                Ending {
-                    mem,
-                    ..platform_failure(
-                        STATUS_RESPONSE_TOO_LARGE,
-                        size_message("response", self.limits.max_response_bytes),
-                        duration,
-                    )
-                }
+            Answer::TooLarge { .. } => self.response_too_large(duration, mem),
+            Answer::TimedOut => {
+                self.kill_and_fail(STATUS_TIMEOUT, self.timeout_message(), duration, mem)
             }
-            answer @ (Answer::TimedOut | Answer::Closed(_)) => {
-                let mut message = format!(
-                    "Invoking task timed out after {} seconds",
-                    seconds(self.cfg.timeout)
+            Answer::Closed(why) => {
+                let message = format!(
+                    "{} (the function's HTTP server closed the connection without answering: \
+                     {why})",
+                    self.timeout_message()
                 );
-                if let Answer::Closed(why) = &answer {
-                    message.push_str(&format!(
-                        " (the function's HTTP server closed the connection without answering: \
-                         {why})"
-                    ));
-                }
-                mem = mem.max(self.kill_instance());
-                Ending {
-                    mem,
-                    ..platform_failure(STATUS_TIMEOUT, message, duration)
-                }
+                self.kill_and_fail(STATUS_TIMEOUT, message, duration, mem)
             }
-            Answer::Aborted => {
-                let exit = self.instance.as_mut().and_then(|i| i.teardown());
-                self.instance = None;
-                mem = mem.max(exit.map_or(0, |e| e.maxrss_bytes));
-                let how = exit.map_or_else(|| "unknown status".to_owned(), |e| e.describe());
-                Ending {
-                    mem,
-                    ..platform_failure(
-                        STATUS_PROCESS_EXITED,
-                        format!("User process exited when running: {how}"),
-                        duration,
-                    )
-                }
-            }
+            Answer::Aborted => self.exited_while_running(duration, mem),
+        }
+    }
+
+    /// The platform's words for an invocation that ran out of time.
+    fn timeout_message(&self) -> String {
+        format!(
+            "Invoking task timed out after {} seconds",
+            seconds(self.cfg.timeout)
+        )
+    }
+
+    /// A result over the response limit: 407, and the instance is killed.
+    fn response_too_large(&mut self, duration: Duration, mem: u64) -> Ending {
+        let message = size_message("response", self.limits.max_response_bytes);
+        self.kill_and_fail(STATUS_RESPONSE_TOO_LARGE, message, duration, mem)
+    }
+
+    /// Kills the warm instance and ends the invocation with a platform failure; the memory
+    /// reported is the larger of the sampled peak and the bootstrap's own ru_maxrss.
+    fn kill_and_fail(
+        &mut self,
+        status: u16,
+        message: String,
+        duration: Duration,
+        mem: u64,
+    ) -> Ending {
+        let mem = mem.max(self.kill_instance());
+        Ending {
+            mem,
+            ..platform_failure(status, message, duration)
+        }
+    }
+
+    /// The bootstrap exited while running the invocation: 439 with how it ended.
+    fn exited_while_running(&mut self, duration: Duration, mem: u64) -> Ending {
+        let exit = self.instance.as_mut().and_then(|i| i.teardown());
+        self.instance = None;
+        let how = exit.map_or_else(|| "unknown status".to_owned(), |e| e.describe());
+        Ending {
+            mem: mem.max(exit.map_or(0, |e| e.maxrss_bytes)),
+            ..platform_failure(
+                STATUS_PROCESS_EXITED,
+                format!("User process exited when running: {how}"),
+                duration,
+            )
         }
     }
 

@@ -205,7 +205,9 @@ impl ImageServer {
         let join = std::thread::Builder::new()
             .name("scfruntime-image".into())
             .spawn(move || {
-                block_stop_signals();
+                // SIGTERM/SIGINT go to the thread running the loop (under Python, the main
+                // thread, whose waits they interrupt), not to the server's.
+                crate::block_stop_signals();
                 rt.block_on(serve(listener, server_shared, stopped));
                 // Dropping the runtime here cancels the connections still open.
             })
@@ -441,19 +443,6 @@ fn wait<'a>(
             .unwrap_or_else(PoisonError::into_inner)
             .0,
     )
-}
-
-/// Keep SIGTERM and SIGINT away from the server's thread, so they reach the thread running the
-/// loop (or, under Python, the main thread, whose waits they interrupt).
-fn block_stop_signals() {
-    // SAFETY: a sigset_t initialised by sigemptyset; pthread_sigmask only changes this thread.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
 }
 
 async fn serve(

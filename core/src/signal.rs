@@ -59,3 +59,19 @@ impl Drop for PollGuard {
         POLLING.store(false, Ordering::SeqCst);
     }
 }
+
+/// Block SIGTERM and SIGINT in the calling thread, so the kernel delivers them to another one.
+///
+/// For helper threads (image mode's server, the Python binding's poll thread): the stop signals
+/// then reach the thread that runs the loop (under Python, the main thread, whose waits they
+/// interrupt and whose handlers turn them into exceptions).
+pub fn block_stop_signals() {
+    // SAFETY: a sigset_t initialised by sigemptyset; pthread_sigmask only changes this thread.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}

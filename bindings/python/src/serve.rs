@@ -223,7 +223,7 @@ impl Poller {
         std::thread::Builder::new()
             .name("scfruntime-next".into())
             .spawn(move || {
-                block_stop_signals();
+                scf_core::block_stop_signals();
                 while let Ok(request) = pending.recv() {
                     let answer = match request {
                         Request::Ready => source.ready().map(|()| None),
@@ -287,19 +287,6 @@ fn wait_readable(fd: i32, timeout: Duration) -> bool {
     // SAFETY: one valid pollfd for the duration of the call.
     let n = unsafe { libc::poll(&mut pfd, 1, ms) };
     n > 0 && pfd.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0
-}
-
-/// Keep SIGTERM and SIGINT away from the calling thread, so the kernel delivers them to the
-/// main thread, whose `poll` they interrupt.
-fn block_stop_signals() {
-    // SAFETY: a sigset_t initialised by sigemptyset; pthread_sigmask only changes this thread.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
 }
 
 /// The Python-level SIGTERM handler `run` installs when none is set: a clean `SystemExit(0)`.
