@@ -20,6 +20,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   $sudo apt-get install -y -qq "${need_apt[@]}"
 fi
 
+# A clean clone (CI) gains nothing from incremental compilation but its files on disk.
+[ "${CI:-}" = true ] && export CARGO_INCREMENTAL=0
+# A full disk shows up as a cryptic rustc/LLVM error minutes in: say it plainly first.
+free_kb=$(df -Pk "${CARGO_TARGET_DIR:-.}" 2>/dev/null | awk 'NR==2 {print $4}')
+if [ "${free_kb:-0}" -lt $((8 * 1024 * 1024)) ]; then
+  echo "test.sh: warning: only $((free_kb / 1024)) MB free here; a clean build and test run writes about 4 GB" >&2
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
