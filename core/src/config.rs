@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::{Error, Result};
+use crate::{Error, FunctionMetadata, Result};
 
 /// The environment variable that selects image mode: `SCFRUNTIME_MODE=image`.
 ///
@@ -110,30 +110,17 @@ pub struct Config {
     pub handler: Option<String>,
     /// `SCF_RUNTIME`, e.g. `CustomRuntime`.
     pub runtime: Option<String>,
-    /// `SCF_FUNCTIONNAME`.
-    pub function_name: Option<String>,
-    /// `SCF_FUNCTIONVERSION`: `$LATEST` or a version number.
-    pub function_version: Option<String>,
-    /// `SCF_NAMESPACE`, e.g. `default`.
-    pub namespace: Option<String>,
-    /// `TENCENTCLOUD_REGION`, e.g. `ap-guangzhou`.
-    pub region: Option<String>,
-    /// `TENCENTCLOUD_APPID`.
-    pub appid: Option<String>,
-    /// `TENCENTCLOUD_UIN`.
-    pub uin: Option<String>,
-    /// `TENCENTCLOUD_SECRETID`: temporary role credential.
-    pub secret_id: Option<String>,
-    /// `TENCENTCLOUD_SECRETKEY`: temporary role credential.
-    pub secret_key: Option<String>,
-    /// `TENCENTCLOUD_SESSIONTOKEN`: temporary role credential.
-    pub session_token: Option<String>,
+    /// The function's identity, account, temporary role credentials and trigger source:
+    /// `SCF_FUNCTIONNAME`, `SCF_FUNCTIONVERSION`, `SCF_NAMESPACE`, `TENCENTCLOUD_REGION`,
+    /// `TENCENTCLOUD_APPID`, `TENCENTCLOUD_UIN`, `TENCENTCLOUD_SECRETID`,
+    /// `TENCENTCLOUD_SECRETKEY`, `TENCENTCLOUD_SESSIONTOKEN` and `TRIGGER_SRC`
+    /// ([`METADATA_FIELDS`](crate::METADATA_FIELDS)). In image mode each event brings its own
+    /// (`Invocation::metadata`), and these are what the environment held, usually nothing.
+    pub metadata: FunctionMetadata,
     /// `TENCENTCLOUD_RUNENV`, `SCF` on the platform.
     pub run_env: Option<String>,
     /// `USER_CODE_ROOT`, `/var/user/` on the platform.
     pub user_code_root: Option<PathBuf>,
-    /// `TRIGGER_SRC`, e.g. `timer` for timer triggers.
-    pub trigger_src: Option<String>,
     /// How invocations arrive: the runtime API (`runtime_api` and `runtime_api_port` are set) or
     /// image mode's server (they are empty and 0).
     pub mode: Mode,
@@ -141,24 +128,14 @@ pub struct Config {
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let hidden = |v: &Option<String>| v.as_ref().map(|_| "<hidden>");
         f.debug_struct("Config")
             .field("runtime_api", &self.runtime_api)
             .field("runtime_api_port", &self.runtime_api_port)
             .field("handler", &self.handler)
             .field("runtime", &self.runtime)
-            .field("function_name", &self.function_name)
-            .field("function_version", &self.function_version)
-            .field("namespace", &self.namespace)
-            .field("region", &self.region)
-            .field("appid", &self.appid)
-            .field("uin", &self.uin)
-            .field("secret_id", &hidden(&self.secret_id))
-            .field("secret_key", &hidden(&self.secret_key))
-            .field("session_token", &hidden(&self.session_token))
+            .field("metadata", &self.metadata)
             .field("run_env", &self.run_env)
             .field("user_code_root", &self.user_code_root)
-            .field("trigger_src", &self.trigger_src)
             .field("mode", &self.mode)
             .finish()
     }
@@ -208,18 +185,9 @@ impl Config {
         let metadata = || Config {
             handler: opt("_HANDLER"),
             runtime: opt("SCF_RUNTIME"),
-            function_name: opt("SCF_FUNCTIONNAME"),
-            function_version: opt("SCF_FUNCTIONVERSION"),
-            namespace: opt("SCF_NAMESPACE"),
-            region: opt("TENCENTCLOUD_REGION"),
-            appid: opt("TENCENTCLOUD_APPID"),
-            uin: opt("TENCENTCLOUD_UIN"),
-            secret_id: opt("TENCENTCLOUD_SECRETID"),
-            secret_key: opt("TENCENTCLOUD_SECRETKEY"),
-            session_token: opt("TENCENTCLOUD_SESSIONTOKEN"),
+            metadata: FunctionMetadata::from_env(|name| opt(name)),
             run_env: opt("TENCENTCLOUD_RUNENV"),
             user_code_root: opt("USER_CODE_ROOT").map(PathBuf::from),
-            trigger_src: opt("TRIGGER_SRC"),
             ..Config::default()
         };
         if image && lookup("SCF_RUNTIME_API").is_none() {
@@ -351,18 +319,18 @@ mod tests {
         assert_eq!(c.base_url(), "http://127.0.0.1:9001");
         assert_eq!(c.handler.as_deref(), Some("index.main_handler"));
         assert_eq!(c.runtime.as_deref(), Some("CustomRuntime"));
-        assert_eq!(c.function_name.as_deref(), Some("fn"));
-        assert_eq!(c.function_version.as_deref(), Some("$LATEST"));
-        assert_eq!(c.namespace.as_deref(), Some("default"));
-        assert_eq!(c.region.as_deref(), Some("ap-guangzhou"));
-        assert_eq!(c.appid.as_deref(), Some("1250000000"));
-        assert_eq!(c.uin.as_deref(), Some("100000000001"));
-        assert_eq!(c.secret_id.as_deref(), Some("AKIDxxx"));
-        assert_eq!(c.secret_key.as_deref(), Some("sk-value-7"));
-        assert_eq!(c.session_token.as_deref(), Some("tok-value-9"));
+        assert_eq!(c.metadata.function_name.as_deref(), Some("fn"));
+        assert_eq!(c.metadata.function_version.as_deref(), Some("$LATEST"));
+        assert_eq!(c.metadata.namespace.as_deref(), Some("default"));
+        assert_eq!(c.metadata.region.as_deref(), Some("ap-guangzhou"));
+        assert_eq!(c.metadata.appid.as_deref(), Some("1250000000"));
+        assert_eq!(c.metadata.uin.as_deref(), Some("100000000001"));
+        assert_eq!(c.metadata.secret_id.as_deref(), Some("AKIDxxx"));
+        assert_eq!(c.metadata.secret_key.as_deref(), Some("sk-value-7"));
+        assert_eq!(c.metadata.session_token.as_deref(), Some("tok-value-9"));
         assert_eq!(c.run_env.as_deref(), Some("SCF"));
         assert_eq!(c.user_code_root, Some(PathBuf::from("/var/user/")));
-        assert_eq!(c.trigger_src.as_deref(), Some("timer"));
+        assert_eq!(c.metadata.trigger_src.as_deref(), Some("timer"));
         let dbg = format!("{c:?}");
         assert!(
             !dbg.contains("AKIDxxx") && !dbg.contains("sk-value-7") && !dbg.contains("tok-value-9")
@@ -376,8 +344,8 @@ mod tests {
             ("SCF_RUNTIME_API_PORT", "80"),
         ])
         .expect("valid config");
-        assert_eq!(c.region, None);
-        assert_eq!(c.secret_id, None);
+        assert_eq!(c.metadata.region, None);
+        assert_eq!(c.metadata.secret_id, None);
         assert_eq!(c.handler, None);
     }
 

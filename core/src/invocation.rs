@@ -25,10 +25,10 @@ pub struct Invocation {
     /// When the event arrived; the deadline counts from here.
     pub received_at: Instant,
     /// Image mode: the function metadata and credentials of this event's other `X-Scf-*`
-    /// headers. `None` in runtime-API mode, where they are in the environment ([`Config`]);
-    /// [`FunctionMetadata::from_config`] gives them the same shape.
+    /// headers. `None` in runtime-API mode, where they are in the environment, read once into
+    /// [`Config::metadata`].
     ///
-    /// [`Config`]: crate::Config
+    /// [`Config::metadata`]: crate::Config::metadata
     pub metadata: Option<FunctionMetadata>,
 }
 

@@ -1,7 +1,5 @@
 //! The function metadata and credentials an image-mode event carries in its `X-Scf-*` headers.
 
-use crate::Config;
-
 /// One metadata field under its three names: the friendly name (the key of the built-in Python
 /// runtime's `context` dict where it has one), the image-mode request header, and the
 /// environment variable SCF sets for a code package.
@@ -50,34 +48,35 @@ impl MetadataField {
     }
 }
 
-/// The function's identity, account and temporary role credentials, as one image-mode event
-/// delivered them (`Invocation::metadata`).
+/// The function's identity, account, temporary role credentials and trigger source.
 ///
-/// In runtime-API mode the same facts are in the process environment instead, read once into
-/// [`Config`]; [`FunctionMetadata::from_config`] gives them this shape. An absent or empty
-/// header is `None`. The `Debug` output hides the credentials.
+/// In runtime-API mode SCF puts them in the process environment, read once into
+/// [`Config::metadata`](crate::Config::metadata) ([`FunctionMetadata::from_env`]); an
+/// image-mode event brings its own in `X-Scf-*` headers (`Invocation::metadata`,
+/// [`FunctionMetadata::from_headers`]). An absent or empty value is `None`. The `Debug` output
+/// hides the credentials.
 #[derive(Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FunctionMetadata {
-    /// `X-Scf-Name`: the function name.
+    /// `X-Scf-Name` / `SCF_FUNCTIONNAME`: the function name.
     pub function_name: Option<String>,
-    /// `X-Scf-Version`: `$LATEST` or a version number.
+    /// `X-Scf-Version` / `SCF_FUNCTIONVERSION`: `$LATEST` or a version number.
     pub function_version: Option<String>,
-    /// `X-Scf-Namespace`, e.g. `default`.
+    /// `X-Scf-Namespace` / `SCF_NAMESPACE`, e.g. `default`.
     pub namespace: Option<String>,
-    /// `X-Scf-Region`, e.g. `ap-guangzhou`.
+    /// `X-Scf-Region` / `TENCENTCLOUD_REGION`, e.g. `ap-guangzhou`.
     pub region: Option<String>,
-    /// `X-Scf-Appid`: the account's APPID.
+    /// `X-Scf-Appid` / `TENCENTCLOUD_APPID`: the account's APPID.
     pub appid: Option<String>,
-    /// `X-Scf-Uin`: the account's UIN.
+    /// `X-Scf-Uin` / `TENCENTCLOUD_UIN`: the account's UIN.
     pub uin: Option<String>,
-    /// `X-Scf-Secret-Id`: temporary role credential.
+    /// `X-Scf-Secret-Id` / `TENCENTCLOUD_SECRETID`: temporary role credential.
     pub secret_id: Option<String>,
-    /// `X-Scf-Secret-Key`: temporary role credential.
+    /// `X-Scf-Secret-Key` / `TENCENTCLOUD_SECRETKEY`: temporary role credential.
     pub secret_key: Option<String>,
-    /// `X-Scf-Session-Token`: temporary role credential.
+    /// `X-Scf-Session-Token` / `TENCENTCLOUD_SESSIONTOKEN`: temporary role credential.
     pub session_token: Option<String>,
-    /// `X-Scf-Trigger-Src`: what triggered the event, e.g. `timer`.
+    /// `X-Scf-Trigger-Src` / `TRIGGER_SRC`: what triggered the event, e.g. `timer`.
     pub trigger_src: Option<String>,
 }
 
@@ -134,27 +133,22 @@ impl FunctionMetadata {
     /// Build the metadata from the headers `header` returns by name (any of
     /// [`MetadataField::header`]); `None` and empty values leave a field unset.
     pub fn from_headers(header: impl Fn(&str) -> Option<String>) -> FunctionMetadata {
-        let mut m = FunctionMetadata::default();
-        for (slot, f) in m.slots_mut().into_iter().zip(METADATA_FIELDS.iter()) {
-            *slot = header(f.header).filter(|v| !v.is_empty());
-        }
-        m
+        Self::from_fields(|f| header(f.header))
     }
 
-    /// The same facts from a runtime-API mode configuration (read from the environment).
-    pub fn from_config(config: &Config) -> FunctionMetadata {
-        FunctionMetadata {
-            function_name: config.function_name.clone(),
-            function_version: config.function_version.clone(),
-            namespace: config.namespace.clone(),
-            region: config.region.clone(),
-            appid: config.appid.clone(),
-            uin: config.uin.clone(),
-            secret_id: config.secret_id.clone(),
-            secret_key: config.secret_key.clone(),
-            session_token: config.session_token.clone(),
-            trigger_src: config.trigger_src.clone(),
+    /// Build the metadata from the environment variables `var` returns by name (any of
+    /// [`MetadataField::env`]), as SCF sets them for a code package; `None` and empty values
+    /// leave a field unset.
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> FunctionMetadata {
+        Self::from_fields(|f| var(f.env))
+    }
+
+    fn from_fields(value: impl Fn(&MetadataField) -> Option<String>) -> FunctionMetadata {
+        let mut m = FunctionMetadata::default();
+        for (slot, f) in m.slots_mut().into_iter().zip(METADATA_FIELDS.iter()) {
+            *slot = value(f).filter(|v| !v.is_empty());
         }
+        m
     }
 
     /// The value of the field called `name` (see [`MetadataField::find`]): `None` when the

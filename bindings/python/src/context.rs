@@ -141,7 +141,7 @@ impl ContextTemplate {
     /// Keys and values from `config` and the environment.
     pub(crate) fn new(py: Python<'_>, config: &Config) -> PyResult<Self> {
         let key = |k: &str| PyString::intern(py, k).unbind();
-        let configured = FunctionMetadata::from_config(config);
+        let configured = &config.metadata;
         let identity = IDENTITY_KEYS
             .iter()
             .map(|&name| Identity {
