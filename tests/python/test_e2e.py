@@ -184,3 +184,69 @@ def test_example_python_echo(invoke, route, tmp_path, request):
     assert out.ret() == {"echo": {"hello": "world"}, "request_id": rid}
     assert f"{rid}\tevent: {{'hello': 'world'}}\n" in out.results[0]["Log"]
     assert f"{rid}\techo for {rid}\n" in out.results[0]["Log"]
+
+
+LAYERS_HANDLER = """
+import os, sys
+import layered, only_b, shadowed
+
+def main_handler(event, context):
+    def at(p):
+        return sys.path.index(p) if p in sys.path else None
+    code = 0 if sys.path[0] in ("", os.getcwd()) else None
+    return {
+        "layered": layered.WHERE, "only_b": only_b.WHERE, "shadowed": shadowed.WHERE,
+        "code": code, "a": at(event["a"]), "b": at(event["b"]), "missing": at(event["missing"]),
+        "a_count": sys.path.count(event["a"]),
+    }
+"""
+
+
+def test_layer_directories_follow_the_code_directory(invoke, package, tmp_path):
+    """SCF unpacks layers under /opt: both routes put SCFRUNTIME_PYTHON_LAYER_PATH's directories
+    (default /opt/python:/opt) on sys.path right after the code directory, in order, skipping
+    missing ones; the code directory wins over a layer, the first layer over the next."""
+    a, b, missing = tmp_path / "layer-a", tmp_path / "layer-b", tmp_path / "no-such-layer"
+    for d, files in {
+        a: {"layered.py": "WHERE = 'a'\n", "shadowed.py": "WHERE = 'a'\n"},
+        b: {"layered.py": "WHERE = 'b'\n", "only_b.py": "WHERE = 'b'\n"},
+    }.items():
+        d.mkdir()
+        for name, text in files.items():
+            (d / name).write_text(text)
+    (package / "shadowed.py").write_text("WHERE = 'code'\n")
+    (package / "uses_layers.py").write_text(LAYERS_HANDLER)
+    layer_path = f"{a}::{missing}:{b}:{a}"
+    event = json.dumps({"a": str(a), "b": str(b), "missing": str(missing)})
+    out = invoke(
+        package,
+        "uses_layers.main_handler",
+        event,
+        args=("--env", f"SCFRUNTIME_PYTHON_LAYER_PATH={layer_path}"),
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.results[0]["InvokeResult"] == 0, out.results[0]
+    assert out.ret() == {
+        "layered": "a",
+        "only_b": "b",
+        "shadowed": "code",
+        "code": 0,
+        "a": 1,
+        "b": 2,
+        "missing": None,
+        "a_count": 1,
+    }
+
+
+def test_an_empty_layer_path_adds_no_directory(invoke, package, tmp_path):
+    """SCFRUNTIME_PYTHON_LAYER_PATH= (empty) turns the layer directories off: a module only a
+    layer has is then not found, and the handler's import error says so."""
+    layer = tmp_path / "layer"
+    layer.mkdir()
+    (layer / "only_in_layer.py").write_text("WHERE = 'layer'\n")
+    (package / "needs_layer.py").write_text("import only_in_layer\n\ndef main_handler(event, context):\n    return only_in_layer.WHERE\n")
+    found = invoke(package, "needs_layer.main_handler", "{}", args=("--env", f"SCFRUNTIME_PYTHON_LAYER_PATH={layer}"))
+    assert found.results[0]["RetMsg"] == "layer", found.results[0]
+    off = invoke(package, "needs_layer.main_handler", "{}", args=("--env", "SCFRUNTIME_PYTHON_LAYER_PATH="))
+    assert off.results[0]["InvokeResult"] != 0, off.results[0]
+    assert "No module named 'only_in_layer'" in off.results[0]["Log"], off.results[0]

@@ -34,7 +34,10 @@ mod tagger;
 
 pub use context::Context;
 pub use convert::error_report;
-pub use load::{host_main, load_handler_spec};
+pub use load::{
+    DEFAULT_LAYER_PATH, LAYER_PATH_VAR, host_main, layer_paths, load_handler_spec,
+    put_code_and_layers_on_path,
+};
 pub use serve::serve;
 
 create_exception!(

@@ -1,6 +1,10 @@
 //! Finding the handler named by `_HANDLER`, and the `main` of `python -m scfruntime` and of the
 //! embedded bootstrap.
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
 use pyo3::exceptions::{PyKeyboardInterrupt, PyModuleNotFoundError, PySystemExit};
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -34,7 +38,8 @@ pub fn load_handler_spec(spec: &str) -> Result<(String, String), String> {
 }
 
 /// Import the handler named by `spec` from the code directory (the current directory, put
-/// first on `sys.path`) and return the function.
+/// first on `sys.path`, followed by the layer directories: `SCFRUNTIME_PYTHON_LAYER_PATH`,
+/// default `/opt/python:/opt`, those that exist) and return the function.
 ///
 /// # Errors
 ///
@@ -45,7 +50,10 @@ pub fn load_handler_spec(spec: &str) -> Result<(String, String), String> {
 pub fn load_handler(py: Python<'_>, spec: &str) -> PyResult<Py<PyAny>> {
     let (module_name, function) = load_handler_spec(spec)
         .map_err(|m| HandlerNotFoundError::new_err(format!("[437] handler not found: {m}")))?;
-    put_code_dir_on_path(py)?;
+    if let Ok(cwd) = std::env::current_dir() {
+        let layers = layer_paths(std::env::var_os(LAYER_PATH_VAR).as_deref());
+        put_code_and_layers_on_path(py, &cwd, &layers)?;
+    }
     let module = match py.import(module_name.as_str()) {
         Ok(m) => m,
         Err(e) => {
@@ -95,22 +103,60 @@ pub fn load_handler(py: Python<'_>, spec: &str) -> PyResult<Py<PyAny>> {
     }
 }
 
-fn put_code_dir_on_path(py: Python<'_>) -> PyResult<()> {
-    let Ok(cwd) = std::env::current_dir() else {
-        return Ok(());
-    };
-    let cwd = cwd.to_string_lossy().into_owned();
+/// Colon-separated directories put on `sys.path` after the code directory (those that exist).
+pub const LAYER_PATH_VAR: &str = "SCFRUNTIME_PYTHON_LAYER_PATH";
+/// Where SCF unpacks layers (`/opt`), and the `python/` folder of a layer built the way
+/// Lambda-style layers are (`pip install -t python/`).
+pub const DEFAULT_LAYER_PATH: &str = "/opt/python:/opt";
+
+/// The layer directories named by `value`, the value of [`LAYER_PATH_VAR`] (`None`: unset, the
+/// default [`DEFAULT_LAYER_PATH`]), in order; empty entries are dropped.
+pub fn layer_paths(value: Option<&OsStr>) -> Vec<PathBuf> {
+    value
+        .unwrap_or(OsStr::new(DEFAULT_LAYER_PATH))
+        .as_bytes()
+        .split(|&b| b == b':')
+        .filter(|p| !p.is_empty())
+        .map(|p| PathBuf::from(OsStr::from_bytes(p)))
+        .collect()
+}
+
+/// Make `sys.path` start with the code directory, then each of `layers` that is a directory,
+/// as SCF's built-in Python runtime has them.
+///
+/// A code directory already first (as `''` or itself: `python -m` puts it there) is not added
+/// again; nor is a layer already on `sys.path`. Entries are `str`, as the
+/// import system requires.
+///
+/// # Errors
+///
+/// A Python exception from reading or changing `sys.path`.
+pub fn put_code_and_layers_on_path(
+    py: Python<'_>,
+    code_dir: &Path,
+    layers: &[PathBuf],
+) -> PyResult<()> {
     let path = py
         .import(intern!(py, "sys"))?
         .getattr(intern!(py, "path"))?;
     let path = path.cast::<PyList>()?;
-    // `python -m` puts '' (the cwd) first already; the embedded host does not.
-    let present = path.iter().any(|p| {
-        p.extract::<String>()
-            .is_ok_and(|p| p.is_empty() || p == cwd)
-    });
-    if !present {
-        path.insert(0, cwd)?;
+    let code_first = path
+        .get_item(0)
+        .ok()
+        .and_then(|p| p.extract::<PathBuf>().ok())
+        .is_some_and(|p| p.as_os_str().is_empty() || p == code_dir);
+    if !code_first {
+        path.insert(0, code_dir.as_os_str())?;
+    }
+    let mut at = 1;
+    for dir in layers {
+        let present = path
+            .iter()
+            .any(|p| p.extract::<PathBuf>().is_ok_and(|p| &p == dir));
+        if !present && dir.is_dir() {
+            path.insert(at, dir.as_os_str())?;
+            at += 1;
+        }
     }
     Ok(())
 }
@@ -118,7 +164,9 @@ fn put_code_dir_on_path(py: Python<'_>) -> PyResult<()> {
 const USAGE: &str = "usage: python -m scfruntime [--max-invocations N] [HANDLER]\n\
     Serve HANDLER (file.function, dir/file.function or dir.file.function; default $_HANDLER)\n\
     from the current directory through the SCF runtime API, or with SCFRUNTIME_MODE=image as an\n\
-    image-deployed function (POST /event-invoke on SCFRUNTIME_LISTEN, default 0.0.0.0:9000).";
+    image-deployed function (POST /event-invoke on SCFRUNTIME_LISTEN, default 0.0.0.0:9000).\n\
+    Modules are found in the current directory first, then in the layer directories\n\
+    (SCFRUNTIME_PYTHON_LAYER_PATH, default /opt/python:/opt, those that exist).";
 
 /// Entry point of `python -m scfruntime`: load the handler named by `argv` (or `$_HANDLER`)
 /// and serve it. Returns the exit status.

@@ -41,11 +41,7 @@ use pyo3::types::PyList;
 
 /// Skips the `site` import when `1` (see the module doc).
 pub const NO_SITE_VAR: &str = "SCFRUNTIME_PYTHON_NO_SITE";
-/// Colon-separated directories put on `sys.path` after the code directory.
-pub const LAYER_PATH_VAR: &str = "SCFRUNTIME_PYTHON_LAYER_PATH";
-/// Where SCF unpacks layers (`/opt`), and the `python/` folder of a layer built the way
-/// Lambda-style layers are (`pip install -t python/`).
-pub const DEFAULT_LAYER_PATH: &str = "/opt/python:/opt";
+use scfruntime_py::LAYER_PATH_VAR;
 
 /// What the environment asks of the interpreter's start.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,13 +74,7 @@ impl Options {
                 }
             },
         };
-        let layers = var(LAYER_PATH_VAR).unwrap_or_else(|| DEFAULT_LAYER_PATH.into());
-        let layer_paths = layers
-            .as_bytes()
-            .split(|&b| b == b':')
-            .filter(|p| !p.is_empty())
-            .map(|p| PathBuf::from(OsStr::from_bytes(p)))
-            .collect();
+        let layer_paths = scfruntime_py::layer_paths(var(LAYER_PATH_VAR).as_deref());
         Ok(Options { site, layer_paths })
     }
 }
@@ -248,16 +238,7 @@ pub fn prepare_sys_path(py: Python<'_>, opts: &Options, code_dir: &Path) -> PyRe
     let sys = py.import("sys")?;
     let path = sys.getattr("path")?;
     let path = path.cast::<PyList>()?;
-    let mut front: Vec<PathBuf> = vec![code_dir.to_path_buf()];
-    for dir in &opts.layer_paths {
-        if dir.is_dir() && !front.contains(dir) {
-            front.push(dir.clone());
-        }
-    }
-    for (i, dir) in front.iter().enumerate() {
-        // A str, as sys.path entries must be (a pathlib.Path would be skipped by the finder).
-        path.insert(i, dir.as_os_str())?;
-    }
+    scfruntime_py::put_code_and_layers_on_path(py, code_dir, &opts.layer_paths)?;
     if !opts.site {
         for dir in site_packages(&sys)? {
             if dir.is_dir() && !path.contains(dir.as_os_str())? {
