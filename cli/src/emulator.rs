@@ -233,19 +233,7 @@ impl InvokeResult {
     /// [`to_invoke_json`](Self::to_invoke_json) as one line, keys in the platform's order
     /// (MemUsage, Log, RetMsg, BillDuration, FunctionRequestId, Duration, ErrMsg, InvokeResult).
     pub fn to_invoke_json_string(&self) -> String {
-        let s = |v: &str| serde_json::Value::from(v).to_string();
-        format!(
-            r#"{{"Response":{{"Result":{{"MemUsage":{},"Log":{},"RetMsg":{},"BillDuration":{},"FunctionRequestId":{},"Duration":{},"ErrMsg":{},"InvokeResult":{}}},"RequestId":{}}}}}"#,
-            self.mem_usage_bytes,
-            s(&self.log),
-            s(&self.ret_msg),
-            self.bill_duration_ms,
-            s(&self.function_request_id),
-            serde_json::Value::from(self.duration_ms),
-            s(&self.err_msg),
-            self.invoke_result,
-            s(&self.function_request_id),
-        )
+        crate::cloud::invoke_json_line(&self.to_invoke_json()["Response"])
     }
 }
 
