@@ -339,7 +339,8 @@ pub struct InvokeArgs {
     /// --image). Default: none, as for an Invoke API call.
     #[arg(long = "trigger-src", value_name = "SRC")]
     pub trigger_src: Option<String>,
-    /// Memory size in MB (sent as memory_limit_in_mb; reported, not enforced).
+    /// Memory size in MB (sent as memory_limit_in_mb). The bootstrap and its children together
+    /// may hold that much resident memory; past it the instance is killed: InvokeResult 434.
     #[arg(long, value_name = "MB", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub memory: u32,
     /// A user environment variable for the bootstrap (repeatable). Names starting with SCF_,

@@ -34,6 +34,9 @@ pub const STATUS_RESPONSE_TOO_LARGE: u16 = 407;
 pub const STATUS_USER_ERROR: u16 = 430;
 /// No result within the function's timeout.
 pub const STATUS_TIMEOUT: u16 = 433;
+/// The function's processes used more resident memory than its memory size (MemoryLimitReached);
+/// the instance is killed.
+pub const STATUS_MEMORY_LIMIT: u16 = 434;
 /// The bootstrap exited while an invocation was running.
 pub const STATUS_PROCESS_EXITED: u16 = 439;
 /// No `/runtime/init/ready` within the init timeout.
@@ -41,7 +44,8 @@ pub const STATUS_INIT_TIMEOUT: u16 = 450;
 
 /// How many bytes of the framed log `Log` carries with `LogType=Tail`.
 const LOG_TAIL_BYTES: usize = 4096;
-/// How often the process tree's RSS is sampled during an invocation.
+/// How often the process tree's RSS is sampled during an invocation (and checked against the
+/// memory size: a peak shorter than this can pass unseen).
 const MEM_SAMPLE_INTERVAL: Duration = Duration::from_millis(10);
 
 /// Placeholder APPID (the real one identifies a Tencent Cloud account).
@@ -98,7 +102,9 @@ pub struct FunctionConfig {
     pub timeout: Duration,
     /// Init timeout, from process start to `/runtime/init/ready`. Default 65 s.
     pub init_timeout: Duration,
-    /// Memory size in MB (sent as `memory_limit_in_mb`; not enforced). Default 128.
+    /// Memory size in MB, sent as `memory_limit_in_mb`. Enforced: when the resident memory of
+    /// the instance's process group (sampled every 10 ms during an invocation) passes it, the
+    /// instance is killed and the invocation fails with 434. Default 128.
     pub memory_mb: u32,
     /// User environment variables, applied before the platform's own (which win).
     pub env: Vec<(String, String)>,
@@ -511,9 +517,14 @@ impl Function {
             memory_limit_mb: self.cfg.memory_mb,
             timeout: self.cfg.timeout,
         };
-        let sampler = Sampler::start(inst.pid, MEM_SAMPLE_INTERVAL);
+        let sampler = Sampler::start(
+            inst.pid,
+            MEM_SAMPLE_INTERVAL,
+            Some(memory_bytes(self.cfg.memory_mb)),
+        );
         let report = api.invoke_timed(event, &opts);
-        let mem = sampler.finish();
+        let peak = sampler.finish();
+        let mem = peak.bytes;
         let report = match report {
             Ok(r) => r,
             Err(InvokeError::EventTooLarge { limit, .. }) => {
@@ -532,6 +543,9 @@ impl Function {
         } else {
             report.finished_at.saturating_duration_since(started)
         };
+        if peak.over_limit {
+            return self.memory_limit_reached(duration, mem);
+        }
         match report.outcome {
             Outcome::Response(body) => {
                 inst.flush_logs();
@@ -558,15 +572,23 @@ impl Function {
         let Some(inst) = self.instance.as_mut() else {
             unreachable!("an image invocation runs on a warm instance");
         };
-        let sampler = Sampler::start(inst.pid, MEM_SAMPLE_INTERVAL);
+        let sampler = Sampler::start(
+            inst.pid,
+            MEM_SAMPLE_INTERVAL,
+            Some(memory_bytes(self.cfg.memory_mb)),
+        );
         let exchange = port.invoke(
             event,
             &headers,
             self.cfg.timeout,
             self.limits.max_response_bytes,
         );
-        let mem = sampler.finish();
+        let peak = sampler.finish();
+        let mem = peak.bytes;
         let duration = exchange.duration();
+        if peak.over_limit {
+            return self.memory_limit_reached(duration, mem);
+        }
         match exchange.answer {
             Answer::Status { status, body } => {
                 inst.flush_logs();
@@ -620,6 +642,18 @@ impl Function {
             "Invoking task timed out after {} seconds",
             seconds(self.cfg.timeout)
         )
+    }
+
+    /// The instance's processes passed the memory size and were killed: 434, whatever the
+    /// invocation had answered.
+    fn memory_limit_reached(&mut self, duration: Duration, mem: u64) -> Ending {
+        let message = format!(
+            "Memory limit reached: the function's processes used {:.1} MB of resident memory, \
+             more than its memory size of {} MB; the instance was killed",
+            mem as f64 / (1024.0 * 1024.0),
+            self.cfg.memory_mb
+        );
+        self.kill_and_fail(STATUS_MEMORY_LIMIT, message, duration, mem)
     }
 
     /// A result over the response limit: 407, and the instance is killed.
@@ -828,6 +862,11 @@ impl Drop for Function {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// A memory size in bytes: the most resident memory an instance's processes may use.
+fn memory_bytes(memory_mb: u32) -> u64 {
+    u64::from(memory_mb) * 1024 * 1024
 }
 
 /// A failure reported by the platform itself (not by the handler).

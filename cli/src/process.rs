@@ -370,17 +370,35 @@ pub(crate) fn group_rss_bytes(pgid: i32) -> u64 {
     total
 }
 
-/// Samples [`group_rss_bytes`] on an interval until finished, keeping the peak.
+/// What a [`Sampler`] saw of a process group's memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MemoryPeak {
+    /// The largest [`group_rss_bytes`] sampled.
+    pub bytes: u64,
+    /// The group passed the sampler's limit and was killed with SIGKILL.
+    pub over_limit: bool,
+}
+
+/// Samples [`group_rss_bytes`] on an interval until finished, keeping the peak; a group whose
+/// resident memory passes the limit is killed at once with SIGKILL, as the platform ends an
+/// instance over its memory size.
 pub(crate) struct Sampler {
     stop: Arc<(Mutex<bool>, Condvar)>,
-    thread: Option<JoinHandle<u64>>,
+    thread: Option<JoinHandle<MemoryPeak>>,
 }
 
 impl Sampler {
-    /// Starts sampling at once, then every `interval`.
-    pub(crate) fn start(pgid: i32, interval: Duration) -> Sampler {
+    /// Starts sampling at once, then every `interval`; `limit_bytes`: kill the group when its
+    /// resident memory is larger.
+    pub(crate) fn start(pgid: i32, interval: Duration, limit_bytes: Option<u64>) -> Sampler {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let thread_stop = Arc::clone(&stop);
+        let over = move |bytes: u64| limit_bytes.is_some_and(|limit| bytes > limit);
+        let kill = move || {
+            // SAFETY: killpg has no memory-safety preconditions; the group is the instance's
+            // own, whose leader is not reaped while its invocation runs.
+            unsafe { libc::killpg(pgid, libc::SIGKILL) };
+        };
         let thread = std::thread::Builder::new()
             .name("scfrt-mem".into())
             .spawn(move || {
@@ -388,7 +406,7 @@ impl Sampler {
                 let mut peak = group_rss_bytes(pgid);
                 let mut next = Instant::now() + interval;
                 let mut stopped = lock.lock().unwrap_or_else(PoisonError::into_inner);
-                while !*stopped {
+                while !*stopped && !over(peak) {
                     let now = Instant::now();
                     if now >= next {
                         drop(stopped);
@@ -403,22 +421,38 @@ impl Sampler {
                         .0;
                 }
                 drop(stopped);
-                peak.max(group_rss_bytes(pgid))
+                if !over(peak) {
+                    peak = peak.max(group_rss_bytes(pgid));
+                }
+                let over_limit = over(peak);
+                if over_limit {
+                    kill();
+                }
+                MemoryPeak {
+                    bytes: peak,
+                    over_limit,
+                }
             })
             .ok();
         Sampler { stop, thread }
     }
 
-    /// Stops sampling and returns the peak in bytes.
-    pub(crate) fn finish(mut self) -> u64 {
+    /// Stops sampling and returns what was seen.
+    pub(crate) fn finish(mut self) -> MemoryPeak {
         self.stop_thread()
     }
 
-    fn stop_thread(&mut self) -> u64 {
+    fn stop_thread(&mut self) -> MemoryPeak {
         let (lock, cond) = &*self.stop;
         *lock.lock().unwrap_or_else(PoisonError::into_inner) = true;
         cond.notify_all();
-        self.thread.take().and_then(|t| t.join().ok()).unwrap_or(0)
+        self.thread
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or(MemoryPeak {
+                bytes: 0,
+                over_limit: false,
+            })
     }
 }
 

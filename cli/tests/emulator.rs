@@ -21,6 +21,36 @@ fn function_with(dir: &Path, body: &str, tweak: impl FnOnce(&mut FunctionConfig)
     Function::new(cfg).expect("function")
 }
 
+/// A function whose bootstrap writes its pid to `leader` in `dir`; on the event `trigger` it
+/// starts `child` (a shell command) in the background, writes its pid to `child`, prints
+/// `says` and waits for it. Every event is answered `done:<event>`.
+fn function_with_child(
+    dir: &Path,
+    trigger: &str,
+    child: &str,
+    says: &str,
+    tweak: impl FnOnce(&mut FunctionConfig),
+) -> Function {
+    let d = dir.display();
+    let body = format!(
+        r#"
+echo $$ > {d}/leader
+ready
+while true; do
+  EVENT="$(next)"
+  if [ "$EVENT" = {trigger} ]; then
+    {child} &
+    echo $! > {d}/child
+    echo "{says}"
+    wait
+  fi
+  respond "done:$EVENT"
+done
+"#
+    );
+    function_with(dir, &body, tweak)
+}
+
 fn error_message(r: &InvokeResult) -> String {
     let v: serde_json::Value = serde_json::from_str(&r.err_msg)
         .unwrap_or_else(|e| panic!("ErrMsg {:?} is not JSON: {e}", r.err_msg));
@@ -237,26 +267,9 @@ fn init_timeout_is_450_and_kills_the_bootstrap() {
 fn invocation_timeout_is_433_kills_the_group_and_next_invoke_cold_starts() {
     let dir = tempfile::tempdir().unwrap();
     let pids = dir.path().to_owned();
-    let mut f = function_with(
-        dir.path(),
-        &format!(
-            r#"
-echo $$ > {0}/leader
-ready
-while true; do
-  EVENT="$(next)"
-  if [ "$EVENT" = sleep ]; then
-    sleep 60 & echo $! > {0}/child
-    echo "going to sleep"
-    wait
-  fi
-  respond "awake:$EVENT"
-done
-"#,
-            pids.display()
-        ),
-        |cfg| cfg.timeout = Duration::from_secs(1),
-    );
+    let mut f = function_with_child(dir.path(), "sleep", "sleep 60", "going to sleep", |cfg| {
+        cfg.timeout = Duration::from_secs(1)
+    });
     let r = f.invoke(b"sleep");
     assert_eq!(r.status_code, 433, "{r:?}");
     assert_eq!(error_message(&r), "Invoking task timed out after 1 seconds");
@@ -276,9 +289,39 @@ done
     let r = f.invoke(b"quick");
     assert!(r.succeeded(), "{r:?}");
     assert!(r.cold_start);
-    assert_eq!(r.ret_msg, "awake:quick");
+    assert_eq!(r.ret_msg, "done:quick");
     assert!(r.log.contains("Init Report"));
     assert_ne!(read_pid(&pids.join("leader")), leader);
+}
+
+#[test]
+fn memory_over_the_memory_size_is_434_counting_child_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().to_owned();
+    // tail keeps the whole unterminated line: ~100 MB resident in a child process.
+    let hog = "{ head -c 100000000 /dev/zero; sleep 30; } | tail -n 1 > /dev/null";
+    let mut f = function_with_child(dir.path(), "hog", hog, "hogging", |cfg| {
+        cfg.memory_mb = 64;
+        cfg.timeout = Duration::from_secs(30);
+    });
+    let r = f.invoke(b"small");
+    assert!(r.succeeded(), "{r:?}");
+    let r = f.invoke(b"hog");
+    assert_eq!(r.status_code, 434, "{r:?}");
+    let msg = error_message(&r);
+    assert!(
+        msg.starts_with("Memory limit reached: the function's processes used ")
+            && msg.ends_with("more than its memory size of 64 MB; the instance was killed"),
+        "{msg}"
+    );
+    assert!(r.mem_usage_bytes > 64 * MIB as u64, "{r:?}");
+    assert!(r.log.contains("hogging"), "{}", r.log);
+    assert!(process_gone(read_pid(&pids.join("leader"))));
+    assert!(process_gone(read_pid(&pids.join("child"))));
+    assert_eq!(f.warm_pid(), None);
+    let r = f.invoke(b"after");
+    assert!(r.succeeded() && r.cold_start, "{r:?}");
+    assert_eq!(r.ret_msg, "done:after");
 }
 
 #[test]

@@ -582,6 +582,53 @@ fn timeouts_and_crashes_map_like_runtime_api_mode() {
     }
 }
 
+#[test]
+fn memory_over_the_memory_size_is_434_in_both_deployments() {
+    let pkg = rust_fixture();
+    for image in [false, true] {
+        let run = invoke(
+            &pkg,
+            image,
+            &[
+                "--memory",
+                "64",
+                "--timeout",
+                "30",
+                "--event",
+                r#""hog:16""#,
+                "--event",
+                r#""hog:100""#,
+                "--event",
+                "{}",
+            ],
+        );
+        assert_eq!(run.code, 1, "{}", run.describe());
+        let fits = run.result(0);
+        assert_eq!(fits["InvokeResult"], 0, "image {image}: {fits}");
+        assert_eq!(fits["RetMsg"], "holding 16 MB");
+        let hog = run.result(1);
+        assert_eq!(hog["InvokeResult"], 434, "image {image}: {hog}");
+        let err: Value = serde_json::from_str(hog["ErrMsg"].as_str().unwrap()).unwrap();
+        let message = err["errorMessage"].as_str().unwrap();
+        assert!(
+            message.starts_with("Memory limit reached: the function's processes used ")
+                && message.ends_with(
+                    " MB of resident memory, more than its memory size of 64 MB; the instance \
+                     was killed"
+                ),
+            "{message}"
+        );
+        assert!(
+            hog["MemUsage"].as_u64().unwrap() > 64 << 20,
+            "image {image}: {hog}"
+        );
+        // The instance was killed: the next event cold-starts and is answered.
+        let ok = run.result(2);
+        assert_eq!(ok["InvokeResult"], 0, "image {image}: {ok}");
+        assert!(ok["Log"].as_str().unwrap().contains("Init Report"));
+    }
+}
+
 /// examples/image-c/Dockerfile is not built here (no Docker engine), but what it names must
 /// exist and agree with core: the switch, the default address, the port, the sources.
 #[test]
