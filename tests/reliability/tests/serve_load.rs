@@ -1,5 +1,5 @@
 //! `scfrt serve` under load and abuse, as a subprocess: 16 concurrent TC3-signed clients invoke
-//! a C function for 10 s (`SCF_SOAK=1`: 60 s) while a slowloris client dribbles a request. No
+//! a C function for 10 s (`SCF_SOAK=1`: 60 s; `SCF_SOAK_SECS=N`: N s) while a slowloris client dribbles a request. No
 //! error, no instance serving two events at once (the handler reports its pid and its monotonic
 //! start/end), bounded server RSS, the slow client cut off by the read timeout without blocking
 //! the others; the server listens on 127.0.0.1 unless asked otherwise.
@@ -98,7 +98,11 @@ fn listens_on_loopback(port: u16) -> Option<bool> {
 #[test]
 fn sixteen_clients_with_a_slowloris_no_overlap_bounded_memory() {
     let soak = std::env::var("SCF_SOAK").is_ok_and(|v| v == "1");
-    let duration = Duration::from_secs(if soak { 60 } else { 10 });
+    let secs = std::env::var("SCF_SOAK_SECS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&s| s > 0);
+    let duration = Duration::from_secs(secs.unwrap_or(if soak { 60 } else { 10 }));
     let state = tempfile::tempdir().expect("state dir");
     let server = start_server(
         state.path(),
@@ -226,7 +230,11 @@ fn sixteen_clients_with_a_slowloris_no_overlap_bounded_memory() {
     };
     sec.lines.push(format!(
         "16 clients for {duration:?} ({}): {} invocations in {took:.1?}, {} errors, {} instances, {overlaps} overlapping invocations on one instance",
-        if soak { "SCF_SOAK=1" } else { "default; SCF_SOAK=1 runs 60 s" },
+        match (secs, soak) {
+            (Some(_), _) => "SCF_SOAK_SECS",
+            (None, true) => "SCF_SOAK=1",
+            (None, false) => "default; SCF_SOAK=1 runs 60 s, SCF_SOAK_SECS=N runs N s",
+        },
         spans.len(),
         errors.len(),
         pids.len()
@@ -235,6 +243,10 @@ fn sixteen_clients_with_a_slowloris_no_overlap_bounded_memory() {
         "server RSS KiB per second: first {:?}, peak {peak}, last {:?}; fds at end {fds}",
         rss.first(),
         rss.last()
+    ));
+    sec.lines.push(format!(
+        "server RSS KiB every 10 s: {:?}",
+        rss.iter().step_by(10).collect::<Vec<_>>()
     ));
     sec.lines.push(format!(
         "slowloris cut off after {slow_cut:?} (read timeout 2 s) while {during_slowloris} invocations completed"
