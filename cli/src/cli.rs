@@ -31,7 +31,7 @@ const RESERVED_PREFIXES: [&str; 3] = ["SCF_", "QCLOUD_", "TENCENTCLOUD_"];
         scfrt runs a custom-runtime function package (a directory or zip with an executable \
         `bootstrap` at its root) the way the platform does: it serves the SCF runtime API on \
         127.0.0.1, starts the bootstrap with the platform's environment, enforces the init and \
-        invocation timeouts and the 6 MB limits, captures stdout/stderr into START/END/Report \
+        invocation timeouts, the memory size and the 6 MB limits, captures stdout/stderr into START/END/Report \
         framed logs, and prints the Invoke API result."
 )]
 pub struct Cli {

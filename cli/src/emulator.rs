@@ -44,8 +44,8 @@ pub const STATUS_INIT_TIMEOUT: u16 = 450;
 
 /// How many bytes of the framed log `Log` carries with `LogType=Tail`.
 const LOG_TAIL_BYTES: usize = 4096;
-/// How often the process tree's RSS is sampled during an invocation (and checked against the
-/// memory size: a peak shorter than this can pass unseen).
+/// How often the process tree's RSS is sampled during initialisation and invocations (and
+/// checked against the memory size: a peak shorter than this can pass unseen).
 const MEM_SAMPLE_INTERVAL: Duration = Duration::from_millis(10);
 
 /// Placeholder APPID (the real one identifies a Tencent Cloud account).
@@ -103,8 +103,8 @@ pub struct FunctionConfig {
     /// Init timeout, from process start to `/runtime/init/ready`. Default 65 s.
     pub init_timeout: Duration,
     /// Memory size in MB, sent as `memory_limit_in_mb`. Enforced: when the resident memory of
-    /// the instance's process group (sampled every 10 ms during an invocation) passes it, the
-    /// instance is killed and the invocation fails with 434. Default 128.
+    /// the instance's process group (sampled every 10 ms during initialisation and invocations)
+    /// passes it, the instance is killed and the invocation fails with 434. Default 128.
     pub memory_mb: u32,
     /// User environment variables, applied before the platform's own (which win).
     pub env: Vec<(String, String)>,
@@ -647,12 +647,7 @@ impl Function {
     /// The instance's processes passed the memory size and were killed: 434, whatever the
     /// invocation had answered.
     fn memory_limit_reached(&mut self, duration: Duration, mem: u64) -> Ending {
-        let message = format!(
-            "Memory limit reached: the function's processes used {:.1} MB of resident memory, \
-             more than its memory size of {} MB; the instance was killed",
-            mem as f64 / (1024.0 * 1024.0),
-            self.cfg.memory_mb
-        );
+        let message = memory_limit_message(mem, self.cfg.memory_mb, "");
         self.kill_and_fail(STATUS_MEMORY_LIMIT, message, duration, mem)
     }
 
@@ -736,6 +731,11 @@ impl Function {
                 ));
             }
         };
+        let sampler = Sampler::start(
+            inst.pid,
+            MEM_SAMPLE_INTERVAL,
+            Some(memory_bytes(self.cfg.memory_mb)),
+        );
         let (waited, awaited) = match &*inst.platform {
             Platform::RuntimeApi(api) => (
                 api.wait_ready(self.cfg.init_timeout),
@@ -746,6 +746,18 @@ impl Function {
                 format!("listening on {}", port.addr()),
             ),
         };
+        let peak = sampler.finish();
+        if peak.over_limit {
+            let exit = inst.teardown();
+            return Err(Ending {
+                mem: peak.bytes.max(exit.map_or(0, |e| e.maxrss_bytes)),
+                ..platform_failure(
+                    STATUS_MEMORY_LIMIT,
+                    memory_limit_message(peak.bytes, self.cfg.memory_mb, " while initialising"),
+                    started.elapsed(),
+                )
+            });
+        }
         match waited {
             Ok(()) => {
                 self.instance = Some(inst);
@@ -862,6 +874,16 @@ impl Drop for Function {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// The 434 message: `mem` bytes used `when` (empty, or e.g. " while initialising"), over a memory
+/// size of `memory_mb`.
+fn memory_limit_message(mem: u64, memory_mb: u32, when: &str) -> String {
+    format!(
+        "Memory limit reached: the function's processes used {:.1} MB of resident memory{when}, \
+         more than its memory size of {memory_mb} MB; the instance was killed",
+        mem as f64 / (1024.0 * 1024.0),
+    )
 }
 
 /// A memory size in bytes: the most resident memory an instance's processes may use.

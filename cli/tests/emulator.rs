@@ -325,6 +325,46 @@ fn memory_over_the_memory_size_is_434_counting_child_processes() {
 }
 
 #[test]
+fn memory_over_the_memory_size_while_initialising_is_434() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let mut f = function_with(
+        dir.path(),
+        &format!(
+            r#"
+echo $$ > {d}/leader
+echo "loading a large model"
+{{ head -c 100000000 /dev/zero; sleep 30; }} | tail -n 1 > /dev/null &
+echo $! > {d}/child
+wait
+ready
+while true; do EVENT="$(next)"; respond "never"; done
+"#
+        ),
+        |cfg| {
+            cfg.memory_mb = 64;
+            cfg.init_timeout = Duration::from_secs(30);
+        },
+    );
+    let r = f.invoke(b"{}");
+    assert_eq!(r.status_code, 434, "{r:?}");
+    let msg = error_message(&r);
+    assert!(
+        msg.starts_with("Memory limit reached: the function's processes used ")
+            && msg.ends_with(
+                " MB of resident memory while initialising, more than its memory size of 64 MB; \
+                 the instance was killed"
+            ),
+        "{msg}"
+    );
+    assert!(r.mem_usage_bytes > 64 * MIB as u64, "{r:?}");
+    assert!(r.log.contains("loading a large model"), "{}", r.log);
+    assert!(process_gone(read_pid(&dir.path().join("leader"))));
+    assert!(process_gone(read_pid(&dir.path().join("child"))));
+    assert_eq!(f.warm_pid(), None);
+}
+
+#[test]
 fn process_exit_during_invocation_is_439() {
     let dir = tempfile::tempdir().unwrap();
     let mut f = function_with(
