@@ -103,8 +103,9 @@ pub struct FunctionConfig {
     /// Init timeout, from process start to `/runtime/init/ready`. Default 65 s.
     pub init_timeout: Duration,
     /// Memory size in MB, sent as `memory_limit_in_mb`. Enforced: when the resident memory of
-    /// the instance's process group (sampled every 10 ms during initialisation and invocations)
-    /// passes it, the instance is killed and the invocation fails with 434. Default 128.
+    /// the instance's process group (sampled every 10 ms during initialisation and invocations;
+    /// pages its processes share counted once) passes it, the instance is killed and the
+    /// invocation fails with 434. Default 128.
     pub memory_mb: u32,
     /// User environment variables, applied before the platform's own (which win).
     pub env: Vec<(String, String)>,
@@ -543,8 +544,8 @@ impl Function {
         } else {
             report.finished_at.saturating_duration_since(started)
         };
-        if peak.over_limit {
-            return self.memory_limit_reached(duration, mem);
+        if let Some(used) = peak.over_limit {
+            return self.memory_limit_reached(duration, mem, used);
         }
         match report.outcome {
             Outcome::Response(body) => {
@@ -586,8 +587,8 @@ impl Function {
         let peak = sampler.finish();
         let mem = peak.bytes;
         let duration = exchange.duration();
-        if peak.over_limit {
-            return self.memory_limit_reached(duration, mem);
+        if let Some(used) = peak.over_limit {
+            return self.memory_limit_reached(duration, mem, used);
         }
         match exchange.answer {
             Answer::Status { status, body } => {
@@ -646,8 +647,8 @@ impl Function {
 
     /// The instance's processes passed the memory size and were killed: 434, whatever the
     /// invocation had answered.
-    fn memory_limit_reached(&mut self, duration: Duration, mem: u64) -> Ending {
-        let message = memory_limit_message(mem, self.cfg.memory_mb, "");
+    fn memory_limit_reached(&mut self, duration: Duration, mem: u64, used: u64) -> Ending {
+        let message = memory_limit_message(used, self.cfg.memory_mb, "");
         self.kill_and_fail(STATUS_MEMORY_LIMIT, message, duration, mem)
     }
 
@@ -747,13 +748,13 @@ impl Function {
             ),
         };
         let peak = sampler.finish();
-        if peak.over_limit {
+        if let Some(used) = peak.over_limit {
             let exit = inst.teardown();
             return Err(Ending {
                 mem: peak.bytes.max(exit.map_or(0, |e| e.maxrss_bytes)),
                 ..platform_failure(
                     STATUS_MEMORY_LIMIT,
-                    memory_limit_message(peak.bytes, self.cfg.memory_mb, " while initialising"),
+                    memory_limit_message(used, self.cfg.memory_mb, " while initialising"),
                     started.elapsed(),
                 )
             });

@@ -351,12 +351,21 @@ fn kill_group_and_wait(pgid: i32, limit: Duration) {
     }
 }
 
+/// One look at a process group's memory.
+struct GroupMemory {
+    /// The sum of its live members' resident set sizes, in bytes.
+    rss: u64,
+    /// Its live members.
+    members: Vec<i32>,
+}
+
 /// Resident set size in bytes of every live process in process group `pgid`.
-pub(crate) fn group_rss_bytes(pgid: i32) -> u64 {
+fn group_memory(pgid: i32) -> GroupMemory {
     // SAFETY: sysconf has no preconditions.
     let page = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
-    let mut total = 0u64;
-    for pid in group_members(pgid) {
+    let members = group_members(pgid);
+    let mut rss = 0u64;
+    for pid in &members {
         let Ok(statm) = std::fs::read_to_string(format!("/proc/{pid}/statm")) else {
             continue;
         };
@@ -365,52 +374,86 @@ pub(crate) fn group_rss_bytes(pgid: i32) -> u64 {
             .nth(1)
             .and_then(|r| r.parse::<u64>().ok())
             .unwrap_or(0);
-        total = total.saturating_add(resident.saturating_mul(page));
+        rss = rss.saturating_add(resident.saturating_mul(page));
     }
-    total
+    GroupMemory { rss, members }
+}
+
+/// The memory `pids` take together with every page counted once: the sum of their proportional
+/// set sizes (`Pss` in `/proc/PID/smaps_rollup`, where a page mapped by n processes counts 1/n
+/// in each). `None` when a member's figure cannot be read. Dearer than the RSS (the kernel walks
+/// the page tables), so it is read only when the summed RSS passes the limit.
+fn pss_bytes(pids: &[i32]) -> Option<u64> {
+    let mut total = 0u64;
+    for pid in pids {
+        let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+        let kib = rollup
+            .lines()
+            .find_map(|l| l.strip_prefix("Pss:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())?;
+        total = total.saturating_add(kib.saturating_mul(1024));
+    }
+    Some(total)
 }
 
 /// What a [`Sampler`] saw of a process group's memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct MemoryPeak {
-    /// The largest [`group_rss_bytes`] sampled.
+    /// The largest summed resident set size sampled, in bytes (what MemUsage reports).
     pub bytes: u64,
-    /// The group passed the sampler's limit and was killed with SIGKILL.
-    pub over_limit: bool,
+    /// The group passed the sampler's limit and was killed with SIGKILL: the memory it was
+    /// counted to use then, in bytes.
+    pub over_limit: Option<u64>,
 }
 
-/// Samples [`group_rss_bytes`] on an interval until finished, keeping the peak; a group whose
-/// resident memory passes the limit is killed at once with SIGKILL, as the platform ends an
-/// instance over its memory size.
+/// The memory a group is counted to use against a limit, when that is more than `limit`: its
+/// summed RSS for a single process; with several, pages they share (after a fork, or of a
+/// library) are counted once, as a memory cgroup does, so the sum of their PSS decides.
+fn over(sample: &GroupMemory, limit: Option<u64>) -> Option<u64> {
+    let limit = limit?;
+    if sample.rss <= limit {
+        return None;
+    }
+    let counted = if sample.members.len() > 1 {
+        pss_bytes(&sample.members).unwrap_or(sample.rss)
+    } else {
+        sample.rss
+    };
+    (counted > limit).then_some(counted)
+}
+
+/// Samples a process group's resident memory on an interval until finished, keeping the peak;
+/// a group that uses more than the limit is killed at once with SIGKILL, as the platform ends
+/// an instance over its memory size.
 pub(crate) struct Sampler {
     stop: Arc<(Mutex<bool>, Condvar)>,
     thread: Option<JoinHandle<MemoryPeak>>,
 }
 
 impl Sampler {
-    /// Starts sampling at once, then every `interval`; `limit_bytes`: kill the group when its
-    /// resident memory is larger.
+    /// Starts sampling at once, then every `interval`; `limit_bytes`: kill the group when it
+    /// uses more (see [`MemoryPeak::over_limit`]).
     pub(crate) fn start(pgid: i32, interval: Duration, limit_bytes: Option<u64>) -> Sampler {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let thread_stop = Arc::clone(&stop);
-        let over = move |bytes: u64| limit_bytes.is_some_and(|limit| bytes > limit);
-        let kill = move || {
-            // SAFETY: killpg has no memory-safety preconditions; the group is the instance's
-            // own, whose leader is not reaped while its invocation runs.
-            unsafe { libc::killpg(pgid, libc::SIGKILL) };
-        };
         let thread = std::thread::Builder::new()
             .name("scfrt-mem".into())
             .spawn(move || {
                 let (lock, cond) = &*thread_stop;
-                let mut peak = group_rss_bytes(pgid);
+                let mut peak = 0;
+                let sample = |peak: &mut u64| {
+                    let now = group_memory(pgid);
+                    *peak = (*peak).max(now.rss);
+                    over(&now, limit_bytes)
+                };
+                let mut over_limit = sample(&mut peak);
                 let mut next = Instant::now() + interval;
                 let mut stopped = lock.lock().unwrap_or_else(PoisonError::into_inner);
-                while !*stopped && !over(peak) {
+                while !*stopped && over_limit.is_none() {
                     let now = Instant::now();
                     if now >= next {
                         drop(stopped);
-                        peak = peak.max(group_rss_bytes(pgid));
+                        over_limit = sample(&mut peak);
                         next = Instant::now() + interval;
                         stopped = lock.lock().unwrap_or_else(PoisonError::into_inner);
                         continue;
@@ -421,12 +464,13 @@ impl Sampler {
                         .0;
                 }
                 drop(stopped);
-                if !over(peak) {
-                    peak = peak.max(group_rss_bytes(pgid));
+                if over_limit.is_none() {
+                    over_limit = sample(&mut peak);
                 }
-                let over_limit = over(peak);
-                if over_limit {
-                    kill();
+                if over_limit.is_some() {
+                    // SAFETY: killpg has no memory-safety preconditions; the group is the
+                    // instance's own, whose leader is not reaped while the sampler runs.
+                    unsafe { libc::killpg(pgid, libc::SIGKILL) };
                 }
                 MemoryPeak {
                     bytes: peak,
@@ -451,7 +495,7 @@ impl Sampler {
             .and_then(|t| t.join().ok())
             .unwrap_or(MemoryPeak {
                 bytes: 0,
-                over_limit: false,
+                over_limit: None,
             })
     }
 }

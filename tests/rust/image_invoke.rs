@@ -629,6 +629,38 @@ fn memory_over_the_memory_size_is_434_in_both_deployments() {
     }
 }
 
+/// Pages several processes share (a fork's copy-on-write memory) are counted once against the
+/// memory size, as a memory cgroup counts them, though MemUsage (the summed RSS) shows them in
+/// each process.
+#[test]
+fn memory_shared_by_forked_children_counts_once() {
+    let pkg = rust_fixture();
+    for image in [false, true] {
+        let run = invoke(
+            &pkg,
+            image,
+            &[
+                "--memory",
+                "128",
+                "--event",
+                r#""fork:40:3""#,
+                "--event",
+                r#""hog:100""#,
+            ],
+        );
+        let forked = run.result(0);
+        assert_eq!(forked["InvokeResult"], 0, "image {image}: {forked}");
+        assert_eq!(forked["RetMsg"], "forked 3");
+        assert!(
+            forked["MemUsage"].as_u64().unwrap() > 128 << 20,
+            "four processes each show the 40 MB: image {image}: {forked}"
+        );
+        // 40 MB shared + 100 MB of the parent's own: over 128 MB however it is counted.
+        let hog = run.result(1);
+        assert_eq!(hog["InvokeResult"], 434, "image {image}: {hog}");
+    }
+}
+
 /// examples/image-c/Dockerfile is not built here (no Docker engine), but what it names must
 /// exist and agree with core: the switch, the default address, the port, the sources.
 #[test]
