@@ -586,22 +586,9 @@ fn timeouts_and_crashes_map_like_runtime_api_mode() {
 fn memory_over_the_memory_size_is_434_in_both_deployments() {
     let pkg = rust_fixture();
     for image in [false, true] {
-        let run = invoke(
-            &pkg,
-            image,
-            &[
-                "--memory",
-                "64",
-                "--timeout",
-                "30",
-                "--event",
-                r#""hog:16""#,
-                "--event",
-                r#""hog:100""#,
-                "--event",
-                "{}",
-            ],
-        );
+        let mut args = vec!["--memory", "64", "--timeout", "30"];
+        args.extend(events_args(&[r#""hog:16""#, r#""hog:100""#, "{}"]));
+        let run = invoke(&pkg, image, &args);
         assert_eq!(run.code, 1, "{}", run.describe());
         let fits = run.result(0);
         assert_eq!(fits["InvokeResult"], 0, "image {image}: {fits}");
@@ -636,18 +623,9 @@ fn memory_over_the_memory_size_is_434_in_both_deployments() {
 fn memory_shared_by_forked_children_counts_once() {
     let pkg = rust_fixture();
     for image in [false, true] {
-        let run = invoke(
-            &pkg,
-            image,
-            &[
-                "--memory",
-                "128",
-                "--event",
-                r#""fork:40:3""#,
-                "--event",
-                r#""hog:100""#,
-            ],
-        );
+        let mut args = vec!["--memory", "128"];
+        args.extend(events_args(&[r#""fork:40:3""#, r#""hog:100""#]));
+        let run = invoke(&pkg, image, &args);
         let forked = run.result(0);
         assert_eq!(forked["InvokeResult"], 0, "image {image}: {forked}");
         assert_eq!(forked["RetMsg"], "forked 3");
