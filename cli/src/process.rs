@@ -406,20 +406,42 @@ pub(crate) struct MemoryPeak {
     pub over_limit: Option<u64>,
 }
 
-/// The memory a group is counted to use against a limit, when that is more than `limit`: its
-/// summed RSS for a single process; with several, pages they share (after a fork, or of a
-/// library) are counted once, as a memory cgroup does, so the sum of their PSS decides.
-fn over(sample: &GroupMemory, limit: Option<u64>) -> Option<u64> {
-    let limit = limit?;
-    if sample.rss <= limit {
-        return None;
+/// How long a PSS reading stands in for the next ones while the group stays below the limit.
+const PSS_REREAD: Duration = Duration::from_millis(100);
+
+/// Decides whether a process group uses more than a limit: its summed RSS for a single
+/// process; with several, pages they share (after a fork, or of a library) are counted once, as
+/// a memory cgroup counts them, so the sum of their PSS decides once the summed RSS passes the
+/// limit. PSS costs a page-table walk, so while the group stays over the limit by RSS and
+/// under it by PSS, the last PSS plus the RSS grown since stands in for it, for at most
+/// [`PSS_REREAD`] (a copy-on-write page copied grows PSS but not the summed RSS).
+struct LimitCheck {
+    limit: Option<u64>,
+    /// When PSS was last read, the summed RSS then, and the PSS.
+    last: Option<(Instant, u64, u64)>,
+}
+
+impl LimitCheck {
+    /// The memory the group is counted to use, when that is more than the limit.
+    fn over(&mut self, sample: &GroupMemory) -> Option<u64> {
+        let limit = self.limit?;
+        if sample.rss <= limit {
+            self.last = None;
+            return None;
+        }
+        if sample.members.len() <= 1 {
+            return Some(sample.rss);
+        }
+        if let Some((at, rss, pss)) = self.last {
+            let estimate = pss.saturating_add(sample.rss.saturating_sub(rss));
+            if estimate <= limit && at.elapsed() < PSS_REREAD {
+                return None;
+            }
+        }
+        let pss = pss_bytes(&sample.members).unwrap_or(sample.rss);
+        self.last = Some((Instant::now(), sample.rss, pss));
+        (pss > limit).then_some(pss)
     }
-    let counted = if sample.members.len() > 1 {
-        pss_bytes(&sample.members).unwrap_or(sample.rss)
-    } else {
-        sample.rss
-    };
-    (counted > limit).then_some(counted)
 }
 
 /// Samples a process group's resident memory on an interval until finished, keeping the peak;
@@ -441,10 +463,14 @@ impl Sampler {
             .spawn(move || {
                 let (lock, cond) = &*thread_stop;
                 let mut peak = 0;
-                let sample = |peak: &mut u64| {
+                let mut check = LimitCheck {
+                    limit: limit_bytes,
+                    last: None,
+                };
+                let mut sample = |peak: &mut u64| {
                     let now = group_memory(pgid);
                     *peak = (*peak).max(now.rss);
-                    over(&now, limit_bytes)
+                    check.over(&now)
                 };
                 let mut over_limit = sample(&mut peak);
                 let mut next = Instant::now() + interval;
