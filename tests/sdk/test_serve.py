@@ -166,7 +166,9 @@ def test_event_invocation_runs_in_background(server, client, bash_echo_zip):
     entry = None
     while entry is None and time.monotonic() < deadline:
         if log.exists():
-            for line in log.read_text().splitlines():
+            # Only whole lines: a record being appended can be seen half-written (the kernel
+            # makes an append visible page by page), and every record ends with a newline.
+            for line in log.read_text().split("\n")[:-1]:
                 rec = json.loads(line)
                 if rec["FunctionRequestId"] == rid:
                     entry = rec
