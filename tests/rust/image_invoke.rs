@@ -17,17 +17,11 @@ use scfrt::emulator::{
 };
 use serde_json::{Value, json};
 
+#[path = "../../cli/tests/common/mod.rs"]
+mod common;
+use common::process_gone;
+
 const SIX_MB: usize = 6 * 1024 * 1024;
-/// `-l` flags the static library needs (`rustc --print native-static-libs`).
-const STATIC_LIBS: &[&str] = &[
-    "-lgcc_s",
-    "-lutil",
-    "-lrt",
-    "-lpthread",
-    "-lm",
-    "-ldl",
-    "-lc",
-];
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -88,7 +82,7 @@ fn compile(name: &str, src: &Path, shared_object: bool) -> PathBuf {
     } else {
         cmd.arg(src)
             .arg(bin_dir().join("libscfruntime.a"))
-            .args(STATIC_LIBS);
+            .args(common::static_libs());
     }
     let result = cmd
         .arg("-o")
@@ -460,17 +454,6 @@ fn events_over_six_mb_are_refused_by_the_server() {
     );
     assert_eq!(run.code, 0, "exit {}: {}", run.code, run.stderr);
     assert_eq!(run.result(0)["RetMsg"].as_str().map(str::len), Some(SIX_MB));
-}
-
-/// Whether `pid` is gone (or a zombie left for its parent).
-fn process_gone(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat
-            .rfind(')')
-            .and_then(|i| stat[i + 1..].split_whitespace().next().map(str::to_owned))
-            .is_some_and(|state| state == "Z" || state == "X"),
-    }
 }
 
 fn script_package(body: &str) -> Package {

@@ -2,7 +2,6 @@
 //! raw HTTP on the wire: what reaches the handler, the exact bytes that come back, and how bad,
 //! oversized, slow and concurrent requests are answered.
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -13,6 +12,10 @@ use scf_core::{
     Config, ErrorReport, ImageConfig, ImageServer, Invocation, METADATA_FIELDS, RunStats, Runtime,
 };
 use scfrt::runtime_api::{InvokeOptions, Limits, Outcome, RuntimeApi};
+
+#[path = "../../cli/tests/common/mod.rs"]
+mod common;
+use common::{HttpResponse, RawClient};
 use serde_json::{Value, json};
 
 /// Bound of every wait in these tests (a broken server fails the test instead of hanging it).
@@ -139,46 +142,19 @@ fn local() -> ImageConfig {
 }
 
 /// One HTTP/1.1 answer as it came off the wire.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
+type Answer = HttpResponse;
 
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(&self.body)))
-    }
-}
-
-/// A hand-written HTTP/1.1 client on one connection, so the tests control every byte.
-struct Client {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-}
+/// The scfrt tests' hand-written client on one connection (the tests control every byte), with
+/// image mode's request shape.
+struct Client(RawClient);
 
 impl Client {
     fn connect(addr: SocketAddr) -> Client {
-        let stream = TcpStream::connect(addr).expect("connect");
-        stream.set_read_timeout(Some(LIMIT)).unwrap();
-        let writer = stream.try_clone().unwrap();
-        Client {
-            reader: BufReader::new(stream),
-            writer,
-        }
+        Client(RawClient::connect(addr.port()))
     }
 
     fn send(&mut self, bytes: &[u8]) {
-        self.writer.write_all(bytes).expect("write");
+        self.0.send_raw(bytes);
     }
 
     /// `POST /event-invoke` with `headers` and a Content-Length body, in one write.
@@ -192,49 +168,12 @@ impl Client {
     /// Read one answer (Content-Length body); `None` when the server closed the connection
     /// before sending one.
     fn answer(&mut self) -> Option<Answer> {
-        let mut status_line = String::new();
-        if self.reader.read_line(&mut status_line).expect("read") == 0 {
-            return None;
-        }
-        let status = status_line
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
-        let mut headers = Vec::new();
-        loop {
-            let mut line = String::new();
-            self.reader.read_line(&mut line).expect("header line");
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            let (k, v) = line.split_once(':').expect("header");
-            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-        }
-        let len: usize = headers
-            .iter()
-            .find(|(k, _)| k == "content-length")
-            .map(|(_, v)| v.parse().expect("content-length"))
-            .expect("answers carry Content-Length");
-        let mut body = vec![0; len];
-        self.reader.read_exact(&mut body).expect("body");
-        Some(Answer {
-            status,
-            headers,
-            body,
-        })
+        self.0.try_read_response()
     }
 
     /// Whether the server closed the connection (EOF or reset) without sending more.
     fn closed(&mut self) -> bool {
-        let mut byte = [0u8; 1];
-        match self.reader.read(&mut byte) {
-            Ok(0) => true,
-            Ok(_) => false,
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => true,
-            Err(e) => panic!("waiting for the server to close the connection: {e}"),
-        }
+        self.0.closed()
     }
 }
 

@@ -1,4 +1,5 @@
-//! Helpers shared by the scfrt integration tests.
+//! Helpers shared by the scfrt integration tests (and, through `#[path]`, the workspace's
+//! cross-crate tests in `tests/`).
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -15,6 +16,18 @@ pub fn bash_echo_dir() -> PathBuf {
         .join("..")
         .join("examples")
         .join("bash-echo")
+}
+
+/// The `-l` flags a program linking `libscfruntime.a` also needs, as the shipped pkg-config file
+/// (`ffi/scfruntime.pc.in`, `static_libs=`) tells users.
+pub fn static_libs() -> Vec<String> {
+    let pc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ffi/scfruntime.pc.in");
+    let text = std::fs::read_to_string(&pc).unwrap_or_else(|e| panic!("{}: {e}", pc.display()));
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("static_libs="))
+        .unwrap_or_else(|| panic!("{} has no static_libs= line", pc.display()));
+    line.split_whitespace().map(str::to_owned).collect()
 }
 
 /// The bash bootstrap of the examples needs curl. Install it where we can (root + apt-get, as on a
@@ -107,6 +120,12 @@ pub struct HttpResponse {
 }
 
 impl HttpResponse {
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(&self.body)))
+    }
+
     /// The first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -161,10 +180,21 @@ impl RawClient {
 
     /// Reads one response with a Content-Length body.
     pub fn read_response(&mut self) -> HttpResponse {
+        self.try_read_response().expect("status line")
+    }
+
+    /// [`read_response`](Self::read_response), or `None` when the server closed the connection
+    /// before sending a status line.
+    pub fn try_read_response(&mut self) -> Option<HttpResponse> {
         let mut status_line = String::new();
-        self.reader
+        if self
+            .reader
             .read_line(&mut status_line)
-            .expect("status line");
+            .expect("status line")
+            == 0
+        {
+            return None;
+        }
         let status_line = status_line.trim_end().to_owned();
         let status = status_line
             .split(' ')
@@ -189,11 +219,22 @@ impl RawClient {
             .expect("response without Content-Length");
         let mut body = vec![0; len];
         self.reader.read_exact(&mut body).expect("body");
-        HttpResponse {
+        Some(HttpResponse {
             status_line,
             status,
             headers,
             body,
+        })
+    }
+
+    /// Whether the server closed the connection (EOF or reset) without sending more.
+    pub fn closed(&mut self) -> bool {
+        let mut byte = [0u8; 1];
+        match self.reader.read(&mut byte) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => true,
+            Err(e) => panic!("waiting for the server to close the connection: {e}"),
         }
     }
 }
