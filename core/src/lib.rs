@@ -46,7 +46,7 @@ pub use invocation::Invocation;
 pub use metadata::{FunctionMetadata, METADATA_FIELDS, MetadataField};
 pub use runtime::{Handler, MAX_RESPONSE_BYTES, RunStats, Runtime, serve};
 pub use signal::block_stop_signals;
-pub use source::Source;
+pub use source::{ShutdownGuard, Source};
 pub use transport::{
     ERROR_PATH, MAX_EVENT_BYTES, NEXT_PATH, READY_PATH, RESPONSE_PATH, RetryPolicy, Transport,
 };

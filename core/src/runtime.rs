@@ -175,18 +175,12 @@ impl Runtime {
         mut handler: impl Handler,
         mut after_each: impl FnMut(&Invocation),
     ) -> Result<RunStats> {
-        // However the loop ends, image mode's server answers what it holds and stops.
-        struct Shutdown<'a>(&'a Source);
-        impl Drop for Shutdown<'_> {
-            fn drop(&mut self) {
-                self.0.shutdown();
-            }
-        }
         if self.handle_signals {
             signal::install();
         }
         let init = self.init.take();
-        let _shutdown = Shutdown(&self.source);
+        // However the loop ends, image mode's server answers what it holds and stops.
+        let _shutdown = self.source.shutdown_guard();
         if let Some(init) = init {
             match catch_unwind(AssertUnwindSafe(init)) {
                 Ok(Ok(())) => {}

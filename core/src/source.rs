@@ -154,4 +154,21 @@ impl Source {
             Source::Image(s) => s.shutdown(),
         }
     }
+
+    /// A guard that calls [`shutdown`](Self::shutdown) when dropped, so the source stops
+    /// however the loop that drives it ends (an early return, an error, a panic).
+    pub fn shutdown_guard(&self) -> ShutdownGuard<'_> {
+        ShutdownGuard(self)
+    }
+}
+
+/// Shuts its [`Source`] down when dropped ([`Source::shutdown_guard`]).
+#[derive(Debug)]
+#[must_use = "the source is shut down when the guard is dropped"]
+pub struct ShutdownGuard<'a>(&'a Source);
+
+impl Drop for ShutdownGuard<'_> {
+    fn drop(&mut self) {
+        self.0.shutdown();
+    }
 }

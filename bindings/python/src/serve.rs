@@ -56,7 +56,7 @@ pub fn serve(
     let source = Arc::new(Source::new(&config));
     // A backstop for an unwinding panic; the normal paths below shut down with the GIL
     // released (stopping the server may wait for answers still being written).
-    let _shutdown = Shutdown(&source);
+    let _shutdown = source.shutdown_guard();
     let signals = StopSignals::install(py)?;
     let tag = Arc::new(Tag::default());
     let streams = tagger::install(py, &tag)?;
@@ -80,15 +80,6 @@ pub fn serve(
     streams.restore(py);
     signals.restore(py);
     result
-}
-
-/// Shuts the source down when dropped (`Source::shutdown` is idempotent).
-struct Shutdown<'a>(&'a Source);
-
-impl Drop for Shutdown<'_> {
-    fn drop(&mut self) {
-        self.0.shutdown();
-    }
 }
 
 fn serve_loop(
