@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::{Error, FunctionMetadata, Result};
+use crate::{Error, FunctionMetadata, Result, RetryPolicy};
 
 /// The environment variable that selects image mode: `SCFRUNTIME_MODE=image`.
 ///
@@ -21,6 +21,11 @@ pub const LISTEN_ENV: &str = "SCFRUNTIME_LISTEN";
 /// Where an image-deployed function's server listens unless [`LISTEN_ENV`] says otherwise: SCF
 /// connects to port 9000 and requires `0.0.0.0` (or `*`), not the loopback address.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:9000";
+
+/// The environment variable with the runtime API's retry budget in milliseconds: how long
+/// `ready` and `next` may keep failing in a row before the runtime gives up
+/// ([`RetryPolicy::give_up_after`]; default 60000).
+pub const RETRY_BUDGET_ENV: &str = "SCFRUNTIME_RETRY_BUDGET_MS";
 
 /// The largest event body image mode accepts: the platform's 6 MB limit for synchronous events.
 pub const IMAGE_MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
@@ -124,6 +129,9 @@ pub struct Config {
     /// How invocations arrive: the runtime API (`runtime_api` and `runtime_api_port` are set) or
     /// image mode's server (they are empty and 0).
     pub mode: Mode,
+    /// How the runtime API's `ready` and `next` retry; its budget comes from
+    /// `SCFRUNTIME_RETRY_BUDGET_MS` ([`RETRY_BUDGET_ENV`]), default 60 s.
+    pub retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for Config {
@@ -137,6 +145,7 @@ impl std::fmt::Debug for Config {
             .field("run_env", &self.run_env)
             .field("user_code_root", &self.user_code_root)
             .field("mode", &self.mode)
+            .field("retry", &self.retry)
             .finish()
     }
 }
@@ -182,7 +191,21 @@ impl Config {
                 });
             }
         };
+        let mut retry = RetryPolicy::default();
+        if let Some(v) = lookup(RETRY_BUDGET_ENV) {
+            match v.trim().parse::<u64>() {
+                Ok(ms) if ms > 0 => retry.give_up_after = Duration::from_millis(ms),
+                _ => {
+                    return Err(Error::InvalidEnv {
+                        name: RETRY_BUDGET_ENV,
+                        value: v,
+                        reason: "expected a whole number of milliseconds above 0, such as 60000",
+                    });
+                }
+            }
+        }
         let metadata = || Config {
+            retry,
             handler: opt("_HANDLER"),
             runtime: opt("SCF_RUNTIME"),
             metadata: FunctionMetadata::from_env(|name| opt(name)),

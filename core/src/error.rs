@@ -72,18 +72,32 @@ pub enum Error {
     },
 
     /// `next` delivered an event the runtime cannot turn into an [`Invocation`](crate::Invocation):
-    /// a missing or malformed `request_id` / `memory_limit_in_mb` / `time_limit_in_ms` header,
-    /// or a body over the size limit.
+    /// a missing or malformed `memory_limit_in_mb` / `time_limit_in_ms` header, or a body over
+    /// the size limit (whatever its framing).
     ///
-    /// The loop reports it to `/runtime/invocation/error` and goes on.
-    #[error("invalid event from {endpoint}: {reason}")]
+    /// The loop reports it to `/runtime/invocation/error` with its request id and goes on. An
+    /// answer without a request id is no event at all (a 204, or a 200 without `request_id`):
+    /// that is a transport fault, retried with backoff, never posted.
+    #[error("invalid event {request_id:?} from {endpoint}: {reason}")]
     InvalidEvent {
         /// Always `/runtime/invocation/next`.
         endpoint: &'static str,
         /// What was wrong.
         reason: String,
-        /// The request id, when it could be read.
-        request_id: Option<String>,
+        /// The event's request id (never empty).
+        request_id: String,
+    },
+
+    /// The runtime API's answer broke one of the client's limits: more than 64 headers, or a
+    /// head over 64 KB. Retried a few times (one corrupted answer recovers), then reported
+    /// rather than retried for the whole budget, since a server that keeps sending such answers
+    /// does not speak the protocol.
+    #[error("runtime API {endpoint}: {reason}")]
+    Protocol {
+        /// The endpoint path.
+        endpoint: &'static str,
+        /// What was wrong.
+        reason: String,
     },
 
     /// The init hook failed. Ready was not sent; the process should exit non-zero.
@@ -141,9 +155,11 @@ pub enum Error {
     RetriesExhausted {
         /// The endpoint path.
         endpoint: &'static str,
-        /// How many attempts were made.
+        /// How many attempts failed in a row.
         attempts: u32,
-        /// How long the attempts took in all.
+        /// How long the runtime API had been failing: from the first of those failures (an
+        /// attempt that was held open for a long time, like an idle long poll, does not count
+        /// its wait).
         elapsed: Duration,
         /// The last error seen.
         last: Box<Error>,

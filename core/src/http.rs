@@ -25,6 +25,21 @@ pub(crate) enum HttpError {
     Connect(io::Error),
     /// The connection broke or the answer was malformed, after the request may have been sent.
     Io(io::Error),
+    /// The answer broke one of this client's limits (more than [`MAX_HEADERS`] headers, a head
+    /// over [`MAX_HEAD_BYTES`]): well-formed HTTP this client will not read, not a broken line.
+    Limit(String),
+}
+
+/// Why one exchange failed, inside the connection code.
+enum Failure {
+    Io(io::Error),
+    Limit(String),
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Failure {
+        Failure::Io(e)
+    }
 }
 
 /// One answer: status, the headers the runtime API uses, the body.
@@ -34,9 +49,11 @@ pub(crate) struct Answer {
     /// Headers as (lower-case name, value) pairs, in order.
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: Vec<u8>,
-    /// The body was over the caller's limit: it was not read and `body` is empty; the
-    /// connection was closed.
+    /// The body was over the caller's limit: it was not read (or not kept) and `body` is empty;
+    /// the connection was closed. Whatever the framing: Content-Length, chunked, or read to close.
     pub(crate) too_large: bool,
+    /// The body's declared length (Content-Length), when the answer had one.
+    pub(crate) content_length: Option<u64>,
 }
 
 impl Answer {
@@ -81,13 +98,16 @@ impl Client {
     }
 
     /// Send one request and read its whole answer. `max_body` bounds the answer's body: a
-    /// larger one is refused with `InvalidData` before anything is buffered.
+    /// larger one is flagged [`Answer::too_large`] and not kept, whatever its framing.
+    /// `on_first_byte` runs once, as soon as the first byte of the answer has been read (the
+    /// long poll uses it to leave the span in which a stop signal may end the process).
     pub(crate) fn request(
         &mut self,
         method: &str,
         path: &str,
         body: Option<&[u8]>,
         max_body: u64,
+        on_first_byte: Option<&dyn Fn()>,
     ) -> Result<Answer, HttpError> {
         if self.conn.as_mut().is_some_and(|c| !c.still_open()) {
             // The server closed the idle connection; a request written into it would be lost
@@ -106,8 +126,13 @@ impl Client {
             body.map(<[u8]>::len),
         );
         let result = match self.conn.as_mut() {
-            Some(conn) => conn.exchange(&self.head, body.unwrap_or_default(), max_body),
-            None => Err(io::Error::other("no connection")),
+            Some(conn) => conn.exchange(
+                &self.head,
+                body.unwrap_or_default(),
+                max_body,
+                on_first_byte,
+            ),
+            None => Err(Failure::Io(io::Error::other("no connection"))),
         };
         match result {
             Ok((answer, keep_alive)) => {
@@ -119,7 +144,10 @@ impl Client {
             Err(e) => {
                 // Whatever is left on a broken connection cannot be trusted.
                 self.conn = None;
-                Err(HttpError::Io(e))
+                Err(match e {
+                    Failure::Io(e) => HttpError::Io(e),
+                    Failure::Limit(reason) => HttpError::Limit(reason),
+                })
             }
         }
     }
@@ -174,23 +202,34 @@ impl Conn {
         n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
     }
 
-    fn exchange(&mut self, head: &[u8], body: &[u8], max_body: u64) -> io::Result<(Answer, bool)> {
+    fn exchange(
+        &mut self,
+        head: &[u8],
+        body: &[u8],
+        max_body: u64,
+        on_first_byte: Option<&dyn Fn()>,
+    ) -> Result<(Answer, bool), Failure> {
         write_all_vectored(&mut self.stream, head, body)?;
+        if let Some(first_byte) = on_first_byte {
+            // The buffer is empty between answers (`still_open`), so the first fill brings the
+            // answer's first byte.
+            self.fill()?;
+            first_byte();
+        }
         loop {
             let (mut answer, keep_alive, chunked, length) = self.read_head()?;
             if (100..200).contains(&answer.status) {
                 continue; // an interim answer (100 Continue): the real one follows
             }
-            let body = if chunked {
-                self.read_chunked(max_body)?
+            let (body, keep_alive) = if chunked {
+                (self.read_chunked(max_body)?, keep_alive)
             } else if let Some(len) = length {
-                self.read_exact_body(len, max_body)?
+                (self.read_exact_body(len, max_body)?, keep_alive)
             } else if answer.status == 204 || answer.status == 304 {
-                Some(Vec::new())
+                (Some(Vec::new()), keep_alive)
             } else {
                 // Neither length nor chunked: the body runs to the end of the connection.
-                answer.body = self.read_to_close(max_body)?.unwrap_or_default();
-                return Ok((answer, false));
+                (self.read_to_close(max_body)?, false)
             };
             return Ok(match body {
                 Some(body) => {
@@ -229,17 +268,21 @@ impl Conn {
         Ok(())
     }
 
-    fn read_head(&mut self) -> io::Result<(Answer, bool, bool, Option<u64>)> {
+    fn read_head(&mut self) -> Result<(Answer, bool, bool, Option<u64>), Failure> {
         loop {
             let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
             let mut parsed = httparse::Response::new(&mut slots);
             match parsed.parse(&self.buf[self.start..self.end]) {
                 Ok(httparse::Status::Complete(n)) => {
+                    if n > MAX_HEAD_BYTES {
+                        return Err(head_too_large());
+                    }
                     let mut answer = Answer {
                         status: parsed.code.unwrap_or(0),
                         headers: Vec::with_capacity(parsed.headers.len()),
                         body: Vec::new(),
                         too_large: false,
+                        content_length: None,
                     };
                     let mut keep_alive = parsed.version == Some(1);
                     let mut chunked = false;
@@ -250,12 +293,15 @@ impl Conn {
                         match name.as_str() {
                             "content-length" => {
                                 let n = value.parse::<u64>().map_err(|_| {
-                                    invalid(format!("bad Content-Length {value:?}"))
+                                    Failure::from(invalid(format!("bad Content-Length {value:?}")))
                                 })?;
                                 if length.is_some_and(|m| m != n) {
-                                    return Err(invalid("conflicting Content-Length headers"));
+                                    return Err(
+                                        invalid("conflicting Content-Length headers").into()
+                                    );
                                 }
                                 length = Some(n);
+                                answer.content_length = Some(n);
                             }
                             "transfer-encoding" => {
                                 chunked = value.to_ascii_lowercase().ends_with("chunked");
@@ -277,13 +323,17 @@ impl Conn {
                 }
                 Ok(httparse::Status::Partial) => {
                     if self.end - self.start > MAX_HEAD_BYTES {
-                        return Err(invalid(format!(
-                            "the answer's head is over {MAX_HEAD_BYTES} bytes"
-                        )));
+                        return Err(head_too_large());
                     }
                     self.fill()?;
                 }
-                Err(e) => return Err(invalid(format!("malformed answer: {e}"))),
+                Err(httparse::Error::TooManyHeaders) => {
+                    return Err(Failure::Limit(format!(
+                        "the answer has more than {MAX_HEADERS} headers, the most this runtime \
+                         reads"
+                    )));
+                }
+                Err(e) => return Err(invalid(format!("malformed answer: {e}")).into()),
             }
         }
     }
@@ -377,6 +427,12 @@ fn write_all_vectored(stream: &mut TcpStream, head: &[u8], body: &[u8]) -> io::R
     Ok(())
 }
 
+fn head_too_large() -> Failure {
+    Failure::Limit(format!(
+        "the answer's head is over {MAX_HEAD_BYTES} bytes, the most this runtime reads"
+    ))
+}
+
 fn invalid(msg: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.into())
 }
@@ -432,7 +488,7 @@ mod tests {
         ]);
         let mut c = Client::new("127.0.0.1", port);
         let a = c
-            .request("GET", "/runtime/invocation/next", None, 100)
+            .request("GET", "/runtime/invocation/next", None, 100, None)
             .expect("next");
         assert_eq!((a.status, a.body.as_slice()), (200, &b"hello"[..]));
         assert_eq!(a.header("request_id"), Some("abc"));
@@ -442,6 +498,7 @@ mod tests {
                 "/runtime/invocation/response",
                 Some("café".as_bytes()),
                 100,
+                None,
             )
             .expect("post");
         assert_eq!(a.status, 200);
@@ -469,9 +526,11 @@ mod tests {
             b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok".to_vec(),
         ]);
         let mut c = Client::new("127.0.0.1", port);
-        let a = c.request("GET", "/x", None, 100).expect("chunked");
+        let a = c.request("GET", "/x", None, 100, None).expect("chunked");
         assert_eq!((a.status, a.body.as_slice()), (200, &b"abcde"[..]));
-        let a = c.request("POST", "/y", Some(b""), 100).expect("close");
+        let a = c
+            .request("POST", "/y", Some(b""), 100, None)
+            .expect("close");
         assert_eq!((a.status, a.body.as_slice()), (202, &b"ok"[..]));
         assert!(c.conn.is_none(), "Connection: close drops the connection");
         srv.join().expect("server");
@@ -496,7 +555,7 @@ mod tests {
         ] {
             let (port, srv) = server(vec![answer.to_vec()]);
             let mut c = Client::new("127.0.0.1", port);
-            match c.request("GET", "/", None, 100) {
+            match c.request("GET", "/", None, 100, None) {
                 Err(HttpError::Io(e)) => assert!(e.to_string().contains(want), "{e} / {want}"),
                 other => panic!("{want}: {other:?}"),
             }
@@ -513,11 +572,15 @@ mod tests {
             format!(
                 "HTTP/1.1 200 OK\r\nrequest_id: r1\r\nTransfer-Encoding: chunked\r\n\r\n40\r\n{x64}\r\n40\r\n{x64}\r\n0\r\n\r\n"
             ),
+            // A chunk size past any limit (and past usize on 32-bit).
+            "HTTP/1.1 200 OK\r\nrequest_id: r1\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nx".to_string(),
+            // Neither Content-Length nor chunked: framed by the connection's close.
+            format!("HTTP/1.1 200 OK\r\nrequest_id: r1\r\nConnection: close\r\n\r\n{x64}{x64}"),
         ] {
             let raw = raw.into_bytes();
             let (port, srv) = server(vec![raw]);
             let mut c = Client::new("127.0.0.1", port);
-            let a = c.request("GET", "/", None, 100).expect("answer");
+            let a = c.request("GET", "/", None, 100, None).expect("answer");
             assert!(a.too_large && a.body.is_empty(), "{a:?}");
             assert_eq!(a.header("request_id"), Some("r1"));
             assert!(c.conn.is_none());
@@ -527,15 +590,54 @@ mod tests {
     }
 
     #[test]
+    fn answers_over_the_header_limits_are_limit_errors() {
+        let many: String = (0..=MAX_HEADERS)
+            .map(|i| format!("X-H{i}: v\r\n"))
+            .collect();
+        let big = format!("X-Big: {}\r\n", "b".repeat(MAX_HEAD_BYTES + 1));
+        for (extra, want) in [
+            (many, "more than 64 headers"),
+            (big, "head is over 65536 bytes"),
+        ] {
+            let raw = format!("HTTP/1.1 200 OK\r\n{extra}Content-Length: 0\r\n\r\n");
+            let (port, srv) = server(vec![raw.into_bytes()]);
+            let mut c = Client::new("127.0.0.1", port);
+            match c.request("GET", "/", None, 100, None) {
+                Err(HttpError::Limit(reason)) => assert!(reason.contains(want), "{reason}"),
+                Err(e) => panic!("{want}: {e:?}"),
+                Ok(a) => panic!("{want}: an answer with {} headers", a.headers.len()),
+            }
+            drop(c);
+            srv.join().expect("server");
+        }
+    }
+
+    #[test]
+    fn the_first_byte_hook_runs_once_per_answer() {
+        let (port, srv) = server(vec![
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na".to_vec(),
+        ]);
+        let calls = std::cell::Cell::new(0);
+        let hook = || calls.set(calls.get() + 1);
+        let mut c = Client::new("127.0.0.1", port);
+        let a = c
+            .request("GET", "/", None, 10, Some(&hook))
+            .expect("answer");
+        assert_eq!((a.body.as_slice(), calls.get()), (&b"a"[..], 1));
+        drop(c);
+        srv.join().expect("server");
+    }
+
+    #[test]
     fn closed_connection_is_reopened_and_refused_is_a_connect_error() {
         let (port, srv) = server(vec![
             b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na".to_vec(),
         ]);
         let mut c = Client::new("127.0.0.1", port);
-        c.request("GET", "/", None, 10).expect("first");
+        c.request("GET", "/", None, 10, None).expect("first");
         // The scripted server closes after its one answer and stops listening.
         srv.join().expect("server");
-        match c.request("GET", "/", None, 10) {
+        match c.request("GET", "/", None, 10, None) {
             Err(HttpError::Connect(_)) => {}
             other => panic!("expected a connect error after the server closed: {other:?}"),
         }

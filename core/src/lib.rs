@@ -37,6 +37,7 @@ mod transport;
 
 pub use config::{
     Config, DEFAULT_LISTEN, IMAGE_MAX_EVENT_BYTES, ImageConfig, LISTEN_ENV, MODE_ENV, Mode,
+    RETRY_BUDGET_ENV,
 };
 pub use error::{Error, ErrorReport, Result};
 pub use handler_spec::{HANDLER_FORM, HandlerSpec, HandlerSpecError};
@@ -48,7 +49,8 @@ pub use runtime::{Handler, MAX_RESPONSE_BYTES, RunStats, Runtime, serve};
 pub use signal::block_stop_signals;
 pub use source::{ShutdownGuard, Source};
 pub use transport::{
-    ERROR_PATH, MAX_EVENT_BYTES, NEXT_PATH, READY_PATH, RESPONSE_PATH, RetryPolicy, Transport,
+    ERROR_PATH, HELD_ATTEMPT, MAX_EVENT_BYTES, NEXT_PATH, PROTOCOL_ATTEMPTS, PollState, READY_PATH,
+    RESPONSE_PATH, RetryPolicy, Transport,
 };
 
 /// This crate's version, the one every binding reports.

@@ -205,8 +205,7 @@ impl Runtime {
                 }) => {
                     eprintln!("scfruntime: invalid event: {reason}");
                     let report = ErrorReport::invalid_event(reason);
-                    let id = request_id.unwrap_or_default();
-                    self.post(false, &report.to_json(&id));
+                    self.post(false, &report.to_json(&request_id));
                     stats.errors += 1;
                     continue;
                 }
@@ -255,9 +254,10 @@ impl Runtime {
             }
         }
         // While this guard lives a stop signal ends the process at once (nothing is in flight
-        // during the long poll); `enter` refuses when a signal already arrived.
+        // during the long poll) until the answer's first byte arrives: from then the event is
+        // answered before the loop ends. `enter` refuses when a signal already arrived.
         let _polling = signal::PollGuard::enter()?;
-        Some(self.source.next())
+        Some(self.source.next_with(&signal::on_poll))
     }
 
     fn post(&self, ok: bool, body: &[u8]) {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 #[cfg(feature = "image")]
 use crate::ImageServer;
-use crate::{Config, Invocation, Result, RetryPolicy, Transport};
+use crate::{Config, Invocation, PollState, Result, RetryPolicy, Transport};
 
 /// The two ways invocations reach a function, behind one interface: `ready`, then
 /// `next` -> `respond` | `fail`, one invocation at a time.
@@ -99,6 +99,24 @@ impl Source {
             Source::RuntimeApi(t) => t.next(),
             #[cfg(feature = "image")]
             Source::Image(s) => s.next(),
+        }
+    }
+
+    /// [`next`](Self::next), telling `observe` when each attempt of the runtime API's long poll
+    /// starts and when its answer's first byte arrives (see [`Transport::next_with`]). Image
+    /// mode hands over whole events only: `observe` is not called.
+    ///
+    /// # Errors
+    ///
+    /// As [`next`](Self::next).
+    pub fn next_with(&self, observe: &dyn Fn(PollState)) -> Result<Invocation> {
+        match self {
+            Source::RuntimeApi(t) => t.next_with(observe),
+            #[cfg(feature = "image")]
+            Source::Image(s) => {
+                let _ = observe;
+                s.next()
+            }
         }
     }
 

@@ -22,17 +22,46 @@ pub const MAX_EVENT_BYTES: u64 = 16 * 1024 * 1024;
 
 /// How `ready` and `next` retry when the runtime API cannot be reached.
 ///
-/// Retried: connection refused or reset, EOF before a full answer, a malformed answer, and
-/// HTTP 5xx. The delay doubles from `initial_delay` up to `max_delay`; after `give_up_after`
-/// the last error is returned. Posts of results are never retried once they may have been read.
+/// Retried: connection refused or reset, EOF before a full answer, a malformed answer, HTTP
+/// 5xx, and an answer to `next` that carries no event (204, or 200 without `request_id`). The
+/// delay doubles from `initial_delay` up to `max_delay`. The budget, `give_up_after`, counts
+/// only consecutive failures: it starts at the first failure after the last successful
+/// exchange, so a long poll that waited an hour before its connection was reset has spent
+/// none of it. A failure that ends an attempt held open for [`HELD_ATTEMPT`] or longer (an idle
+/// long poll cut by a server or a middlebox) shows that the runtime API was there a moment
+/// ago: it is retried at once, on a fresh connection, and the count starts again from it.
+/// Posts of results are never retried once they may have been read.
+///
+/// The default budget is 60 s; [`Config::retry`](crate::Config::retry) carries the policy
+/// (`SCFRUNTIME_RETRY_BUDGET_MS` sets its budget from the environment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Delay before the first retry.
     pub initial_delay: Duration,
     /// Upper bound of the delay between two attempts.
     pub max_delay: Duration,
-    /// Total time after which the transport stops retrying.
+    /// How long the runtime API may keep failing, counted from the first of a run of
+    /// consecutive failures, before the transport stops retrying.
     pub give_up_after: Duration,
+}
+
+/// An attempt that failed after being open this long had reached a live runtime API (see
+/// [`RetryPolicy`]): it is retried at once and restarts the count of consecutive failures.
+pub const HELD_ATTEMPT: Duration = Duration::from_secs(1);
+
+/// How many answers in a row may break the client's limits (over 64 headers, a head over
+/// 64 KB) before [`Error::Protocol`] is returned instead of retrying for the whole budget.
+pub const PROTOCOL_ATTEMPTS: u32 = 3;
+
+/// What the long poll of [`Transport::next_with`] is doing, for its observer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PollState {
+    /// An attempt starts: the request is about to be sent and nothing is held (also after an
+    /// attempt that broke mid-answer: the platform serves the same event again).
+    Waiting,
+    /// The first byte of the answer has arrived: an event is on its way and must be answered.
+    Receiving,
 }
 
 impl Default for RetryPolicy {
@@ -75,7 +104,7 @@ impl Transport {
     pub fn new(config: &Config) -> Transport {
         Transport {
             client: Mutex::new(Client::new(&config.runtime_api, config.runtime_api_port)),
-            retry: RetryPolicy::default(),
+            retry: config.retry,
             no_runtime_api: config.is_image() || config.runtime_api.is_empty(),
         }
     }
@@ -99,16 +128,35 @@ impl Transport {
 
     /// `GET /runtime/invocation/next`: wait, without a timeout, for the next event.
     ///
-    /// A repeated `next` returns the same event, so failures are retried with backoff and each
-    /// retry is logged to stderr.
+    /// A repeated `next` returns the same event, so failures are retried with backoff (see
+    /// [`RetryPolicy`]) and each retry is logged to stderr. An answer without an event (204, or
+    /// 200 without a `request_id`) is such a failure too.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidEvent`] when the event's headers are missing or malformed (report it to
-    /// the error endpoint and call `next` again); [`Error::Status`] for a 4xx answer;
-    /// [`Error::RetriesExhausted`] when the runtime API stays unreachable.
+    /// [`Error::InvalidEvent`] when the event's limit headers are missing or malformed or its
+    /// body is over [`MAX_EVENT_BYTES`] (report it to the error endpoint with its request id
+    /// and call `next` again); [`Error::Status`] for a 4xx answer; [`Error::Protocol`] when
+    /// answers keep breaking the client's limits; [`Error::RetriesExhausted`] when the runtime
+    /// API stays unreachable.
     pub fn next(&self) -> Result<Invocation> {
-        self.with_retries(NEXT_PATH, || self.next_once())
+        self.next_with(&|_| {})
+    }
+
+    /// [`next`](Self::next), telling `observe` when each attempt starts
+    /// ([`PollState::Waiting`]) and when its answer's first byte arrives
+    /// ([`PollState::Receiving`]). A loop that lets a stop signal end the process during the
+    /// poll uses it to stop doing so once an event is on its way.
+    ///
+    /// # Errors
+    ///
+    /// As [`next`](Self::next).
+    pub fn next_with(&self, observe: &dyn Fn(PollState)) -> Result<Invocation> {
+        let first_byte = || observe(PollState::Receiving);
+        self.with_retries(NEXT_PATH, || {
+            observe(PollState::Waiting);
+            self.next_once(&first_byte)
+        })
     }
 
     /// `POST /runtime/invocation/response`: the current invocation's result, raw bytes.
@@ -138,16 +186,18 @@ impl Transport {
         endpoint: &'static str,
         body: Option<&[u8]>,
         max_body: u64,
+        on_first_byte: Option<&dyn Fn()>,
     ) -> Result<Answer> {
         if self.no_runtime_api {
             return Err(Error::NoRuntimeApi { endpoint });
         }
         let mut client = self.client.lock().unwrap_or_else(PoisonError::into_inner);
         let answer = client
-            .request(method, endpoint, body, max_body)
+            .request(method, endpoint, body, max_body, on_first_byte)
             .map_err(|e| match e {
                 HttpError::Connect(source) => Error::Connect { endpoint, source },
                 HttpError::Io(source) => Error::Transport { endpoint, source },
+                HttpError::Limit(reason) => Error::Protocol { endpoint, reason },
             })?;
         if !(200..300).contains(&answer.status) {
             let mut text = answer.body;
@@ -161,24 +211,45 @@ impl Transport {
         Ok(answer)
     }
 
-    fn next_once(&self) -> Result<Invocation> {
-        let answer = self.call("GET", NEXT_PATH, None, MAX_EVENT_BYTES)?;
+    fn next_once(&self, on_first_byte: &dyn Fn()) -> Result<Invocation> {
+        let answer = self.call("GET", NEXT_PATH, None, MAX_EVENT_BYTES, Some(on_first_byte))?;
         let received_at = Instant::now();
-        let request_id = answer.header("request_id").map(str::to_string);
+        // No request id, no event: nothing can be answered, so this is a fault of the transport
+        // (retried with backoff), never an invocation.
+        let request_id = match answer.header("request_id") {
+            Some(id) if !id.is_empty() => id.to_string(),
+            _ => {
+                let what = if answer.status == 204 {
+                    "HTTP 204 (no content)".to_string()
+                } else {
+                    format!("HTTP {} without a request_id header", answer.status)
+                };
+                return Err(Error::Transport {
+                    endpoint: NEXT_PATH,
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("the answer carries no event: {what}"),
+                    ),
+                });
+            }
+        };
         let invalid = |reason: String| Error::InvalidEvent {
             endpoint: NEXT_PATH,
             reason,
             request_id: request_id.clone(),
         };
         if answer.too_large {
-            return Err(invalid(format!(
-                "the event is larger than the {MAX_EVENT_BYTES}-byte limit"
-            )));
+            return Err(invalid(match answer.content_length {
+                Some(len) => format!(
+                    "the event is {len} bytes, larger than the {MAX_EVENT_BYTES}-byte limit; it \
+                     was not read"
+                ),
+                None => format!(
+                    "the event is larger than the {MAX_EVENT_BYTES}-byte limit (more than that \
+                     arrived without a Content-Length); it was not kept"
+                ),
+            }));
         }
-        let request_id = match &request_id {
-            Some(id) if !id.is_empty() => id.clone(),
-            _ => return Err(invalid("the request_id header is missing".into())),
-        };
         let memory_limit_mb = parse_header(&answer, "memory_limit_in_mb").map_err(invalid)?;
         let time_limit_ms: u64 = parse_header(&answer, "time_limit_in_ms").map_err(invalid)?;
         Ok(Invocation {
@@ -193,7 +264,7 @@ impl Transport {
 
     fn post(&self, endpoint: &'static str, body: &[u8]) -> Result<()> {
         // The platform's answer to a post is empty; a larger one is not worth buffering.
-        self.call("POST", endpoint, Some(body), 64 * 1024)
+        self.call("POST", endpoint, Some(body), 64 * 1024, None)
             .map(|_| ())
     }
 
@@ -222,17 +293,40 @@ impl Transport {
         endpoint: &'static str,
         mut f: impl FnMut() -> Result<T>,
     ) -> Result<T> {
-        let started = Instant::now();
+        // When the current run of consecutive failures began; None after a success.
+        let mut failing_since: Option<Instant> = None;
         let mut delay = self.retry.initial_delay;
         let mut attempts = 0u32;
+        let mut protocol_errors = 0u32;
         loop {
-            attempts += 1;
+            let attempt_started = Instant::now();
             let err = match f() {
                 Ok(v) => return Ok(v),
                 Err(e) if !is_retryable(&e) => return Err(e),
                 Err(e) => e,
             };
-            let elapsed = started.elapsed();
+            let now = Instant::now();
+            attempts += 1;
+            if matches!(err, Error::Protocol { .. }) {
+                protocol_errors += 1;
+                if protocol_errors >= PROTOCOL_ATTEMPTS {
+                    eprintln!(
+                        "scfruntime: {endpoint}: {protocol_errors} answers in a row broke the \
+                         client's limits; giving up"
+                    );
+                    return Err(err);
+                }
+            } else {
+                protocol_errors = 0;
+            }
+            let held = now.duration_since(attempt_started) >= HELD_ATTEMPT;
+            if held {
+                // The connection was up and waiting a moment ago: this failure starts a run.
+                failing_since = Some(now);
+                attempts = 1;
+            }
+            let since = *failing_since.get_or_insert(now);
+            let elapsed = now.duration_since(since);
             if elapsed >= self.retry.give_up_after {
                 return Err(Error::RetriesExhausted {
                     endpoint,
@@ -240,6 +334,15 @@ impl Transport {
                     elapsed,
                     last: Box::new(err),
                 });
+            }
+            if held {
+                eprintln!(
+                    "scfruntime: {endpoint} failed after waiting {:.1?} ({err}); retrying now \
+                     on a new connection",
+                    now.duration_since(attempt_started)
+                );
+                delay = self.retry.initial_delay;
+                continue;
             }
             eprintln!(
                 "scfruntime: {endpoint} attempt {attempts} failed ({err}); retrying in {delay:?}"
@@ -252,7 +355,7 @@ impl Transport {
 
 fn is_retryable(e: &Error) -> bool {
     match e {
-        Error::Connect { .. } | Error::Transport { .. } => true,
+        Error::Connect { .. } | Error::Transport { .. } | Error::Protocol { .. } => true,
         Error::Status { status, .. } => *status >= 500,
         _ => false,
     }

@@ -84,9 +84,10 @@ impl scf_result {
     pub(crate) fn of(e: &Error) -> scf_result {
         match e {
             Error::MissingEnv { .. } | Error::InvalidEnv { .. } => scf_result::Config,
-            Error::Connect { .. } | Error::Transport { .. } | Error::RetriesExhausted { .. } => {
-                scf_result::Transport
-            }
+            Error::Connect { .. }
+            | Error::Transport { .. }
+            | Error::Protocol { .. }
+            | Error::RetriesExhausted { .. } => scf_result::Transport,
             Error::Status { .. } => scf_result::HttpStatus,
             Error::Init(_) => scf_result::InitFailed,
             Error::Listen { .. } => scf_result::Listen,

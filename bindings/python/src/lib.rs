@@ -87,6 +87,7 @@ pub fn to_pyerr(e: scf_core::Error) -> PyErr {
         | Error::NoRuntimeApi { .. } => ConfigError::new_err(msg),
         Error::Connect { .. }
         | Error::Transport { .. }
+        | Error::Protocol { .. }
         | Error::Status { .. }
         | Error::RetriesExhausted { .. }
         | Error::InvalidEvent { .. }
