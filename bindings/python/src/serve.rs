@@ -14,13 +14,14 @@
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use pyo3::exceptions::{PySystemExit, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
-use scf_core::{Config, Error, ErrorReport, Invocation, MAX_RESPONSE_BYTES, Source};
+use scf_core::{Config, Error, ErrorReport, Invocation, MAX_RESPONSE_BYTES, PollState, Source};
 
 use crate::context::{ContextTemplate, EnvMirror};
 use crate::convert::{Outcome, call_python};
@@ -99,21 +100,24 @@ fn serve_loop(
     let mut answered = 0u64;
     while max_invocations.is_none_or(|max| answered < max) {
         py.check_signals()?;
-        let inv = match poller.next(py)? {
+        let Polled { answer, stop } = poller.next(py)?;
+        let inv = match answer {
             Ok(inv) => inv,
             Err(Error::InvalidEvent {
                 reason, request_id, ..
             }) => {
                 eprintln!("scfruntime: invalid event: {reason}");
                 let report = ErrorReport::invalid_event(reason);
-                let body = report.to_json(request_id.as_deref().unwrap_or_default());
-                post(py, source, false, &body);
+                post(py, source, false, &report.to_json(&request_id));
                 answered += 1;
+                if let Some(stop) = stop {
+                    return Err(stop);
+                }
                 continue;
             }
             // Image mode's server was shut down (by another thread): no event will come.
-            Err(Error::ServerStopped) => return Ok(()),
-            Err(e) => return Err(to_pyerr(e)),
+            Err(Error::ServerStopped) => return stop.map_or(Ok(()), Err),
+            Err(e) => return Err(stop.unwrap_or_else(|| to_pyerr(e))),
         };
         let request_id = inv.request_id.clone();
         tag.set(Some(&request_id));
@@ -153,6 +157,10 @@ fn serve_loop(
         answered += 1;
         if let Some(err) = abort {
             return Err(err);
+        }
+        // A stop signal that came while this event was arriving: it is answered, now stop.
+        if let Some(stop) = stop {
+            return Err(stop);
         }
     }
     Ok(())
@@ -198,12 +206,22 @@ enum Request {
 /// What the poll thread answers: `None` for ready, the event for next.
 type Answer = scf_core::Result<Option<Invocation>>;
 
+/// An answer to `next`, with the exception a stop signal raised while that event was arriving:
+/// the event is answered first, then `stop` ends `run`.
+struct Polled {
+    answer: scf_core::Result<Invocation>,
+    stop: Option<PyErr>,
+}
+
 /// The thread that makes the blocking calls of the source (`ready`, then one `next` per
 /// request) for the life of a `run`.
 struct Poller {
     requests: mpsc::Sender<Request>,
     results: mpsc::Receiver<Answer>,
     wake: UnixStream,
+    /// Set by the poll thread from the first byte of an answer to `next` until that answer has
+    /// been handed over (or its attempt failed): an event is on its way and must be answered.
+    arriving: Arc<AtomicBool>,
 }
 
 impl Poller {
@@ -211,17 +229,24 @@ impl Poller {
         let (requests, pending) = mpsc::channel::<Request>();
         let (done, results) = mpsc::channel();
         let (wake, mut wake_tx) = UnixStream::pair()?;
+        let arriving = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&arriving);
         std::thread::Builder::new()
             .name("scfruntime-next".into())
             .spawn(move || {
                 scf_core::block_stop_signals();
+                let observe = |state| flag.store(state == PollState::Receiving, Ordering::SeqCst);
                 while let Ok(request) = pending.recv() {
                     let answer = match request {
                         Request::Ready => source.ready().map(|()| None),
-                        Request::Next => source.next().map(Some),
+                        Request::Next => source.next_with(&observe).map(Some),
                     };
                     // The receiver is gone when `run` ended (e.g. on KeyboardInterrupt).
-                    if done.send(answer).is_err() || wake_tx.write_all(&[1]).is_err() {
+                    let sent = done.send(answer).is_ok() && wake_tx.write_all(&[1]).is_ok();
+                    // Cleared only once the answer can be seen on `wake`: whoever finds the
+                    // flag clear and `wake` quiet knows no event is on its way.
+                    flag.store(false, Ordering::SeqCst);
+                    if !sent {
                         break;
                     }
                 }
@@ -230,41 +255,75 @@ impl Poller {
             requests,
             results,
             wake,
+            arriving,
         })
     }
 
     /// Report ready (`POST /runtime/init/ready`; image mode: start listening), waiting as
-    /// [`next`](Self::next) does.
+    /// [`next`](Self::next) does; a signal's exception ends the wait at once.
     fn ready(&self, py: Python<'_>) -> PyResult<scf_core::Result<()>> {
-        Ok(self.call(py, Request::Ready)?.map(|_| ()))
-    }
-
-    /// The next event, waiting with the GIL released and running Python's signal handlers
-    /// whenever a signal interrupts the wait.
-    fn next(&self, py: Python<'_>) -> PyResult<scf_core::Result<Invocation>> {
-        let answer = self.call(py, Request::Next)?;
-        Ok(answer.and_then(|inv| {
-            inv.ok_or_else(|| Error::InvalidEvent {
-                endpoint: scf_core::NEXT_PATH,
-                reason: "the poll thread answered next without an event".into(),
-                request_id: None,
-            })
-        }))
-    }
-
-    fn call(&self, py: Python<'_>, request: Request) -> PyResult<Answer> {
-        let gone = || RuntimeApiError::new_err("the poll thread ended");
-        self.requests.send(request).map_err(|_| gone())?;
-        let fd = self.wake.as_raw_fd();
+        self.requests.send(Request::Ready).map_err(|_| gone())?;
         loop {
-            if py.detach(|| wait_readable(fd, SIGNAL_CHECK_INTERVAL)) {
-                let mut byte = [0u8; 1];
-                (&self.wake).read_exact(&mut byte).map_err(|_| gone())?;
-                return self.results.recv().map_err(|_| gone());
+            if let Some(answer) = self.wait(py)? {
+                return Ok(answer.map(|_| ()));
             }
             py.check_signals()?;
         }
     }
+
+    /// The next event, waiting with the GIL released and running Python's signal handlers
+    /// whenever a signal interrupts the wait. An exception they raise ends the wait, unless an
+    /// event is already arriving: then the event is taken (to be answered) and the exception
+    /// comes with it.
+    fn next(&self, py: Python<'_>) -> PyResult<Polled> {
+        self.requests.send(Request::Next).map_err(|_| gone())?;
+        let mut stop = None;
+        let answer = loop {
+            if let Some(answer) = self.wait(py)? {
+                break answer;
+            }
+            if stop.is_none()
+                && let Err(e) = py.check_signals()
+            {
+                stop = Some(e);
+            }
+            if let Some(e) = stop.take() {
+                // Flag first, then `wake`: the poll thread clears the flag only after the
+                // answer is there to be read.
+                if !self.arriving.load(Ordering::SeqCst)
+                    && !wait_readable(self.wake.as_raw_fd(), Duration::ZERO)
+                {
+                    return Err(e);
+                }
+                // An event is on its way (the platform counts it as delivered): wait for it
+                // without running further handlers, answer it, then stop.
+                stop = Some(e);
+            }
+        };
+        let answer = answer.and_then(|inv| {
+            inv.ok_or_else(|| Error::Protocol {
+                endpoint: scf_core::NEXT_PATH,
+                reason: "the poll thread answered next without an event".into(),
+            })
+        });
+        Ok(Polled { answer, stop })
+    }
+
+    /// One bounded wait for the poll thread's answer; `None` when the wait ended without one
+    /// (a signal, or the check interval).
+    fn wait(&self, py: Python<'_>) -> PyResult<Option<Answer>> {
+        let fd = self.wake.as_raw_fd();
+        if !py.detach(|| wait_readable(fd, SIGNAL_CHECK_INTERVAL)) {
+            return Ok(None);
+        }
+        let mut byte = [0u8; 1];
+        (&self.wake).read_exact(&mut byte).map_err(|_| gone())?;
+        self.results.recv().map(Some).map_err(|_| gone())
+    }
+}
+
+fn gone() -> PyErr {
+    RuntimeApiError::new_err("the poll thread ended")
 }
 
 /// Wait until `fd` is readable (true) or a signal or the timeout ends the wait (false).
