@@ -1,6 +1,8 @@
 //! The bootstraps of the bindings under test, as subprocesses: a C program linked against
-//! libscfruntime.a (`tests/c/reliability.c`) and the Python binding (`python -m scfruntime`
-//! from the repo's `.venv`, which test.sh creates before `cargo test`).
+//! libscfruntime.a (`tests/c/reliability.c`), the Python binding's two routes: the wheel
+//! (`python -m scfruntime` from the repo's `.venv`, which test.sh creates before `cargo test`)
+//! and the embedded-Python bootstrap (`scf-python-bootstrap`, which `cargo test --workspace`
+//! builds).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -107,6 +109,28 @@ pub fn python() -> Result<PathBuf, String> {
     Ok(py)
 }
 
+/// The embedded-Python bootstrap `scf-python-bootstrap`: `SCF_PYTHON_BOOTSTRAP`, else the one
+/// cargo built beside this test executable (`cargo test --workspace` builds it; a test run of
+/// this package alone does not, hence the message).
+pub fn embedded_python() -> PathBuf {
+    if let Ok(p) = std::env::var("SCF_PYTHON_BOOTSTRAP") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the target profile dir");
+    let boot = dir.join("scf-python-bootstrap");
+    assert!(
+        boot.is_file(),
+        "{} is missing: run `cargo build -p scf-bootstrap-python` (cargo test --workspace builds it) \
+         or set SCF_PYTHON_BOOTSTRAP",
+        boot.display()
+    );
+    boot
+}
+
 /// The Python handler package of this suite (`index.handler`).
 pub fn python_code_dir() -> PathBuf {
     repo().join("tests/reliability/fixtures/python")
@@ -115,29 +139,47 @@ pub fn python_code_dir() -> PathBuf {
 /// A bootstrap to run against a runtime API.
 #[derive(Debug, Clone)]
 pub enum Bootstrap {
+    /// A Rust program (`scf_core::serve`), such as this package's `rel-rust`.
+    Rust(PathBuf),
     /// The C program.
     C(PathBuf),
     /// `python -m scfruntime index.handler` with this interpreter.
     Python(PathBuf),
+    /// The embedded-Python bootstrap at this path, serving `index.handler` (`_HANDLER`).
+    EmbeddedPython(PathBuf),
 }
 
 impl Bootstrap {
+    /// Whether this is one of the two Python routes (whose handler raises `ValueError` and
+    /// whose results are JSON-encoded).
+    pub fn is_python(&self) -> bool {
+        matches!(self, Bootstrap::Python(_) | Bootstrap::EmbeddedPython(_))
+    }
+
     /// Short name for the summary.
     pub fn name(&self) -> &'static str {
         match self {
+            Bootstrap::Rust(_) => "rust-subprocess",
             Bootstrap::C(_) => "c",
             Bootstrap::Python(_) => "python",
+            Bootstrap::EmbeddedPython(_) => "python-embedded",
         }
     }
 
     /// The command, with `env` added to a clean SCF environment.
     pub fn command(&self, env: &[(String, String)]) -> Command {
         let mut cmd = match self {
-            Bootstrap::C(exe) => Command::new(exe),
+            Bootstrap::Rust(exe) | Bootstrap::C(exe) => Command::new(exe),
             Bootstrap::Python(py) => {
                 let mut c = Command::new(py);
                 c.args(["-m", "scfruntime", "index.handler"])
                     .current_dir(python_code_dir())
+                    .env("PYTHONDONTWRITEBYTECODE", "1");
+                c
+            }
+            Bootstrap::EmbeddedPython(exe) => {
+                let mut c = Command::new(exe);
+                c.current_dir(python_code_dir())
                     .env("PYTHONDONTWRITEBYTECODE", "1");
                 c
             }

@@ -17,7 +17,7 @@ use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -99,7 +99,31 @@ pub enum Fault {
     MissingRequestId,
     /// `next` only: `memory_limit_in_mb` and `time_limit_in_ms` are not numbers.
     NonNumericLimits,
+    /// The answer carries 65 headers (one more than the client reads).
+    TooManyHeaders,
+    /// `next` only: this and every later answer to `next` carries 65 headers.
+    TooManyHeadersAlways,
+    /// `next` only: the request is held this long with no answer, then the connection is reset
+    /// (an idle long poll cut by a server or a middlebox).
+    HoldThenReset(Duration),
+    /// `next` only: answered `204 No Content` (no event) from this call on, until this long
+    /// after it.
+    NoContentFor(Duration),
+    /// `next` only: answered 200 with the limit headers and a body but no `request_id`, from
+    /// this call on, until this long after it.
+    NoRequestIdFor(Duration),
+    /// `next` only: the event's body is [`OVERSIZED_BYTES`], chunked.
+    OversizedChunked,
+    /// `next` only: the event's body is [`OVERSIZED_BYTES`], with neither Content-Length nor
+    /// chunked (framed by the connection's close).
+    OversizedToClose,
+    /// `next` only: the head and half the body are sent, then the rest waits for
+    /// [`FaultServer::release`] (see [`FaultServer::wait_held`]).
+    HoldBody,
 }
+
+/// The body size of the oversized-event faults: 20 MB, over the runtime's 16 MB limit.
+pub const OVERSIZED_BYTES: usize = 20 * 1024 * 1024;
 
 impl Fault {
     /// Whether the fault makes sense on `ep`.
@@ -108,7 +132,14 @@ impl Fault {
             Fault::DuplicateRequestIdHeader
             | Fault::ReusedRequestId
             | Fault::MissingRequestId
-            | Fault::NonNumericLimits => ep == Endpoint::Next,
+            | Fault::NonNumericLimits
+            | Fault::TooManyHeadersAlways
+            | Fault::HoldThenReset(_)
+            | Fault::NoContentFor(_)
+            | Fault::NoRequestIdFor(_)
+            | Fault::OversizedChunked
+            | Fault::OversizedToClose
+            | Fault::HoldBody => ep == Endpoint::Next,
             _ => true,
         }
     }
@@ -130,6 +161,14 @@ impl Fault {
             Fault::ReusedRequestId => "reused-request-id".into(),
             Fault::MissingRequestId => "missing-request-id".into(),
             Fault::NonNumericLimits => "non-numeric-limits".into(),
+            Fault::TooManyHeaders => "65-headers".into(),
+            Fault::TooManyHeadersAlways => "65-headers-always".into(),
+            Fault::HoldThenReset(d) => format!("hold-{}ms-then-reset", d.as_millis()),
+            Fault::NoContentFor(_) => "no-content".into(),
+            Fault::NoRequestIdFor(_) => "no-request-id".into(),
+            Fault::OversizedChunked => "oversized-chunked".into(),
+            Fault::OversizedToClose => "oversized-to-close".into(),
+            Fault::HoldBody => "hold-body".into(),
         }
     }
 
@@ -148,10 +187,13 @@ impl Fault {
             Fault::Delay(delay),
             Fault::MalformedStatusLine,
             Fault::HugeHeader,
+            Fault::TooManyHeaders,
             Fault::DuplicateRequestIdHeader,
             Fault::ReusedRequestId,
             Fault::MissingRequestId,
             Fault::NonNumericLimits,
+            Fault::OversizedChunked,
+            Fault::OversizedToClose,
         ]
         .into_iter()
         .filter(|f| f.applies_to(ep))
@@ -238,19 +280,39 @@ struct State {
     log: Vec<String>,
     /// Set by a fault that closes the listener after the current answer.
     refuse_after: Option<Duration>,
+    /// A `next` fault that lasts: it applies to every `next` until the instant (None: forever).
+    lasting: Option<(Fault, Option<Instant>)>,
 }
 
 impl State {
-    /// The scheduled fault for the call about to happen on `ep`, marked as fired.
+    /// The scheduled fault for the call about to happen on `ep`, marked as fired; or the
+    /// lasting fault of `next` while it lasts.
     fn take_fault(&mut self, ep: Endpoint, nth: usize) -> Option<Fault> {
         for (s, fired) in &mut self.faults {
             if !*fired && s.endpoint == ep && s.nth == nth && !matches!(s.fault, Fault::Refused(_))
             {
                 *fired = true;
+                let now = Instant::now();
+                self.lasting = match s.fault {
+                    Fault::TooManyHeadersAlways => Some((s.fault, None)),
+                    Fault::NoContentFor(d) | Fault::NoRequestIdFor(d) => {
+                        Some((s.fault, Some(now + d)))
+                    }
+                    _ => self.lasting,
+                };
                 return Some(s.fault);
             }
         }
-        None
+        match self.lasting {
+            Some((fault, until)) if ep == Endpoint::Next => {
+                if until.is_none_or(|t| Instant::now() < t) {
+                    return Some(fault);
+                }
+                self.lasting = None;
+                None
+            }
+            _ => None,
+        }
     }
 
     /// A `Refused` fault due on the next call of `ep`: the listener closes after this answer.
@@ -288,12 +350,25 @@ pub struct Report {
     pub drained: bool,
     /// One line per request, for failure messages.
     pub log: Vec<String>,
+    /// How many requests each endpoint received, in [`Endpoint::ALL`] order.
+    pub calls: [usize; 4],
 }
 
 impl Report {
     /// Events with no accepted result.
     pub fn lost(&self) -> usize {
         self.results.iter().filter(|r| r.is_empty()).count()
+    }
+
+    /// How many requests `ep` received.
+    pub fn calls(&self, ep: Endpoint) -> usize {
+        self.calls[ep.index()]
+    }
+
+    /// How many requests met `fault` (by its summary name), from the log.
+    pub fn met(&self, fault: Fault) -> usize {
+        let tag = format!(" fault={}", fault.name());
+        self.log.iter().filter(|l| l.ends_with(&tag)).count()
     }
 
     /// Extra accepted results (several for one event, or posts with no event).
@@ -310,6 +385,7 @@ impl Report {
 pub struct FaultServer {
     port: u16,
     state: Arc<Mutex<State>>,
+    hold: Arc<Hold>,
     stop: Arc<AtomicBool>,
     thread: Option<thread::JoinHandle<()>>,
 }
@@ -358,13 +434,15 @@ impl FaultServer {
         };
         let state = Arc::new(Mutex::new(st));
         let stop = Arc::new(AtomicBool::new(false));
-        let (st2, stop2) = (state.clone(), stop.clone());
+        let hold = Arc::new(Hold::default());
+        let (st2, stop2, hold2) = (state.clone(), stop.clone(), hold.clone());
         let thread = thread::spawn(move || {
-            serve(port, listener, initial_refusal, st2, stop2);
+            serve(port, listener, initial_refusal, st2, stop2, &hold2);
         });
         FaultServer {
             port,
             state,
+            hold,
             stop,
             thread: Some(thread),
         }
@@ -387,6 +465,37 @@ impl FaultServer {
         ]
     }
 
+    /// Wait up to `timeout` until a [`Fault::HoldBody`] answer is being held (its head and half
+    /// its body sent); whether it is.
+    pub fn wait_held(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.hold.lock();
+        while !st.held {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            st = self
+                .hold
+                .cv
+                .wait_timeout(st, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        true
+    }
+
+    /// The client's port on the connection of the held answer, once it is held.
+    pub fn held_peer_port(&self) -> Option<u16> {
+        self.hold.lock().peer_port
+    }
+
+    /// Send the rest of a held answer ([`Fault::HoldBody`]).
+    pub fn release(&self) {
+        self.hold.lock().released = true;
+        self.hold.cv.notify_all();
+    }
+
     /// What happened so far.
     pub fn report(&self) -> Report {
         let st = lock(&self.state);
@@ -404,6 +513,7 @@ impl FaultServer {
             readies: st.readies,
             drained: st.drained,
             log: st.log.clone(),
+            calls: st.calls,
         }
     }
 }
@@ -411,10 +521,52 @@ impl FaultServer {
 impl Drop for FaultServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        self.release();
         // Wake the accept (a refused connect is fine: the thread is then sleeping or rebinding).
         let _ = TcpStream::connect(("127.0.0.1", self.port));
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+    }
+}
+
+/// The gate of a [`Fault::HoldBody`] answer.
+#[derive(Default)]
+struct Hold {
+    state: Mutex<HoldState>,
+    cv: Condvar,
+}
+
+#[derive(Default)]
+struct HoldState {
+    held: bool,
+    released: bool,
+    /// The client's port on the held connection.
+    peer_port: Option<u16>,
+}
+
+impl Hold {
+    fn lock(&self) -> MutexGuard<'_, HoldState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Say the answer is held, then wait (at most a minute) for the release.
+    fn hold(&self, peer_port: Option<u16>) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut st = self.lock();
+        st.held = true;
+        st.peer_port = peer_port;
+        self.cv.notify_all();
+        while !st.released {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            st = self
+                .cv
+                .wait_timeout(st, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
     }
 }
@@ -429,6 +581,7 @@ fn serve(
     mut refusal: Option<Duration>,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
+    hold: &Hold,
 ) {
     loop {
         if let Some(d) = refusal.take() {
@@ -458,7 +611,7 @@ fn serve(
             return;
         }
         // One connection at a time: the runtime holds one and uses it serially.
-        let _ = handle_conn(conn, &state);
+        let _ = handle_conn(conn, &state, hold);
         refusal = lock(&state).refuse_after.take();
     }
 }
@@ -525,7 +678,7 @@ enum After {
     Reset,
 }
 
-fn handle_conn(conn: TcpStream, state: &Mutex<State>) -> io::Result<()> {
+fn handle_conn(conn: TcpStream, state: &Mutex<State>, hold: &Hold) -> io::Result<()> {
     let mut w = conn.try_clone()?;
     let mut r = BufReader::new(conn);
     loop {
@@ -589,7 +742,7 @@ fn handle_conn(conn: TcpStream, state: &Mutex<State>) -> io::Result<()> {
                 (200, Vec::new(), Vec::new())
             }
         };
-        let after = write_answer(&mut w, status, &headers, &answer_body, fault, state)?;
+        let after = write_answer(&mut w, status, &headers, &answer_body, fault, state, hold)?;
         match after {
             After::KeepAlive => {}
             After::Close => {
@@ -608,6 +761,18 @@ type Answer = (u16, Vec<(String, String)>, Vec<u8>);
 
 /// The answer to `next` (None: drained). Picks the current event or the next queued one.
 fn next_answer(state: &Mutex<State>, fault: Option<Fault>) -> Option<Answer> {
+    let limits = || {
+        vec![
+            ("memory_limit_in_mb".to_string(), "128".to_string()),
+            ("time_limit_in_ms".to_string(), "30000".to_string()),
+        ]
+    };
+    // No event is handed out: the current one (if any) stays as it is.
+    match fault {
+        Some(Fault::NoContentFor(_)) => return Some((204, Vec::new(), Vec::new())),
+        Some(Fault::NoRequestIdFor(_)) => return Some((200, limits(), b"{}".to_vec())),
+        _ => {}
+    }
     let mut st = lock(state);
     let i = match st.current {
         Some(i) => i,
@@ -640,8 +805,7 @@ fn next_answer(state: &Mutex<State>, fault: Option<Fault>) -> Option<Answer> {
         headers.push(("memory_limit_in_mb".into(), "lots".into()));
         headers.push(("time_limit_in_ms".into(), "3s".into()));
     } else {
-        headers.push(("memory_limit_in_mb".into(), "128".into()));
-        headers.push(("time_limit_in_ms".into(), "30000".into()));
+        headers.extend(limits());
     }
     // A complete 200 counts as a delivery; the broken ones do not.
     let complete = !matches!(
@@ -653,6 +817,9 @@ fn next_answer(state: &Mutex<State>, fault: Option<Fault>) -> Option<Answer> {
                 | Fault::TruncatedBody
                 | Fault::MalformedStatusLine
                 | Fault::HugeHeader
+                | Fault::TooManyHeaders
+                | Fault::TooManyHeadersAlways
+                | Fault::HoldThenReset(_)
         )
     );
     if complete {
@@ -675,7 +842,13 @@ fn write_answer(
     body: &[u8],
     fault: Option<Fault>,
     state: &Mutex<State>,
+    hold: &Hold,
 ) -> io::Result<After> {
+    if let Some(Fault::HoldThenReset(d)) = fault {
+        // The behaviour under test is the wait itself: an idle poll held this long.
+        thread::sleep(d);
+        return Ok(After::Reset);
+    }
     let (status, body): (u16, &[u8]) = match fault {
         Some(Fault::Status(s)) => (s, b"injected failure"),
         _ => (status, body),
@@ -693,8 +866,23 @@ fn write_answer(
         head.push_str(&"h".repeat(70 * 1024));
         head.push_str("\r\n");
     }
+    if matches!(
+        fault,
+        Some(Fault::TooManyHeaders | Fault::TooManyHeadersAlways)
+    ) {
+        // With the headers below, well over the 64 the client reads.
+        for i in 0..65 {
+            head.push_str(&format!("X-Pad-{i}: v\r\n"));
+        }
+    }
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if matches!(
+        fault,
+        Some(Fault::OversizedChunked | Fault::OversizedToClose)
+    ) {
+        return write_oversized(w, head, fault == Some(Fault::OversizedChunked));
     }
     // Empty bodies of post answers get a small one so that "mid-body" has a middle.
     let body: &[u8] =
@@ -703,7 +891,9 @@ fn write_answer(
         } else {
             body
         };
-    head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    if status != 204 {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
     if refuse {
         head.push_str("Connection: close\r\n");
     }
@@ -727,6 +917,14 @@ fn write_answer(
             });
         }
         Some(Fault::Delay(d)) => thread::sleep(d),
+        Some(Fault::HoldBody) => {
+            w.write_all(&head)?;
+            w.write_all(&body[..body.len() / 2])?;
+            w.flush()?;
+            hold.hold(w.peer_addr().ok().map(|a| a.port()));
+            w.write_all(&body[body.len() / 2..])?;
+            return Ok(After::KeepAlive);
+        }
         _ => {}
     }
     // The client may drop the connection mid-write (a refused huge head): not our failure.
@@ -738,4 +936,32 @@ fn write_answer(
         return Ok(After::Close);
     }
     Ok(After::KeepAlive)
+}
+
+/// An event body of [`OVERSIZED_BYTES`], chunked or framed by the connection's close. The client
+/// is expected to stop reading and close: a write error then ends the answer.
+fn write_oversized(w: &mut TcpStream, mut head: String, chunked: bool) -> io::Result<After> {
+    head.push_str(if chunked {
+        "Transfer-Encoding: chunked\r\n\r\n"
+    } else {
+        "Connection: close\r\n\r\n"
+    });
+    let chunk = vec![b'x'; 1024 * 1024];
+    let mut written = w.write_all(head.as_bytes());
+    for _ in 0..OVERSIZED_BYTES / chunk.len() {
+        if written.is_err() {
+            break;
+        }
+        written = if chunked {
+            w.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                .and_then(|()| w.write_all(&chunk))
+                .and_then(|()| w.write_all(b"\r\n"))
+        } else {
+            w.write_all(&chunk)
+        };
+    }
+    if written.is_ok() && chunked {
+        let _ = w.write_all(b"0\r\n\r\n");
+    }
+    Ok(After::Close)
 }

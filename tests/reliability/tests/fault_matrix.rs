@@ -69,18 +69,31 @@ impl Binding {
     }
 }
 
+/// How a case runs its binding, beyond the defaults.
+#[derive(Default, Clone)]
+struct Opts {
+    /// The retry budget, through `Config::retry` (Rust) or `SCFRUNTIME_RETRY_BUDGET_MS`
+    /// (subprocesses); the rest of the retry policy keeps its defaults. Without it, in-process
+    /// Rust uses [`fast_retry`] and subprocesses the defaults.
+    budget: Option<Duration>,
+}
+
 /// Run the binding against `server` until the server says drained; Ok(log) or Err(why).
-fn run_binding(b: &Binding, server: &FaultServer) -> Result<String, String> {
+fn run_binding_with(b: &Binding, server: &FaultServer, opts: &Opts) -> Result<String, String> {
     match b {
         Binding::Rust => {
-            let cfg = Config::for_endpoint("127.0.0.1", server.port());
+            let mut cfg = Config::for_endpoint("127.0.0.1", server.port());
+            let budget = opts.budget;
+            if let Some(budget) = budget {
+                cfg.retry.give_up_after = budget;
+            }
             let (tx, rx) = std::sync::mpsc::channel();
             thread::spawn(move || {
-                let r = Runtime::new(cfg)
-                    .handle_signals(false)
-                    .retry(fast_retry())
-                    .run(rust_handler);
-                let _ = tx.send(r);
+                let mut rt = Runtime::new(cfg).handle_signals(false);
+                if budget.is_none() {
+                    rt = rt.retry(fast_retry());
+                }
+                let _ = tx.send(rt.run(rust_handler));
             });
             match rx.recv_timeout(CASE_LIMIT) {
                 Ok(Err(Error::Status { status: 410, .. })) => Ok(String::new()),
@@ -89,7 +102,14 @@ fn run_binding(b: &Binding, server: &FaultServer) -> Result<String, String> {
             }
         }
         Binding::Sub(boot) => {
-            let f = bootstraps::run_bounded(boot.command(&server.env()), CASE_LIMIT);
+            let mut env = server.env();
+            if let Some(budget) = opts.budget {
+                env.push((
+                    scf_core::RETRY_BUDGET_ENV.into(),
+                    budget.as_millis().to_string(),
+                ));
+            }
+            let f = bootstraps::run_bounded(boot.command(&env), CASE_LIMIT);
             let log = format!("stderr:\n{}\nstdout:\n{}", f.stderr, f.stdout);
             let Some(status) = f.status else {
                 return Err(format!("hang: killed after {CASE_LIMIT:?}\n{log}"));
@@ -118,10 +138,15 @@ fn check_result(b: &Binding, ev: &Event, body: &[u8], ep: Endpoint) -> Result<bo
             .map_err(|e| format!("error body is not JSON ({e}): {text}"))?;
         let ty = v["errorType"].as_str().unwrap_or_default();
         if ty == "InvalidEvent" {
+            if v["requestId"].as_str() != Some(ev.id.as_str()) {
+                return Err(format!(
+                    "InvalidEvent without the event's request id: {text}"
+                ));
+            }
             return Ok(true);
         }
         let want = match (ev.mode, b) {
-            (Mode::Fail, Binding::Sub(Bootstrap::Python(_))) => "ValueError",
+            (Mode::Fail, Binding::Sub(boot)) if boot.is_python() => "ValueError",
             (Mode::Fail, _) => "Fail",
             (Mode::Panic, _) => "Panic",
             (Mode::Ok, _) => return Err(format!("event {} (ok) got an error: {text}", ev.id)),
@@ -138,7 +163,7 @@ fn check_result(b: &Binding, ev: &Event, body: &[u8], ep: Endpoint) -> Result<bo
         ));
     }
     let same = match b {
-        Binding::Sub(Bootstrap::Python(_)) => {
+        Binding::Sub(boot) if boot.is_python() => {
             serde_json::from_slice::<serde_json::Value>(body).ok()
                 == serde_json::from_slice::<serde_json::Value>(&ev.body).ok()
         }
@@ -174,11 +199,21 @@ fn check_report(b: &Binding, fault: Option<Fault>, r: &Report) -> Result<(), Str
     for (ev, res) in r.events.iter().zip(&r.results) {
         if check_result(b, ev, &res[0].body, res[0].endpoint)? {
             invalid += 1;
+            let text = String::from_utf8_lossy(&res[0].body);
+            let oversized = matches!(
+                fault,
+                Some(Fault::OversizedChunked | Fault::OversizedToClose)
+            );
+            if oversized && !text.contains(&scf_core::MAX_EVENT_BYTES.to_string()) {
+                return Err(format!("the InvalidEvent report names no size: {text}"));
+            }
         }
     }
+    // An answer without a request id is no event (retried, never reported); an event the
+    // runtime cannot take is reported once, with its id.
     let want_invalid = usize::from(matches!(
         fault,
-        Some(Fault::MissingRequestId | Fault::NonNumericLimits)
+        Some(Fault::NonNumericLimits | Fault::OversizedChunked | Fault::OversizedToClose)
     ));
     if invalid != want_invalid {
         return Err(format!(
@@ -193,8 +228,19 @@ fn check_report(b: &Binding, fault: Option<Fault>, r: &Report) -> Result<(), Str
 
 /// Run one case; Ok(()) or Err(description). Adds lost/duplicated counts to `sec`.
 fn run_case(b: &Binding, s: Option<Scheduled>, sec: &mut Section) -> Result<(), String> {
-    let server = FaultServer::start(events(matches!(b, Binding::Rust)), s.into_iter().collect());
-    let out = run_binding(b, &server);
+    run_case_with(b, s.into_iter().collect(), sec, &Opts::default()).map(|_| ())
+}
+
+/// [`run_case`] with several faults and options; Ok(the server's report) when the case passed.
+fn run_case_with(
+    b: &Binding,
+    faults: Vec<Scheduled>,
+    sec: &mut Section,
+    opts: &Opts,
+) -> Result<Report, String> {
+    let s = faults.first().copied();
+    let server = FaultServer::start(events(matches!(b, Binding::Rust)), faults);
+    let out = run_binding_with(b, &server, opts);
     let r = server.report();
     drop(server);
     sec.lost += r.lost();
@@ -209,7 +255,7 @@ fn run_case(b: &Binding, s: Option<Scheduled>, sec: &mut Section) -> Result<(), 
             return Err(format!("no connect failure was logged:\n{log}"));
         }
     }
-    Ok(())
+    Ok(r)
 }
 
 fn matrix(b: Binding, refused_ready: Duration) {
@@ -271,6 +317,15 @@ fn matrix_rust_in_process() {
 fn matrix_c_subprocess() {
     let c = bootstraps::c_bootstrap(tmpdir());
     matrix(Binding::Sub(Bootstrap::C(c)), Duration::from_millis(1000));
+}
+
+#[test]
+fn matrix_python_embedded_subprocess() {
+    let boot = bootstraps::embedded_python();
+    matrix(
+        Binding::Sub(Bootstrap::EmbeddedPython(boot)),
+        Duration::from_millis(2500),
+    );
 }
 
 #[test]
@@ -344,4 +399,306 @@ fn next_has_no_client_timeout() {
     }
     summary::write(tmpdir(), "next-long-poll-no-timeout", &sec);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Every binding: Rust in-process, then the C, wheel-Python and embedded-Python bootstraps as
+/// subprocesses; the wheel route only where the venv has the extension (else a SKIPPED line).
+fn all_bindings(sec: &mut Section) -> Vec<Binding> {
+    let mut out = vec![
+        Binding::Rust,
+        Binding::Sub(Bootstrap::C(bootstraps::c_bootstrap(tmpdir()))),
+        Binding::Sub(Bootstrap::EmbeddedPython(bootstraps::embedded_python())),
+    ];
+    match bootstraps::python() {
+        Ok(py) => out.push(Binding::Sub(Bootstrap::Python(py))),
+        Err(reason) => sec.lines.push(format!("SKIPPED python (wheel): {reason}")),
+    }
+    out
+}
+
+/// Run `case` for each binding, recording it in the section `name`; fails the test if any failed.
+fn for_each_binding(name: &str, case: impl Fn(&Binding, &mut Section) -> Result<String, String>) {
+    let mut sec = Section::default();
+    let mut failures = Vec::new();
+    for b in all_bindings(&mut sec) {
+        sec.run += 1;
+        match case(&b, &mut sec) {
+            Ok(line) => {
+                sec.passed += 1;
+                sec.lines.push(format!("ok   {}: {line}", b.name()));
+            }
+            Err(e) => {
+                sec.lines.push(format!("FAIL {}", b.name()));
+                failures.push(format!("{}: {e}", b.name()));
+            }
+        }
+    }
+    summary::write(tmpdir(), name, &sec);
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert_eq!((sec.lost, sec.duplicated), (0, 0));
+}
+
+/// An idle long poll cut after longer than the retry budget (twice in a row) is retried at
+/// once on a new connection and the next event is served: the budget counts only consecutive
+/// failures, not the wait.
+#[test]
+fn idle_long_poll_cut_after_the_budget_is_retried() {
+    let budget = Duration::from_millis(500);
+    let hold = Duration::from_millis(1500);
+    for_each_binding("transport-idle-poll-reset", |b, sec| {
+        let faults = [2, 3]
+            .map(|nth| Scheduled {
+                endpoint: Endpoint::Next,
+                nth,
+                fault: Fault::HoldThenReset(hold),
+            })
+            .to_vec();
+        let opts = Opts {
+            budget: Some(budget),
+        };
+        let r = run_case_with(b, faults, sec, &opts)?;
+        Ok(format!(
+            "next held {hold:?} then reset, twice, under a {budget:?} budget: all {} events answered ({} next requests)",
+            r.events.len(),
+            r.calls(Endpoint::Next)
+        ))
+    });
+}
+
+/// `next` answered with no event (204, or 200 without `request_id`) for 2 s backs off like a
+/// 5xx: fewer than 50 requests, no post without a request id, every event answered once.
+#[test]
+fn next_without_an_event_backs_off() {
+    let window = Duration::from_secs(2);
+    for fault in [Fault::NoContentFor(window), Fault::NoRequestIdFor(window)] {
+        for_each_binding(&format!("transport-{}-2s", fault.name()), |b, sec| {
+            // The default retry policy (10 ms doubling to 1 s) for every binding.
+            let opts = Opts {
+                budget: Some(Duration::from_secs(60)),
+            };
+            let s = Scheduled {
+                endpoint: Endpoint::Next,
+                nth: 2,
+                fault,
+            };
+            let r = run_case_with(b, vec![s], sec, &opts)?;
+            let met = r.met(fault);
+            if !(2..50).contains(&met) {
+                return Err(format!(
+                    "{met} next requests met {} in {window:?}, want 2..50",
+                    fault.name()
+                ));
+            }
+            Ok(format!(
+                "{met} next requests answered {} over {window:?}; no post without a request id",
+                fault.name()
+            ))
+        });
+    }
+}
+
+/// A runtime API whose every answer to `next` has 65 headers: a protocol error after
+/// `PROTOCOL_ATTEMPTS` answers, with a message naming the limit, not a minute of retries.
+#[test]
+fn answers_over_the_header_limit_end_the_loop_with_a_clear_error() {
+    for_each_binding("transport-65-headers-always", |b, _sec| {
+        let fault = Fault::TooManyHeadersAlways;
+        let server = FaultServer::start(
+            events(false),
+            vec![Scheduled {
+                endpoint: Endpoint::Next,
+                nth: 2,
+                fault,
+            }],
+        );
+        let message = match b {
+            Binding::Rust => {
+                let cfg = Config::for_endpoint("127.0.0.1", server.port());
+                match Runtime::new(cfg).handle_signals(false).run(rust_handler) {
+                    Err(e @ Error::Protocol { .. }) => e.to_string(),
+                    other => return Err(format!("the loop ended with {other:?}, not Protocol")),
+                }
+            }
+            Binding::Sub(boot) => {
+                let f = bootstraps::run_bounded(boot.command(&server.env()), CASE_LIMIT);
+                match f.status.and_then(|s| s.code()) {
+                    Some(code) if code != 0 => f.stderr,
+                    other => {
+                        return Err(format!(
+                            "exit {other:?}, want a failure\nstderr:\n{}",
+                            f.stderr
+                        ));
+                    }
+                }
+            }
+        };
+        let r = server.report();
+        if !message.contains("more than 64 headers") {
+            return Err(format!("the error does not name the limit:\n{message}"));
+        }
+        let met = r.met(fault);
+        if met != scf_core::PROTOCOL_ATTEMPTS as usize {
+            return Err(format!(
+                "{met} requests met the fault, want {}",
+                scf_core::PROTOCOL_ATTEMPTS
+            ));
+        }
+        if r.results[0].len() != 1 || r.duplicated() != 0 {
+            return Err(format!("results {:?} stray {:?}", r.results, r.stray));
+        }
+        Ok(format!(
+            "gave up after {met} answers with 65 headers, naming the limit (the events after them were never served)"
+        ))
+    });
+}
+
+/// SIGTERM that lands while an event's body is arriving: the event is answered, then the
+/// process exits 0. The signal is sent once the bootstrap has read the head and half the body
+/// (its socket's receive queue is empty) and the rest is sent only once the signal was taken.
+#[test]
+fn sigterm_while_an_event_arrives_answers_it_first() {
+    let mut sec = Section::default();
+    let mut boots = vec![
+        Bootstrap::Rust(env!("CARGO_BIN_EXE_rel-rust").into()),
+        Bootstrap::C(bootstraps::c_bootstrap(tmpdir())),
+        Bootstrap::EmbeddedPython(bootstraps::embedded_python()),
+    ];
+    match bootstraps::python() {
+        Ok(py) => boots.push(Bootstrap::Python(py)),
+        Err(reason) => sec.lines.push(format!("SKIPPED python (wheel): {reason}")),
+    }
+    let mut failures = Vec::new();
+    for boot in boots {
+        sec.run += 1;
+        match sigterm_case(&boot, &mut sec) {
+            Ok(line) => {
+                sec.passed += 1;
+                sec.lines.push(format!("ok   {}: {line}", boot.name()));
+            }
+            Err(e) => {
+                sec.lines.push(format!("FAIL {}", boot.name()));
+                failures.push(format!("{}: {e}", boot.name()));
+            }
+        }
+    }
+    summary::write(tmpdir(), "transport-sigterm-mid-event", &sec);
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert_eq!((sec.lost, sec.duplicated), (0, 0));
+}
+
+fn sigterm_case(boot: &Bootstrap, sec: &mut Section) -> Result<String, String> {
+    use scf_reliability::proc_stats::{signal_pending, tcp_rx_queue};
+    use std::io::Read;
+    use std::process::Stdio;
+    use std::time::Instant;
+
+    let evs: Vec<Event> = (0..3).map(|i| Event::new(i, Mode::Ok)).collect();
+    let server = FaultServer::start(
+        evs,
+        vec![Scheduled {
+            endpoint: Endpoint::Next,
+            nth: 2,
+            fault: Fault::HoldBody,
+        }],
+    );
+    let mut child = boot
+        .command(&server.env())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("spawn: {e}"))?;
+    let pid = child.id();
+    let mut stderr = child.stderr.take().ok_or("no stderr")?;
+    let err_reader = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let kill = |sig| {
+        // SAFETY: kill(2) on our own child, not yet reaped.
+        unsafe { libc::kill(pid as i32, sig) };
+    };
+    let outcome = (|| {
+        if !server.wait_held(Duration::from_secs(30)) {
+            return Err("the second event was never held".to_string());
+        }
+        let port = server.held_peer_port().ok_or("no peer port")?;
+        // The bootstrap has read all that was sent: the head and half the body.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tcp_rx_queue(port) != Some(0) {
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "the bootstrap did not read the head (rx queue {:?})",
+                    tcp_rx_queue(port)
+                ));
+            }
+            thread::yield_now();
+        }
+        kill(libc::SIGTERM);
+        // The signal was taken (its handler ran) before the rest of the body goes out.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while signal_pending(pid, libc::SIGTERM) == Some(true) {
+            if Instant::now() > deadline {
+                return Err("SIGTERM stayed pending".to_string());
+            }
+            thread::yield_now();
+        }
+        server.release();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => return Ok(status),
+                Ok(None) if Instant::now() < deadline => thread::yield_now(),
+                _ => return Err("the bootstrap did not exit after SIGTERM".to_string()),
+            }
+        }
+    })();
+    if outcome.is_err() {
+        kill(libc::SIGKILL);
+        let _ = child.wait();
+    }
+    let stderr = err_reader.join().unwrap_or_default();
+    let r = server.report();
+    drop(server);
+    // Lost: an event that reached the bootstrap complete or in part and got no result.
+    let lost = r
+        .events
+        .iter()
+        .zip(&r.results)
+        .enumerate()
+        .filter(|(i, (_, res))| res.is_empty() && (*i < 2))
+        .count();
+    sec.lost += lost;
+    sec.duplicated += r.duplicated();
+    let status = outcome.map_err(|e| format!("{e}\nstderr:\n{stderr}"))?;
+    if status.code() != Some(0) {
+        return Err(format!("exit {status}, want 0\nstderr:\n{stderr}"));
+    }
+    if lost > 0 || r.duplicated() > 0 {
+        return Err(format!(
+            "lost {lost} duplicated {}: results {:?}\nstderr:\n{stderr}\nlog: {:#?}",
+            r.duplicated(),
+            r.results,
+            r.log
+        ));
+    }
+    let answered = &r.results[1][0];
+    let same = if boot.is_python() {
+        serde_json::from_slice::<serde_json::Value>(&answered.body).ok()
+            == serde_json::from_slice::<serde_json::Value>(&r.events[1].body).ok()
+    } else {
+        answered.body == r.events[1].body
+    };
+    if answered.endpoint != Endpoint::Response || !same {
+        return Err(format!(
+            "the held event got {:?} {}",
+            answered.endpoint,
+            String::from_utf8_lossy(&answered.body)
+        ));
+    }
+    if !r.results[2].is_empty() || r.deliveries[2] != 0 {
+        return Err("the loop went on to the next event after SIGTERM".into());
+    }
+    Ok("SIGTERM after the head and half the body: the event was answered, then exit 0".into())
 }
