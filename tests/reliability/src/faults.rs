@@ -103,6 +103,8 @@ pub enum Fault {
     TooManyHeaders,
     /// `next` only: this and every later answer to `next` carries 65 headers.
     TooManyHeadersAlways,
+    /// `next` only: this and every later answer to `next` carries a header of 70 KB.
+    HugeHeaderAlways,
     /// `next` only: the request is held this long with no answer, then the connection is reset
     /// (an idle long poll cut by a server or a middlebox).
     HoldThenReset(Duration),
@@ -134,6 +136,7 @@ impl Fault {
             | Fault::MissingRequestId
             | Fault::NonNumericLimits
             | Fault::TooManyHeadersAlways
+            | Fault::HugeHeaderAlways
             | Fault::HoldThenReset(_)
             | Fault::NoContentFor(_)
             | Fault::NoRequestIdFor(_)
@@ -163,6 +166,7 @@ impl Fault {
             Fault::NonNumericLimits => "non-numeric-limits".into(),
             Fault::TooManyHeaders => "65-headers".into(),
             Fault::TooManyHeadersAlways => "65-headers-always".into(),
+            Fault::HugeHeaderAlways => "header-over-64k-always".into(),
             Fault::HoldThenReset(d) => format!("hold-{}ms-then-reset", d.as_millis()),
             Fault::NoContentFor(_) => "no-content".into(),
             Fault::NoRequestIdFor(_) => "no-request-id".into(),
@@ -294,7 +298,7 @@ impl State {
                 *fired = true;
                 let now = Instant::now();
                 self.lasting = match s.fault {
-                    Fault::TooManyHeadersAlways => Some((s.fault, None)),
+                    Fault::TooManyHeadersAlways | Fault::HugeHeaderAlways => Some((s.fault, None)),
                     Fault::NoContentFor(d) | Fault::NoRequestIdFor(d) => {
                         Some((s.fault, Some(now + d)))
                     }
@@ -819,6 +823,7 @@ fn next_answer(state: &Mutex<State>, fault: Option<Fault>) -> Option<Answer> {
                 | Fault::HugeHeader
                 | Fault::TooManyHeaders
                 | Fault::TooManyHeadersAlways
+                | Fault::HugeHeaderAlways
                 | Fault::HoldThenReset(_)
         )
     );
@@ -861,7 +866,7 @@ fn write_answer(
     if fault == Some(Fault::MalformedStatusLine) {
         head = "HTTP/1.1 2OO OK\r\n".to_string();
     }
-    if fault == Some(Fault::HugeHeader) {
+    if matches!(fault, Some(Fault::HugeHeader | Fault::HugeHeaderAlways)) {
         head.push_str("X-Huge: ");
         head.push_str(&"h".repeat(70 * 1024));
         head.push_str("\r\n");
@@ -930,7 +935,10 @@ fn write_answer(
     // The client may drop the connection mid-write (a refused huge head): not our failure.
     let written = w.write_all(&head).and_then(|()| w.write_all(body));
     if written.is_err()
-        || matches!(fault, Some(Fault::MalformedStatusLine | Fault::HugeHeader))
+        || matches!(
+            fault,
+            Some(Fault::MalformedStatusLine | Fault::HugeHeader | Fault::HugeHeaderAlways)
+        )
         || refuse
     {
         return Ok(After::Close);

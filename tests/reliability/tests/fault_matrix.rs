@@ -497,12 +497,21 @@ fn next_without_an_event_backs_off() {
     }
 }
 
-/// A runtime API whose every answer to `next` has 65 headers: a protocol error after
-/// `PROTOCOL_ATTEMPTS` answers, with a message naming the limit, not a minute of retries.
+/// A runtime API whose every answer to `next` has 65 headers, or a head over 64 KB: a protocol
+/// error after `PROTOCOL_ATTEMPTS` answers, with a message naming the limit, not a minute of
+/// retries.
 #[test]
-fn answers_over_the_header_limit_end_the_loop_with_a_clear_error() {
-    for_each_binding("transport-65-headers-always", |b, _sec| {
-        let fault = Fault::TooManyHeadersAlways;
+fn answers_over_the_header_limits_end_the_loop_with_a_clear_error() {
+    for (fault, limit) in [
+        (Fault::TooManyHeadersAlways, "more than 64 headers"),
+        (Fault::HugeHeaderAlways, "head is over 65536 bytes"),
+    ] {
+        over_the_header_limit(fault, limit);
+    }
+}
+
+fn over_the_header_limit(fault: Fault, limit: &str) {
+    for_each_binding(&format!("transport-{}", fault.name()), |b, _sec| {
         let server = FaultServer::start(
             events(false),
             vec![Scheduled {
@@ -533,7 +542,7 @@ fn answers_over_the_header_limit_end_the_loop_with_a_clear_error() {
             }
         };
         let r = server.report();
-        if !message.contains("more than 64 headers") {
+        if !message.contains(limit) {
             return Err(format!("the error does not name the limit:\n{message}"));
         }
         let met = r.met(fault);
@@ -547,7 +556,7 @@ fn answers_over_the_header_limit_end_the_loop_with_a_clear_error() {
             return Err(format!("results {:?} stray {:?}", r.results, r.stray));
         }
         Ok(format!(
-            "gave up after {met} answers with 65 headers, naming the limit (the events after them were never served)"
+            "gave up after {met} answers over the limit, naming it ({limit}); the events after them were never served"
         ))
     });
 }
