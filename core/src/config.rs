@@ -192,7 +192,8 @@ impl Config {
             }
         };
         let mut retry = RetryPolicy::default();
-        if let Some(v) = lookup(RETRY_BUDGET_ENV) {
+        // Empty means unset, as for the other optional variables.
+        if let Some(v) = lookup(RETRY_BUDGET_ENV).filter(|v| !v.trim().is_empty()) {
             match v.trim().parse::<u64>() {
                 Ok(ms) if ms > 0 => retry.give_up_after = Duration::from_millis(ms),
                 _ => {
@@ -515,5 +516,37 @@ mod tests {
     #[test]
     fn ipv6_host_is_bracketed() {
         assert_eq!(Config::for_endpoint("::1", 9).base_url(), "http://[::1]:9");
+    }
+
+    #[test]
+    fn the_retry_budget_comes_from_the_environment() {
+        let base = [
+            ("SCF_RUNTIME_API", "127.0.0.1"),
+            ("SCF_RUNTIME_API_PORT", "9001"),
+        ];
+        let c = cfg(&base).expect("valid");
+        assert_eq!(c.retry, RetryPolicy::default());
+        assert_eq!(c.retry.give_up_after, Duration::from_secs(60));
+        let mut vars = base.to_vec();
+        vars.push((RETRY_BUDGET_ENV, "1500"));
+        let c = cfg(&vars).expect("valid");
+        assert_eq!(c.retry.give_up_after, Duration::from_millis(1500));
+        assert_eq!(c.retry.initial_delay, RetryPolicy::default().initial_delay);
+        let mut vars = base.to_vec();
+        vars.push((RETRY_BUDGET_ENV, ""));
+        assert_eq!(
+            cfg(&vars).expect("empty is unset").retry,
+            RetryPolicy::default()
+        );
+        for bad in ["0", "-1", "1.5", "soon"] {
+            let mut vars = base.to_vec();
+            vars.push((RETRY_BUDGET_ENV, bad));
+            let e = cfg(&vars).unwrap_err();
+            assert!(
+                matches!(e, Error::InvalidEnv { name, .. } if name == RETRY_BUDGET_ENV),
+                "{bad:?}: {e}"
+            );
+            assert!(e.to_string().contains("SCFRUNTIME_RETRY_BUDGET_MS"), "{e}");
+        }
     }
 }
