@@ -237,6 +237,23 @@ impl Mode {
     }
 }
 
+/// The suite's Rust handler, for events `{"i":N,"mode":"..."}`: `fail` returns an error report
+/// of type `Fail`, `panic` panics, anything else is echoed byte for byte. The in-process cases
+/// and the `rel-rust` bootstrap both serve it.
+pub fn rust_handler(inv: &scf_core::Invocation) -> Result<Vec<u8>, scf_core::ErrorReport> {
+    let body = String::from_utf8_lossy(&inv.body);
+    if body.contains("\"mode\":\"fail\"") {
+        return Err(scf_core::ErrorReport::new(
+            "Fail",
+            "the event asked to fail",
+        ));
+    }
+    if body.contains("\"mode\":\"panic\"") {
+        panic!("the event asked to panic");
+    }
+    Ok(inv.body.clone())
+}
+
 /// One event the server delivers.
 #[derive(Debug, Clone)]
 pub struct Event {

@@ -8,9 +8,11 @@ use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
-use scf_core::{Config, Error, ErrorReport, Invocation, RetryPolicy, Runtime};
+use scf_core::{Config, Error, RetryPolicy, Runtime};
 use scf_reliability::bootstraps::{self, Bootstrap};
-use scf_reliability::faults::{Endpoint, Event, Fault, FaultServer, Mode, Report, Scheduled};
+use scf_reliability::faults::{
+    Endpoint, Event, Fault, FaultServer, Mode, Report, Scheduled, rust_handler,
+};
 use scf_reliability::summary::{self, Section};
 
 /// The most one case may take before it counts as a hang.
@@ -40,17 +42,6 @@ fn fast_retry() -> RetryPolicy {
         max_delay: Duration::from_millis(50),
         give_up_after: Duration::from_secs(30),
     }
-}
-
-fn rust_handler(inv: &Invocation) -> Result<Vec<u8>, ErrorReport> {
-    let body = String::from_utf8_lossy(&inv.body);
-    if body.contains("\"mode\":\"fail\"") {
-        return Err(ErrorReport::new("Fail", "the event asked to fail"));
-    }
-    if body.contains("\"mode\":\"panic\"") {
-        panic!("the event asked to panic");
-    }
-    Ok(inv.body.clone())
 }
 
 /// Which binding runs the case.
@@ -401,11 +392,12 @@ fn next_has_no_client_timeout() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// Every binding: Rust in-process, then the C, wheel-Python and embedded-Python bootstraps as
-/// subprocesses; the wheel route only where the venv has the extension (else a SKIPPED line).
-fn all_bindings(sec: &mut Section) -> Vec<Binding> {
+/// Every binding: `rust` (in-process, or the `rel-rust` subprocess), then the C,
+/// embedded-Python and wheel-Python bootstraps as subprocesses; the wheel route only where the
+/// venv has the extension (else a SKIPPED line).
+fn all_bindings(rust: Binding, sec: &mut Section) -> Vec<Binding> {
     let mut out = vec![
-        Binding::Rust,
+        rust,
         Binding::Sub(Bootstrap::C(bootstraps::c_bootstrap(tmpdir()))),
         Binding::Sub(Bootstrap::EmbeddedPython(bootstraps::embedded_python())),
     ];
@@ -416,11 +408,21 @@ fn all_bindings(sec: &mut Section) -> Vec<Binding> {
     out
 }
 
-/// Run `case` for each binding, recording it in the section `name`; fails the test if any failed.
+/// Run `case` for each binding (Rust in-process), recording it in the section `name`; fails
+/// the test if any failed.
 fn for_each_binding(name: &str, case: impl Fn(&Binding, &mut Section) -> Result<String, String>) {
+    for_each_binding_with(Binding::Rust, name, case);
+}
+
+/// [`for_each_binding`] with the Rust binding given.
+fn for_each_binding_with(
+    rust: Binding,
+    name: &str,
+    case: impl Fn(&Binding, &mut Section) -> Result<String, String>,
+) {
     let mut sec = Section::default();
     let mut failures = Vec::new();
-    for b in all_bindings(&mut sec) {
+    for b in all_bindings(rust, &mut sec) {
         sec.run += 1;
         match case(&b, &mut sec) {
             Ok(line) => {
@@ -566,33 +568,12 @@ fn over_the_header_limit(fault: Fault, limit: &str) {
 /// (its socket's receive queue is empty) and the rest is sent only once the signal was taken.
 #[test]
 fn sigterm_while_an_event_arrives_answers_it_first() {
-    let mut sec = Section::default();
-    let mut boots = vec![
-        Bootstrap::Rust(env!("CARGO_BIN_EXE_rel-rust").into()),
-        Bootstrap::C(bootstraps::c_bootstrap(tmpdir())),
-        Bootstrap::EmbeddedPython(bootstraps::embedded_python()),
-    ];
-    match bootstraps::python() {
-        Ok(py) => boots.push(Bootstrap::Python(py)),
-        Err(reason) => sec.lines.push(format!("SKIPPED python (wheel): {reason}")),
-    }
-    let mut failures = Vec::new();
-    for boot in boots {
-        sec.run += 1;
-        match sigterm_case(&boot, &mut sec) {
-            Ok(line) => {
-                sec.passed += 1;
-                sec.lines.push(format!("ok   {}: {line}", boot.name()));
-            }
-            Err(e) => {
-                sec.lines.push(format!("FAIL {}", boot.name()));
-                failures.push(format!("{}: {e}", boot.name()));
-            }
-        }
-    }
-    summary::write(tmpdir(), "transport-sigterm-mid-event", &sec);
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    assert_eq!((sec.lost, sec.duplicated), (0, 0));
+    // Signals need a process of its own: the Rust binding runs as the `rel-rust` bootstrap.
+    let rust = Binding::Sub(Bootstrap::Rust(env!("CARGO_BIN_EXE_rel-rust").into()));
+    for_each_binding_with(rust, "transport-sigterm-mid-event", |b, sec| match b {
+        Binding::Sub(boot) => sigterm_case(boot, sec),
+        Binding::Rust => Err("an in-process loop cannot be signalled".into()),
+    });
 }
 
 fn sigterm_case(boot: &Bootstrap, sec: &mut Section) -> Result<String, String> {
