@@ -295,6 +295,14 @@ pub struct ServeArgs {
     /// Seconds a client has to send a request's headers, and again its body.
     #[arg(long = "read-timeout", value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
     pub read_timeout: Duration,
+    /// Most connections served at once; up to as many more are answered RequestLimitExceeded
+    /// and closed, and beyond that they are closed at once.
+    #[arg(long = "max-connections", value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub max_connections: u32,
+    /// Most MB of request bodies held in memory at once, across connections; a request whose
+    /// body would go over is answered RequestLimitExceeded. At least --max-body-mb.
+    #[arg(long = "max-buffered-mb", value_name = "MB", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub max_buffered_mb: u32,
 }
 
 /// `LogType` of the Invoke API.
@@ -771,6 +779,12 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
             }
         },
     };
+    if args.max_buffered_mb < args.max_body_mb {
+        return Err(format!(
+            "--max-buffered-mb {} is less than --max-body-mb {}: a body of the largest size could never be buffered",
+            args.max_buffered_mb, args.max_body_mb
+        ));
+    }
     let state_dir = match &args.state_dir {
         Some(d) => d.clone(),
         None => default_state_dir()
@@ -785,6 +799,8 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
     };
     cfg.max_body_bytes = args.max_body_mb as usize * 1024 * 1024;
     cfg.read_timeout = args.read_timeout;
+    cfg.max_connections = args.max_connections as usize;
+    cfg.max_buffered_bytes = args.max_buffered_mb as usize * 1024 * 1024;
     install_signal_handlers();
     let server = crate::serve::start(cfg).map_err(|e| {
         format!(
@@ -798,6 +814,14 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
     let _ = writeln!(out, "listening on http://{}", server.addr());
     let _ = out.flush();
     drop(out);
+    if !args.host.is_loopback() {
+        eprintln!(
+            "scfrt serve: warning: listening on {}, not a loopback address: the API is exposed to \
+             the network, and whoever holds the SecretId and SecretKey can upload and run code \
+             on this machine (over plain HTTP)",
+            server.addr()
+        );
+    }
     eprintln!("scfrt serve: state in {}", state_dir.display());
     server.join();
     Ok(())

@@ -7,6 +7,12 @@
 //! TC3-HMAC-SHA256 signature ([`crate::tc3`]). Errors travel as HTTP 200 with
 //! `Content-Type: application/json` and the `{"Response":{"Error":..}}` envelope, which is the
 //! only form the SDK parses. Functions live in a [`Store`]; each has a [`Pool`] of instances.
+//!
+//! Hostile clients: a request's headers are checked ([`tc3::verify_headers`], the action, the
+//! version, the action's body limit) before its body is read, and a refusal closes the
+//! connection; request bodies held at once and connections served at once are capped
+//! ([`ServeConfig::max_buffered_bytes`], [`ServeConfig::max_connections`]), over which the answer
+//! is `RequestLimitExceeded`; methods other than GET and POST get `405` with `Allow`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -17,10 +23,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::{Bytes, Incoming};
-use hyper::header::{CONNECTION, CONTENT_TYPE, HeaderValue};
-use hyper::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Body, Bytes, Incoming};
+use hyper::header::{ALLOW, CONNECTION, CONTENT_TYPE, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Map, Value, json};
 use tokio::sync::oneshot;
 
@@ -40,6 +46,24 @@ pub const MAX_ASYNC_EVENT_BYTES: usize = 128 * 1024;
 pub const MAX_PENDING_EVENTS: usize = 1024;
 /// Namespace used when a request names none.
 pub const DEFAULT_NAMESPACE: &str = "default";
+/// Largest body of an `Invoke` or `InvokeFunction` request: a sync event at its limit written as
+/// a JSON string (at most 3 bytes per byte: a 4-byte character escaped as two `\uXXXX`), plus
+/// 64 KiB for the other parameters.
+pub const MAX_INVOKE_BODY_BYTES: usize = 3 * MAX_SYNC_EVENT_BYTES + 64 * 1024;
+/// Largest body of the actions that carry neither code nor an event (`GetFunction`,
+/// `ListFunctions`, `DeleteFunction`, `UpdateFunctionConfiguration`).
+pub const MAX_SMALL_BODY_BYTES: usize = 1024 * 1024;
+/// The methods the API answers (`Allow` of a 405).
+pub const ALLOWED_METHODS: &str = "GET, POST";
+/// Largest read buffer of a connection (request headers must fit in it).
+const CONN_BUF_BYTES: usize = 64 * 1024;
+/// Bodies from this size on are hashed (to check their signature) off the async workers.
+const BLOCKING_VERIFY_BYTES: usize = 1024 * 1024;
+/// Most time a refused request's unread body is read and discarded before the connection is
+/// closed (see [`linger`]).
+const LINGER_TIME: Duration = Duration::from_secs(5);
+/// Most time an over-limit connection is given to send its request's headers.
+const REFUSAL_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How `scfrt serve` is set up.
 #[derive(Debug, Clone)]
@@ -56,10 +80,17 @@ pub struct ServeConfig {
     pub max_body_bytes: usize,
     /// Time allowed to receive a request's headers, and again its body.
     pub read_timeout: Duration,
+    /// Most connections served at once; up to as many more are answered
+    /// `RequestLimitExceeded` and closed, and beyond that they are closed at once.
+    pub max_connections: usize,
+    /// Most request-body bytes held in memory at once, across connections; a request whose
+    /// body would go over gets `RequestLimitExceeded`. Should be at least `max_body_bytes`.
+    pub max_buffered_bytes: usize,
 }
 
 impl ServeConfig {
-    /// Defaults: 127.0.0.1:9000, 64 MiB bodies (a 50 MB zip in base64), 30 s read timeout.
+    /// Defaults: 127.0.0.1:9000, 64 MiB bodies (a 50 MB zip in base64), 30 s read timeout,
+    /// 256 connections, 256 MiB of request bodies buffered at once.
     pub fn new(state_dir: PathBuf, credentials: HashMap<String, String>) -> ServeConfig {
         ServeConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 9000)),
@@ -68,6 +99,8 @@ impl ServeConfig {
             pool: PoolOptions::default(),
             max_body_bytes: 64 * 1024 * 1024,
             read_timeout: Duration::from_secs(30),
+            max_connections: 256,
+            max_buffered_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -86,6 +119,14 @@ struct App {
     max_body_bytes: usize,
     read_timeout: Duration,
     pending_events: AtomicUsize,
+    max_connections: usize,
+    /// Connections being served.
+    connections: Arc<AtomicUsize>,
+    /// Over-limit connections being answered `RequestLimitExceeded`.
+    refusing: Arc<AtomicUsize>,
+    max_buffered_bytes: usize,
+    /// Request-body bytes reserved by the connections (see [`Reservation`]).
+    buffered: AtomicUsize,
 }
 
 /// A running server (see [`start`]); dropping it stops the server and its instances.
@@ -169,6 +210,11 @@ pub fn start(cfg: ServeConfig) -> std::io::Result<ServerHandle> {
         max_body_bytes: cfg.max_body_bytes,
         read_timeout: cfg.read_timeout,
         pending_events: AtomicUsize::new(0),
+        max_connections: cfg.max_connections.max(1),
+        connections: Arc::new(AtomicUsize::new(0)),
+        refusing: Arc::new(AtomicUsize::new(0)),
+        max_buffered_bytes: cfg.max_buffered_bytes,
+        buffered: AtomicUsize::new(0),
     });
     let listener = std::net::TcpListener::bind(cfg.addr)?;
     listener.set_nonblocking(true)?;
@@ -221,8 +267,25 @@ async fn accept_loop(
             },
         };
         let _ = stream.set_nodelay(true);
+        let Some(slot) = Slot::take(&app.connections, app.max_connections) else {
+            // Over the limit: answer RequestLimitExceeded, as long as that too is bounded.
+            match Slot::take(&app.refusing, app.max_connections) {
+                Some(slot) => {
+                    tokio::spawn(refuse_connection(
+                        stream,
+                        slot,
+                        app.max_connections,
+                        app.max_body_bytes,
+                    ));
+                }
+                None => drop(stream),
+            }
+            continue;
+        };
         let app = Arc::clone(&app);
+        let drain_limit = app.max_body_bytes;
         tokio::spawn(async move {
+            let _slot = slot;
             let io = hyper_util::rt::TokioIo::new(stream);
             let read_timeout = app.read_timeout;
             let service = hyper::service::service_fn(move |req| {
@@ -230,14 +293,94 @@ async fn accept_loop(
                 async move { Ok::<_, Infallible>(handle(app, req).await) }
             });
             // Slowloris: headers must arrive within the read timeout (and the body, in `handle`).
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(read_timeout);
-            let _ = builder.serve_connection(io, service).await;
+            let conn = conn_builder(read_timeout).serve_connection(io, service);
+            if let Ok(parts) = conn.without_shutdown().await {
+                linger(parts.io.into_inner(), drain_limit).await;
+            }
         });
     }
     reaper.abort();
+}
+
+/// One of a bounded number of places, given back when dropped.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    /// A place in `counter` if fewer than `max` are taken.
+    fn take(counter: &Arc<AtomicUsize>, max: usize) -> Option<Slot> {
+        counter
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot(Arc::clone(counter)))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The HTTP/1 settings of every connection.
+fn conn_builder(header_timeout: Duration) -> hyper::server::conn::http1::Builder {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .max_buf_size(CONN_BUF_BYTES);
+    builder
+}
+
+/// Answers each request of a connection over `--max-connections` with `RequestLimitExceeded`
+/// (without reading its body) and closes it.
+async fn refuse_connection(
+    stream: tokio::net::TcpStream,
+    slot: Slot,
+    max_connections: usize,
+    drain_limit: usize,
+) {
+    let _slot = slot;
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let service = hyper::service::service_fn(move |_req| async move {
+        let err = ApiError::new(
+            "RequestLimitExceeded",
+            format!(
+                "The server is serving its limit of {max_connections} connections; retry later."
+            ),
+        );
+        let rid = uuid::Uuid::new_v4().to_string();
+        Ok::<_, Infallible>(json_response(err.envelope(&rid), true))
+    });
+    let conn = conn_builder(REFUSAL_HEADER_TIMEOUT)
+        .keep_alive(false)
+        .serve_connection(io, service);
+    if let Ok(parts) = conn.without_shutdown().await {
+        linger(parts.io.into_inner(), drain_limit).await;
+    }
+}
+
+/// Closes a connection whose last answer may have left a request body unread: sends FIN, then
+/// reads and discards up to `limit` bytes for at most [`LINGER_TIME`]. Closing with unread data
+/// would send a reset instead, and a client still writing its body would see that rather than
+/// the answer.
+async fn linger(mut stream: tokio::net::TcpStream, limit: usize) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut left = limit;
+    let _ = tokio::time::timeout(LINGER_TIME, async {
+        while left > 0 {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    })
+    .await;
 }
 
 /// Stops idle instances; a timer, not a synchronisation: idle expiry has no event to wait on.
@@ -270,34 +413,170 @@ fn json_response(body: String, close: bool) -> Response<Full<Bytes>> {
     resp
 }
 
+/// The API error envelope of a request refused before (or while) its body is read; the
+/// connection is closed after it, so the unread rest of the body is never taken for a request.
+fn refusal(err: &ApiError, request_id: &str) -> Response<Full<Bytes>> {
+    json_response(err.envelope(request_id), true)
+}
+
+/// `405 Method Not Allowed` with `Allow` (and, but for HEAD, the error envelope).
+fn method_not_allowed(method: &Method, request_id: &str) -> Response<Full<Bytes>> {
+    let body = if method == Method::HEAD {
+        String::new()
+    } else {
+        ApiError::new(
+            "UnsupportedOperation",
+            format!("The method {method} is not allowed: the API answers {ALLOWED_METHODS}."),
+        )
+        .envelope(request_id)
+    };
+    let mut resp = json_response(body, true);
+    *resp.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    resp.headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
+    resp
+}
+
+/// The largest body accepted for `action`, or `None` when the server has no such action.
+fn action_body_limit(action: &str, max_body_bytes: usize) -> Option<usize> {
+    let limit = match action {
+        "CreateFunction" | "UpdateFunctionCode" => max_body_bytes,
+        "Invoke" | "InvokeFunction" => MAX_INVOKE_BODY_BYTES,
+        "UpdateFunctionConfiguration" | "GetFunction" | "ListFunctions" | "DeleteFunction" => {
+            MAX_SMALL_BODY_BYTES
+        }
+        _ => return None,
+    };
+    Some(limit.min(max_body_bytes))
+}
+
+fn unknown_action(action: &str) -> ApiError {
+    ApiError::new(
+        "InvalidAction",
+        format!("The action `{action}` is not supported by scf {API_VERSION} (scfrt serve)."),
+    )
+}
+
+/// The checks made on the headers alone, before any of the body is read: the signature's
+/// headers ([`tc3::verify_headers`]), then the action and the version. Returns the action's
+/// body limit.
+fn check_headers<'a>(
+    app: &App,
+    header: &dyn Fn(&str) -> Option<&'a str>,
+) -> Result<usize, ApiError> {
+    let creds = |id: &str| app.credentials.get(id).cloned();
+    tc3::verify_headers(header, &creds, unix_now())?;
+    let Some(action) = header("x-tc-action") else {
+        return Err(ApiError::missing("X-TC-Action"));
+    };
+    check_version(header("x-tc-version"))?;
+    action_body_limit(action, app.max_body_bytes).ok_or_else(|| unknown_action(action))
+}
+
+fn check_version(version: Option<&str>) -> Result<(), ApiError> {
+    match version {
+        Some(API_VERSION) => Ok(()),
+        Some(v) => Err(ApiError::new(
+            "NoSuchVersion",
+            format!("The API version `{v}` does not exist; scf has {API_VERSION}."),
+        )),
+        None => Err(ApiError::missing("X-TC-Version")),
+    }
+}
+
+/// Request-body bytes counted against [`App::buffered`]; given back when dropped.
+struct Reservation<'a> {
+    app: &'a App,
+    bytes: usize,
+}
+
+impl<'a> Reservation<'a> {
+    fn new(app: &'a App) -> Reservation<'a> {
+        Reservation { app, bytes: 0 }
+    }
+
+    /// Reserves `n` more bytes, unless that would take the server over its budget.
+    fn grow(&mut self, n: usize) -> Result<(), ApiError> {
+        let max = self.app.max_buffered_bytes;
+        self.app
+            .buffered
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+                used.checked_add(n).filter(|&total| total <= max)
+            })
+            .map_err(|_| {
+                ApiError::new(
+                    "RequestLimitExceeded",
+                    format!(
+                        "The server is holding its limit of {max} bytes of request bodies; retry later."
+                    ),
+                )
+            })?;
+        self.bytes += n;
+        Ok(())
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.app.buffered.fetch_sub(self.bytes, Ordering::SeqCst);
+    }
+}
+
+/// Reads a body of at most `limit` bytes and stops reading at the first byte over it. A declared
+/// length is reserved before anything is read; a chunked body reserves its buffer as it grows.
+async fn read_body(
+    body: &mut Incoming,
+    limit: usize,
+    reservation: &mut Reservation<'_>,
+) -> Result<Vec<u8>, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            "InvalidParameter.RequestTooLarge",
+            format!("The request body exceeds {limit} bytes."),
+        )
+    };
+    let declared = body.size_hint().exact();
+    let mut buf = Vec::new();
+    if let Some(len) = declared {
+        let len = usize::try_from(len).map_err(|_| too_large())?;
+        if len > limit {
+            return Err(too_large());
+        }
+        reservation.grow(len)?;
+        buf.reserve_exact(len);
+    }
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            ApiError::new(
+                "InvalidParameter",
+                format!("Cannot read the request body: {e}"),
+            )
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        if buf.len() + data.len() > limit {
+            return Err(too_large());
+        }
+        if declared.is_none() && buf.len() + data.len() > buf.capacity() {
+            // Chunked: grow the buffer (and what it counts for) by doubling, up to the limit.
+            let want = (buf.len() + data.len())
+                .max(buf.capacity().saturating_mul(2))
+                .min(limit);
+            reservation.grow(want.saturating_sub(reservation.bytes))?;
+            buf.reserve_exact(want - buf.len());
+        }
+        buf.extend_from_slice(&data);
+    }
+    Ok(buf)
+}
+
 async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let request_id = uuid::Uuid::new_v4().to_string();
-    let (parts, body) = req.into_parts();
-    let limited = Limited::new(body, app.max_body_bytes);
-    let body = match tokio::time::timeout(app.read_timeout, limited.collect()).await {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(e)) => {
-            let err = if e.is::<http_body_util::LengthLimitError>() {
-                ApiError::new(
-                    "InvalidParameter.RequestTooLarge",
-                    format!("The request body exceeds {} bytes.", app.max_body_bytes),
-                )
-            } else {
-                ApiError::new(
-                    "InvalidParameter",
-                    format!("Cannot read the request body: {e}"),
-                )
-            };
-            return json_response(err.envelope(&request_id), true);
-        }
-        Err(_) => {
-            let err = ApiError::new(
-                "RequestTimeout",
-                "The request body was not received in time.",
-            );
-            return json_response(err.envelope(&request_id), true);
-        }
-    };
+    let (parts, mut body) = req.into_parts();
+    if parts.method != Method::POST && parts.method != Method::GET {
+        return method_not_allowed(&parts.method, &request_id);
+    }
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
     let host_owned;
     let host = match header("host") {
@@ -309,6 +588,27 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
         }
     };
     let lookup = |name: &str| if name == "host" { host } else { header(name) };
+    let limit = match check_headers(&app, &lookup) {
+        Ok(limit) => limit,
+        Err(e) => return refusal(&e, &request_id),
+    };
+    let mut reservation = Reservation::new(&app);
+    let body = match tokio::time::timeout(
+        app.read_timeout,
+        read_body(&mut body, limit, &mut reservation),
+    )
+    .await
+    {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) => return refusal(&e, &request_id),
+        Err(_) => {
+            let err = ApiError::new(
+                "RequestTimeout",
+                "The request body was not received in time.",
+            );
+            return refusal(&err, &request_id);
+        }
+    };
     let signed = tc3::SignedRequest {
         method: parts.method.as_str(),
         path: parts.uri.path(),
@@ -317,6 +617,7 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
         body: &body,
     };
     let result = dispatch(&app, &signed, &request_id).await;
+    drop(reservation);
     match result {
         Ok(body) => json_response(body, false),
         Err(e) => json_response(e.envelope(&request_id), false),
@@ -329,7 +630,14 @@ async fn dispatch(
     request_id: &str,
 ) -> Result<String, ApiError> {
     let creds = |id: &str| app.credentials.get(id).cloned();
-    tc3::verify(req, &creds, unix_now())?;
+    let verify = || tc3::verify(req, &creds, unix_now());
+    if req.body.len() >= BLOCKING_VERIFY_BYTES {
+        // Hashing a large body takes a while: let the runtime move its other tasks off
+        // this worker meanwhile.
+        tokio::task::block_in_place(verify)?;
+    } else {
+        verify()?;
+    }
     if req.method != "POST" {
         return Err(ApiError::new(
             "UnsupportedOperation",
@@ -339,16 +647,7 @@ async fn dispatch(
     let Some(action) = (req.header)("x-tc-action") else {
         return Err(ApiError::missing("X-TC-Action"));
     };
-    match (req.header)("x-tc-version") {
-        Some(API_VERSION) => {}
-        Some(v) => {
-            return Err(ApiError::new(
-                "NoSuchVersion",
-                format!("The API version `{v}` does not exist; scf has {API_VERSION}."),
-            ));
-        }
-        None => return Err(ApiError::missing("X-TC-Version")),
-    }
+    check_version((req.header)("x-tc-version"))?;
     let params = Params::parse(req.body)?;
     let app2 = Arc::clone(app);
     let rid = request_id.to_owned();
@@ -363,10 +662,7 @@ async fn dispatch(
         "ListFunctions" => list_functions(app, &params, request_id),
         "Invoke" => invoke(app, &params, false).await,
         "InvokeFunction" => invoke(app, &params, true).await,
-        other => Err(ApiError::new(
-            "InvalidAction",
-            format!("The action `{other}` is not supported by scf {API_VERSION} (scfrt serve)."),
-        )),
+        other => Err(unknown_action(other)),
     }
 }
 
@@ -981,7 +1277,30 @@ async fn invoke(
     if !tail {
         result.log.clear();
     }
+    result.err_msg = hide_state_dir(&app.store, &result.err_msg);
     Ok(invoke_response(&result))
+}
+
+/// `text` with the state directory's absolute path taken out of the paths it names (relative
+/// to the state directory), as in the platform's error for a bootstrap that cannot be started:
+/// an `ErrMsg` goes to API clients.
+fn hide_state_dir(store: &Store, text: &str) -> String {
+    let root = store.root();
+    if !root.is_absolute() {
+        return text.to_owned();
+    }
+    // Without a trailing `/` as given, the way the code paths are joined.
+    let root: PathBuf = root.components().collect();
+    let prefix = format!("{}/", root.display());
+    let mut out = text.replace(&prefix, "");
+    // ErrMsg is often JSON text, where the path is escaped.
+    if let Ok(quoted) = serde_json::to_string(&prefix) {
+        let escaped = &quoted[1..quoted.len() - 1];
+        if escaped != prefix {
+            out = out.replace(escaped, "");
+        }
+    }
+    out
 }
 
 /// The Invoke envelope in the platform's key order (the result's id is also the RequestId,

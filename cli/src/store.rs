@@ -8,7 +8,11 @@
 //! ```
 //!
 //! Nothing is half-written: a new function is staged in `tmp/` and renamed into place; new code
-//! is unpacked beside the old and `meta.json` is replaced by renaming a complete temporary file.
+//! is unpacked beside the old and `meta.json` is replaced by renaming a complete temporary file
+//! (`.meta.json.<uuid>`; those a crash left behind are removed at start).
+//!
+//! Errors name paths relative to the state directory, never absolute ones: they are sent to API
+//! clients.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -87,8 +91,44 @@ pub struct Store {
     root: PathBuf,
 }
 
-fn io_error(what: &str, path: &Path, e: &std::io::Error) -> ApiError {
-    ApiError::new("InternalError", format!("{what} {}: {e}", path.display()))
+/// `path` relative to the state directory `root`, for messages sent to API clients.
+fn relative(root: &Path, path: &Path) -> String {
+    match path.strip_prefix(root) {
+        Ok(rel) if rel.as_os_str().is_empty() => "the state directory".to_owned(),
+        Ok(rel) => rel.display().to_string(),
+        Err(_) => path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+    }
+}
+
+/// The prefix of a temporary `meta.json`; a 32-hex-digit uuid follows it.
+const META_TMP_PREFIX: &str = ".meta.json.";
+
+/// Whether `name` is a temporary `meta.json` ([`Store::write_meta`]'s `.meta.json.<uuid>`).
+fn is_meta_tmp(name: &str) -> bool {
+    name.strip_prefix(META_TMP_PREFIX).is_some_and(|id| {
+        id.len() == 32
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// Why a code zip was refused, without the server's paths.
+fn zip_refusal(e: &crate::package::PackageError) -> String {
+    use crate::package::PackageError;
+    match e {
+        PackageError::Zip { source, .. } => format!("not a readable zip archive: {source}"),
+        PackageError::TooLarge { reason, .. } => reason.clone(),
+        PackageError::UnsafeEntry { .. } => e.to_string(),
+        PackageError::Io { path, source } => {
+            let file = path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            format!("cannot extract {file}: {source}")
+        }
+    }
 }
 
 impl Store {
@@ -103,9 +143,52 @@ impl Store {
             std::fs::remove_dir_all(&tmp)?;
         }
         std::fs::create_dir_all(&tmp)?;
-        Ok(Store {
+        let store = Store {
             root: root.to_owned(),
-        })
+        };
+        let removed = store.remove_meta_leftovers();
+        if removed > 0 {
+            eprintln!(
+                "scfrt serve: removed {removed} temporary {META_TMP_PREFIX}<uuid> file(s) left by an interrupted write"
+            );
+        }
+        Ok(store)
+    }
+
+    /// Removes the `.meta.json.<uuid>` files (and only those) an interrupted [`Store::write_meta`]
+    /// left in the function directories; returns how many.
+    fn remove_meta_leftovers(&self) -> usize {
+        let mut removed = 0;
+        let Ok(namespaces) = std::fs::read_dir(self.root.join("functions")) else {
+            return 0;
+        };
+        for ns in namespaces.flatten() {
+            let Ok(functions) = std::fs::read_dir(ns.path()) else {
+                continue;
+            };
+            for f in functions.flatten() {
+                let Ok(entries) = std::fs::read_dir(f.path()) else {
+                    continue;
+                };
+                for e in entries.flatten() {
+                    let is_file = e.file_type().is_ok_and(|t| t.is_file());
+                    if is_file
+                        && is_meta_tmp(&e.file_name().to_string_lossy())
+                        && std::fs::remove_file(e.path()).is_ok()
+                    {
+                        removed += 1;
+                    }
+                }
+            }
+        }
+        removed
+    }
+
+    fn io_error(&self, what: &str, path: &Path, e: &std::io::Error) -> ApiError {
+        ApiError::new(
+            "InternalError",
+            format!("{what} {}: {e}", relative(&self.root, path)),
+        )
     }
 
     /// The state directory.
@@ -172,19 +255,23 @@ impl Store {
     fn unpack(&self, parent: &Path, zip: &[u8]) -> Result<String, ApiError> {
         check_zip(zip)?;
         let staging = self.staging();
-        std::fs::create_dir_all(&staging).map_err(|e| io_error("cannot create", &staging, &e))?;
+        std::fs::create_dir_all(&staging)
+            .map_err(|e| self.io_error("cannot create", &staging, &e))?;
         let result = (|| {
             let zip_path = staging.join("code.zip");
-            write_file(&zip_path, zip)?;
+            self.write_file(&zip_path, zip)?;
             let code = staging.join("code");
-            std::fs::create_dir(&code).map_err(|e| io_error("cannot create", &code, &e))?;
+            std::fs::create_dir(&code).map_err(|e| self.io_error("cannot create", &code, &e))?;
             crate::package::extract_zip(&zip_path, &code).map_err(|e| {
-                ApiError::invalid("ZipFile", format!("The code zip is refused: {e}"))
+                ApiError::invalid(
+                    "ZipFile",
+                    format!("The code zip is refused: {}", zip_refusal(&e)),
+                )
             })?;
             let name = format!("code-{}", uuid::Uuid::new_v4().simple());
             let dest = parent.join(&name);
             std::fs::rename(&code, &dest)
-                .map_err(|e| io_error("cannot move code to", &dest, &e))?;
+                .map_err(|e| self.io_error("cannot move code to", &dest, &e))?;
             Ok(name)
         })();
         let _ = std::fs::remove_dir_all(&staging);
@@ -201,19 +288,21 @@ impl Store {
             return Err(in_use(&meta.name));
         }
         let staging = self.staging();
-        std::fs::create_dir_all(&staging).map_err(|e| io_error("cannot create", &staging, &e))?;
+        std::fs::create_dir_all(&staging)
+            .map_err(|e| self.io_error("cannot create", &staging, &e))?;
         let result = (|| {
             meta.code_dir = self.unpack(&staging, zip)?;
-            write_meta(&staging, meta)?;
+            self.write_meta(&staging, meta)?;
             let parent = dest.parent().unwrap_or(&self.root);
-            std::fs::create_dir_all(parent).map_err(|e| io_error("cannot create", parent, &e))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| self.io_error("cannot create", parent, &e))?;
             // rename(2) onto an existing non-empty directory fails: creation is atomic and
             // exclusive even against a concurrent CreateFunction.
             std::fs::rename(&staging, &dest).map_err(|e| {
                 if dest.exists() {
                     in_use(&meta.name)
                 } else {
-                    io_error("cannot create", &dest, &e)
+                    self.io_error("cannot create", &dest, &e)
                 }
             })
         })();
@@ -233,7 +322,7 @@ impl Store {
         let old = dir.join(&meta.code_dir);
         let new_name = self.unpack(&dir, zip)?;
         let previous = std::mem::replace(&mut meta.code_dir, new_name);
-        if let Err(e) = write_meta(&dir, meta) {
+        if let Err(e) = self.write_meta(&dir, meta) {
             let _ = std::fs::remove_dir_all(dir.join(&meta.code_dir));
             meta.code_dir = previous;
             return Err(e);
@@ -246,7 +335,7 @@ impl Store {
     /// # Errors
     /// `InternalError` for I/O failures.
     pub fn save(&self, meta: &FunctionMeta) -> Result<(), ApiError> {
-        write_meta(&self.function_dir(&meta.namespace, &meta.name), meta)
+        self.write_meta(&self.function_dir(&meta.namespace, &meta.name), meta)
     }
 
     /// Removes a function from the namespace at once (a rename); returns the moved directory,
@@ -257,8 +346,34 @@ impl Store {
     pub fn delete(&self, meta: &FunctionMeta) -> Result<PathBuf, ApiError> {
         let dir = self.function_dir(&meta.namespace, &meta.name);
         let trash = self.staging();
-        std::fs::rename(&dir, &trash).map_err(|e| io_error("cannot delete", &dir, &e))?;
+        std::fs::rename(&dir, &trash).map_err(|e| self.io_error("cannot delete", &dir, &e))?;
         Ok(trash)
+    }
+
+    /// Writes `bytes` to `path` and fsyncs it.
+    fn write_file(&self, path: &Path, bytes: &[u8]) -> Result<(), ApiError> {
+        std::fs::File::create(path)
+            .and_then(|mut f| {
+                f.write_all(bytes)?;
+                f.sync_all()
+            })
+            .map_err(|e| self.io_error("cannot write", path, &e))
+    }
+
+    /// `dir/meta.json`, via a temporary `.meta.json.<uuid>` and rename(2).
+    fn write_meta(&self, dir: &Path, meta: &FunctionMeta) -> Result<(), ApiError> {
+        let text = serde_json::to_vec_pretty(meta)
+            .map_err(|e| ApiError::new("InternalError", e.to_string()))?;
+        let tmp = dir.join(format!(
+            "{META_TMP_PREFIX}{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        self.write_file(&tmp, &text)?;
+        let dest = dir.join("meta.json");
+        std::fs::rename(&tmp, &dest).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            self.io_error("cannot write", &dest, &e)
+        })
     }
 
     /// Appends one line to the invocation log.
@@ -280,29 +395,6 @@ fn in_use(name: &str) -> ApiError {
         "ResourceInUse.Function",
         format!("The function `{name}` already exists."),
     )
-}
-
-/// Writes `bytes` to `path` and fsyncs it.
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ApiError> {
-    std::fs::File::create(path)
-        .and_then(|mut f| {
-            f.write_all(bytes)?;
-            f.sync_all()
-        })
-        .map_err(|e| io_error("cannot write", path, &e))
-}
-
-/// `dir/meta.json`, via a temporary file and rename(2).
-fn write_meta(dir: &Path, meta: &FunctionMeta) -> Result<(), ApiError> {
-    let text = serde_json::to_vec_pretty(meta)
-        .map_err(|e| ApiError::new("InternalError", e.to_string()))?;
-    let tmp = dir.join(format!(".meta.json.{}", uuid::Uuid::new_v4().simple()));
-    write_file(&tmp, &text)?;
-    let dest = dir.join("meta.json");
-    std::fs::rename(&tmp, &dest).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io_error("cannot write", &dest, &e)
-    })
 }
 
 /// The upload limit, checked before anything is written; the entry count and unpacked size

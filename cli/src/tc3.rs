@@ -242,20 +242,51 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
-/// Verifies a request's TC3 signature.
-///
-/// `secret_key_of` maps a SecretId to its SecretKey; `now` is the server's Unix time.
+/// What a request's headers say about its signature, checked before its body is read
+/// ([`verify_headers`]); [`verify`] completes the check with the body.
+pub struct CheckedHeaders {
+    auth: Authorization,
+    secret_key: String,
+    timestamp_text: String,
+}
+
+impl std::fmt::Debug for CheckedHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the SecretKey.
+        f.debug_struct("CheckedHeaders")
+            .field("secret_id", &self.auth.secret_id)
+            .field("timestamp", &self.timestamp_text)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CheckedHeaders {
+    /// The SecretId the request is signed with.
+    pub fn secret_id(&self) -> &str {
+        &self.auth.secret_id
+    }
+}
+
+fn signature_failure(why: &str) -> ApiError {
+    ApiError::new(
+        "AuthFailure.SignatureFailure",
+        format!("The provided credentials could not be validated: {why}"),
+    )
+}
+
+/// Everything [`verify`] checks that needs no body: `Authorization` present and well-formed, a
+/// known SecretId, `X-TC-Timestamp` within [`MAX_SKEW_SECS`] of `now`, the credential scope's
+/// date and service, and a signature of the right shape (64 hex digits). A server calls it on
+/// the headers alone, so that an unsigned request is refused before its body is read.
 ///
 /// # Errors
-/// `AuthFailure` (no `Authorization`), `AuthFailure.InvalidAuthorization` (malformed),
-/// `AuthFailure.SecretIdNotFound`, `AuthFailure.SignatureExpire` (timestamp missing or more than
-/// 5 minutes off), `AuthFailure.SignatureFailure` (wrong key, scope or content).
-pub fn verify(
-    req: &SignedRequest<'_>,
+/// The same errors, with the same codes and messages, as [`verify`] gives for these checks.
+pub fn verify_headers<'a>(
+    header: &dyn Fn(&str) -> Option<&'a str>,
     secret_key_of: &dyn Fn(&str) -> Option<String>,
     now: i64,
-) -> Result<(), ApiError> {
-    let Some(auth) = (req.header)("authorization") else {
+) -> Result<CheckedHeaders, ApiError> {
+    let Some(auth) = header("authorization") else {
         return Err(ApiError::new(
             "AuthFailure",
             "The request is not signed: no Authorization header (TC3-HMAC-SHA256 expected)",
@@ -268,7 +299,7 @@ pub fn verify(
             "The SecretId is not found, please ensure that your SecretId is correct.",
         ));
     };
-    let timestamp_text = (req.header)("x-tc-timestamp").unwrap_or("").trim();
+    let timestamp_text = header("x-tc-timestamp").unwrap_or("").trim();
     let Ok(timestamp) = timestamp_text.parse::<i64>() else {
         return Err(ApiError::new(
             "MissingParameter",
@@ -283,30 +314,61 @@ pub fn verify(
             ),
         ));
     }
-    let failure = |why: &str| {
-        ApiError::new(
-            "AuthFailure.SignatureFailure",
-            format!("The provided credentials could not be validated: {why}"),
-        )
-    };
     if auth.date != utc_date(timestamp) {
-        return Err(failure(
+        return Err(signature_failure(
             "the credential scope's date is not the UTC date of X-TC-Timestamp",
         ));
     }
     if auth.service != "scf" {
-        return Err(failure("the credential scope's service is not `scf`"));
+        return Err(signature_failure(
+            "the credential scope's service is not `scf`",
+        ));
     }
+    if !auth.signature.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(signature_failure("the signature is not hex"));
+    }
+    // A SHA-256 HMAC is 32 bytes: 64 hex digits.
+    if auth.signature.len() != 64 {
+        return Err(signature_failure("please check your signature is correct"));
+    }
+    Ok(CheckedHeaders {
+        auth,
+        secret_key,
+        timestamp_text: timestamp_text.to_owned(),
+    })
+}
+
+/// Verifies a request's TC3 signature: [`verify_headers`], then the signature over the
+/// canonical request, body included.
+///
+/// `secret_key_of` maps a SecretId to its SecretKey; `now` is the server's Unix time.
+///
+/// # Errors
+/// `AuthFailure` (no `Authorization`), `AuthFailure.InvalidAuthorization` (malformed),
+/// `AuthFailure.SecretIdNotFound`, `AuthFailure.SignatureExpire` (timestamp missing or more than
+/// 5 minutes off), `AuthFailure.SignatureFailure` (wrong key, scope or content).
+pub fn verify(
+    req: &SignedRequest<'_>,
+    secret_key_of: &dyn Fn(&str) -> Option<String>,
+    now: i64,
+) -> Result<(), ApiError> {
+    let checked = verify_headers(req.header, secret_key_of, now)?;
+    let auth = &checked.auth;
     let canonical = canonical_request(req, &auth.signed_headers);
-    let to_sign = string_to_sign(&canonical, timestamp_text, &auth.date, &auth.service);
-    let key = signing_key(&secret_key, &auth.date, &auth.service);
+    let to_sign = string_to_sign(
+        &canonical,
+        &checked.timestamp_text,
+        &auth.date,
+        &auth.service,
+    );
+    let key = signing_key(&checked.secret_key, &auth.date, &auth.service);
     let Ok(given) = hex::decode(&auth.signature) else {
-        return Err(failure("the signature is not hex"));
+        return Err(signature_failure("the signature is not hex"));
     };
     // verify_slice compares in constant time.
     hmac(&key, to_sign.as_bytes())
         .verify_slice(&given)
-        .map_err(|_| failure("please check your signature is correct"))
+        .map_err(|_| signature_failure("please check your signature is correct"))
 }
 
 #[cfg(test)]

@@ -11,8 +11,10 @@ pub const SECRET_ID: &str = "AKIDreliability";
 /// Its SecretKey.
 pub const SECRET_KEY: &str = "reliability-key";
 
-/// POST a TC3-signed API request; returns the parsed JSON envelope.
-pub fn call(port: u16, action: &str, body: &str) -> serde_json::Value {
+/// The headers of a TC3-signed `POST /` of `body` to `action` on 127.0.0.1:`port`, signed now:
+/// `Name: value\r\n` lines (Host, Content-Type, Authorization, X-TC-*), without the framing
+/// (Content-Length or Transfer-Encoding) and the blank line.
+pub fn signed_headers(port: u16, action: &str, body: &[u8]) -> String {
     let ts = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("clock")
@@ -32,7 +34,7 @@ pub fn call(port: u16, action: &str, body: &str) -> serde_json::Value {
         path: "/",
         query: "",
         header: &header,
-        body: body.as_bytes(),
+        body,
     };
     let signed = ["content-type".to_string(), "host".to_string()];
     let canonical = tc3::canonical_request(&req, &signed);
@@ -41,12 +43,20 @@ pub fn call(port: u16, action: &str, body: &str) -> serde_json::Value {
     let auth = format!(
         "TC3-HMAC-SHA256 Credential={SECRET_ID}/{date}/scf/tc3_request, SignedHeaders=content-type;host, Signature={sig}"
     );
+    format!(
+        "Host: {host}\r\nContent-Type: {ct}\r\nAuthorization: {auth}\r\nX-TC-Action: {action}\r\nX-TC-Version: 2018-04-16\r\nX-TC-Timestamp: {ts}\r\nX-TC-Region: ap-guangzhou\r\n"
+    )
+}
+
+/// POST a TC3-signed API request; returns the parsed JSON envelope.
+pub fn call(port: u16, action: &str, body: &str) -> serde_json::Value {
+    let headers = signed_headers(port, action, body.as_bytes());
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(60)))
         .expect("timeout");
     write!(
         s,
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: {ct}\r\nAuthorization: {auth}\r\nX-TC-Action: {action}\r\nX-TC-Version: 2018-04-16\r\nX-TC-Timestamp: {ts}\r\nX-TC-Region: ap-guangzhou\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST / HTTP/1.1\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .expect("write");

@@ -4,8 +4,9 @@
 //!
 //! The tests are in `tests/`: `fault_matrix` (transport faults x endpoints x bindings),
 //! `handler_faults` (crashes, loops, floods through the emulator), `soak` (10^5 invocations),
-//! `serve_load` (`scfrt serve` under concurrent clients) and `hostile` (bad zips, events, API
-//! requests).
+//! `serve_load` (`scfrt serve` under concurrent clients), `hostile` (bad zips, events, API
+//! requests) and `serve_hostile` (`scfrt serve` against unauthenticated uploads, connection and
+//! body floods, other HTTP methods, exposure and crash leftovers).
 
 pub mod api_client;
 pub mod bootstraps;
