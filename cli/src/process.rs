@@ -824,7 +824,8 @@ mod supervisor {
             if r > 0 {
                 if r == leader {
                     *leader_reaped = true;
-                    write_record(status_fd, TAG_EXITED, status, i64::from(usage.ru_maxrss));
+                    // c_long: i64 here, i32 on 32-bit targets.
+                    write_record(status_fd, TAG_EXITED, status, usage.ru_maxrss as i64);
                 }
                 continue;
             }
