@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::image::{Answer, ImagePort};
+use crate::image::{Answer, EVENT_INVOKE_PATH, ImagePort};
 use crate::logs::LogHub;
 pub use crate::process::kill_all_process_groups;
 use crate::process::{Instance, Platform, Sampler};
@@ -633,6 +633,15 @@ impl Function {
                     self.timeout_message()
                 );
                 self.kill_and_fail(STATUS_TIMEOUT, message, duration, mem)
+            }
+            // The function's failure, as an answer with an error status is; its server is
+            // broken, so the instance goes.
+            Answer::Malformed(why) => {
+                let message = format!(
+                    "The function's HTTP server sent an invalid answer to POST {EVENT_INVOKE_PATH}: \
+                     {why}; the instance was killed"
+                );
+                self.kill_and_fail(STATUS_USER_ERROR, message, duration, mem)
             }
             Answer::Aborted => self.exited_while_running(duration, mem),
         }
