@@ -4,8 +4,9 @@
 //!
 //! The tests are in `tests/`: `fault_matrix` (transport faults x endpoints x bindings),
 //! `handler_faults` (crashes, loops, floods through the emulator), `soak` (10^5 invocations),
-//! `serve_load` (`scfrt serve` under concurrent clients) and `hostile` (bad zips, events, API
-//! requests).
+//! `serve_load` (`scfrt serve` under concurrent clients), `hostile` (bad zips, events, API
+//! requests) and `supervisor` (daemons that detach from their instance, hostile image-mode
+//! servers).
 
 pub mod api_client;
 pub mod bootstraps;
