@@ -151,6 +151,9 @@ pub(crate) struct Instance {
     /// The bootstrap's pid (and process group id).
     pub(crate) pid: i32,
     supervisor: i32,
+    /// A pidfd of the supervisor, opened while it was our unreaped child: it names that
+    /// process even once the waiter has reaped it and its pid is reused.
+    supervisor_fd: Option<OwnedFd>,
     exit: Arc<Mutex<Option<ExitInfo>>>,
     waiter: Option<JoinHandle<()>>,
     /// The supervisor's status pipe, while no waiter thread reads it.
@@ -211,8 +214,9 @@ impl Instance {
             }
         };
         let supervisor = i32::try_from(child.id()).unwrap_or(i32::MAX);
-        // We reap it with wait4(2) ourselves; std's Child has no Drop side effects.
+        // We reap it with waitpid(2) ourselves; std's Child has no Drop side effects.
         drop(child);
+        let supervisor_fd = pidfd_open(supervisor);
         let pid = match read_record(&mut status_r) {
             Some(Record::Started(pid)) => pid,
             other => {
@@ -230,6 +234,7 @@ impl Instance {
             platform: Arc::clone(&platform),
             pid,
             supervisor,
+            supervisor_fd,
             exit: Arc::clone(&exit),
             waiter: None,
             status: None,
@@ -297,13 +302,13 @@ impl Instance {
             // The waiter returns once it has reaped the supervisor, which exits when the last
             // process of the instance is gone. One stuck in uninterruptible sleep can take
             // longer: go on then rather than hang (the thread reaps it later).
-            if exited_within(self.supervisor, TEARDOWN_WAIT) {
+            if exited_within(self.supervisor_fd.as_ref(), TEARDOWN_WAIT) {
                 let _ = w.join();
             }
         } else if let Some(mut status_r) = self.status.take() {
             let info = wait_exit(&mut status_r);
             *self.exit.lock().unwrap_or_else(PoisonError::into_inner) = Some(info);
-            if exited_within(self.supervisor, TEARDOWN_WAIT) {
+            if exited_within(self.supervisor_fd.as_ref(), TEARDOWN_WAIT) {
                 reap(self.supervisor);
             }
         }
@@ -379,11 +384,10 @@ fn reap(pid: i32) {
     }
 }
 
-/// Whether `pid` (a child of ours, not yet reaped, or already reaped) exits within `limit`.
-fn exited_within(pid: i32, limit: Duration) -> bool {
-    let Some(fd) = pidfd_open(pid) else {
-        // Already reaped (ESRCH), or no pidfds (ENOSYS): waiting for it cannot be bounded
-        // then, but a reaped process is gone.
+/// Whether the process of pidfd `fd` has exited or exits within `limit`.
+fn exited_within(fd: Option<&OwnedFd>, limit: Duration) -> bool {
+    let Some(fd) = fd else {
+        // No pidfds (a kernel before 5.3): the wait for it cannot be bounded.
         return true;
     };
     let deadline = Instant::now() + limit;
