@@ -1,7 +1,7 @@
 //! A function run the way the platform runs it: cold start, warm reuse, timeouts, limits, logs.
 //!
-//! [`Function`] owns at most one warm instance: a running `bootstrap` (in its own process group)
-//! plus its platform side: the [`RuntimeApi`] it polls (a code package), or the port its HTTP
+//! [`Function`] owns at most one warm instance: a running `bootstrap` (under a supervisor process
+//! that owns every process it starts, see `process.rs`) plus its platform side: the [`RuntimeApi`] it polls (a code package), or the port its HTTP
 //! server listens on (an image, [`Deployment::Image`]). [`Function::invoke`] turns one event into
 //! an [`InvokeResult`], which renders as the Invoke API's `Result` JSON.
 
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::image::{Answer, ImagePort};
+use crate::image::{Answer, EVENT_INVOKE_PATH, ImagePort};
 use crate::logs::LogHub;
 pub use crate::process::kill_all_process_groups;
 use crate::process::{Instance, Platform, Sampler};
@@ -103,8 +103,9 @@ pub struct FunctionConfig {
     /// Init timeout, from process start to `/runtime/init/ready`. Default 65 s.
     pub init_timeout: Duration,
     /// Memory size in MB, sent as `memory_limit_in_mb`. Enforced: when the resident memory of
-    /// the instance's process group (sampled every 10 ms during initialisation and invocations;
-    /// pages its processes share counted once) passes it, the instance is killed and the
+    /// the instance's processes (the bootstrap and every process it started, however it
+    /// detached; sampled every 10 ms during initialisation and invocations; pages they share
+    /// counted once) passes it, the instance is killed and the
     /// invocation fails with 434. Default 128.
     pub memory_mb: u32,
     /// User environment variables, applied before the platform's own (which win).
@@ -246,7 +247,7 @@ impl InvokeResult {
 
 /// A function with at most one warm instance.
 ///
-/// Dropping it kills the instance's process group and reaps it.
+/// Dropping it kills every process of the instance (however it detached) and reaps them.
 pub struct Function {
     cfg: FunctionConfig,
     bootstrap: PathBuf,
@@ -519,7 +520,7 @@ impl Function {
             timeout: self.cfg.timeout,
         };
         let sampler = Sampler::start(
-            inst.pid,
+            inst.tree(),
             MEM_SAMPLE_INTERVAL,
             Some(memory_bytes(self.cfg.memory_mb)),
         );
@@ -574,7 +575,7 @@ impl Function {
             unreachable!("an image invocation runs on a warm instance");
         };
         let sampler = Sampler::start(
-            inst.pid,
+            inst.tree(),
             MEM_SAMPLE_INTERVAL,
             Some(memory_bytes(self.cfg.memory_mb)),
         );
@@ -632,6 +633,15 @@ impl Function {
                     self.timeout_message()
                 );
                 self.kill_and_fail(STATUS_TIMEOUT, message, duration, mem)
+            }
+            // The function's failure, as an answer with an error status is; its server is
+            // broken, so the instance goes.
+            Answer::Malformed(why) => {
+                let message = format!(
+                    "The function's HTTP server sent an invalid answer to POST {EVENT_INVOKE_PATH}: \
+                     {why}; the instance was killed"
+                );
+                self.kill_and_fail(STATUS_USER_ERROR, message, duration, mem)
             }
             Answer::Aborted => self.exited_while_running(duration, mem),
         }
@@ -733,7 +743,7 @@ impl Function {
             }
         };
         let sampler = Sampler::start(
-            inst.pid,
+            inst.tree(),
             MEM_SAMPLE_INTERVAL,
             Some(memory_bytes(self.cfg.memory_mb)),
         );

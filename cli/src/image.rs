@@ -2,15 +2,34 @@
 //! management: wait until the function's HTTP server listens, then post each event to
 //! `POST /event-invoke` with the `X-Scf-*` headers and read the answer, within the timeout.
 //!
+//! The HTTP client is hyper's (`client::conn::http1` over a tokio `TcpStream`, on a
+//! current-thread runtime per event), so the emulator's side parses no HTTP of its own: a
+//! malformed answer (a chunk size over 64 bits, a chunk without its CRLF, a head over
+//! [`MAX_HEAD_BYTES`]) is hyper's error, reported as [`Answer::Malformed`].
+//!
 //! One connection per event (`Connection: close`), so a server that closes idle connections can
-//! never lose an event between two invocations. Bodies over 1 MiB are sent after
-//! `Expect: 100-continue` (as curl does), so a server that refuses them (413) can say so before
-//! the body is on the wire, and that refusal is what gets reported.
+//! never lose an event between two invocations. Bodies over 1 MiB are announced with
+//! `Expect: 100-continue` (as curl does) and held back until the server's `100 Continue` (or one
+//! second without an answer), so a server that refuses them (413) can say so before the body
+//! is on the wire, and that refusal is what gets reported.
 
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+
+use http_body_util::BodyExt;
+use hyper::body::{Body, Bytes, Frame, SizeHint};
+use hyper::header::{
+    CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, EXPECT, HOST, HeaderName, HeaderValue, USER_AGENT,
+};
+use hyper::{Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::sync::{oneshot, watch};
 
 use crate::runtime_api::WaitError;
 
@@ -23,8 +42,10 @@ const EXPECT_CONTINUE_OVER: usize = 1024 * 1024;
 const CONTINUE_WAIT: Duration = Duration::from_secs(1);
 /// The longest wait between two connection attempts while the server is not listening yet.
 const MAX_PROBE_INTERVAL: Duration = Duration::from_millis(50);
-/// Headers of an answer longer than this are refused as malformed.
-const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// An answer whose head (status line and headers) has not ended once this much of it is read is
+/// malformed (hyper's read buffer limit: a head that arrives whole with a read may be a little
+/// longer).
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// The port of one instance's HTTP server, and what the supervisor knows about it.
 ///
@@ -32,16 +53,12 @@ const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// [`wait_listening`](Self::wait_listening) while another calls [`abort`](Self::abort).
 pub struct ImagePort {
     addr: SocketAddr,
-    state: Mutex<PortState>,
-    /// Wakes `wait_listening` and `invoke` when the bootstrap exits.
+    /// Whether the bootstrap exited.
+    aborted: Mutex<bool>,
+    /// Wakes `wait_listening` and the waits for the exit when the bootstrap exits.
     cond: Condvar,
-}
-
-#[derive(Default)]
-struct PortState {
-    aborted: bool,
-    /// The connection of the event in flight, so `abort` can cut a blocked read short.
-    conn: Option<TcpStream>,
+    /// The same, for the exchange in flight (it cuts the connection short).
+    exited: watch::Sender<bool>,
 }
 
 /// How one `POST /event-invoke` ended.
@@ -64,6 +81,9 @@ pub enum Answer {
     /// The connection failed or closed without an answer, and the bootstrap was still running
     /// when the timeout passed: no result in time, as for [`Answer::TimedOut`]; says why.
     Closed(String),
+    /// The server's answer is not valid HTTP/1.1 (a malformed head or chunk, a head over
+    /// [`MAX_HEAD_BYTES`]); says what was wrong.
+    Malformed(String),
     /// The bootstrap exited before answering.
     Aborted,
 }
@@ -86,23 +106,15 @@ impl Exchange {
     }
 }
 
-/// Why reading an answer stopped early.
-enum Stop {
-    Deadline,
-    Io(io::Error),
-}
-
-impl From<io::Error> for Stop {
-    fn from(e: io::Error) -> Stop {
-        if matches!(
-            e.kind(),
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-        ) {
-            Stop::Deadline
-        } else {
-            Stop::Io(e)
-        }
-    }
+/// Why an exchange ended without an answer.
+enum Failure {
+    /// The connection could not be made.
+    Connect(io::Error),
+    /// The connection failed or closed before the answer was complete: the server may be
+    /// going away (its process exiting).
+    Connection(String),
+    /// The answer broke the protocol.
+    Malformed(String),
 }
 
 impl ImagePort {
@@ -110,8 +122,9 @@ impl ImagePort {
     pub fn new(addr: SocketAddr) -> ImagePort {
         ImagePort {
             addr,
-            state: Mutex::new(PortState::default()),
+            aborted: Mutex::new(false),
             cond: Condvar::new(),
+            exited: watch::Sender::new(false),
         }
     }
 
@@ -120,35 +133,31 @@ impl ImagePort {
         self.addr
     }
 
-    fn lock(&self) -> MutexGuard<'_, PortState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, bool> {
+        self.aborted.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The bootstrap exited: wake the waits, cut the connection in flight. Sticky.
+    /// The bootstrap exited: wake the waits, cut the exchange in flight short. Sticky.
     pub fn abort(&self) {
-        let mut st = self.lock();
-        st.aborted = true;
-        if let Some(conn) = st.conn.take() {
-            let _ = conn.shutdown(Shutdown::Both);
-        }
-        drop(st);
+        *self.lock() = true;
+        self.exited.send_replace(true);
         self.cond.notify_all();
     }
 
     /// Wait on the condition variable until `deadline`; `true` when the bootstrap exited.
     fn wait_aborted(&self, deadline: Instant) -> bool {
-        let mut st = self.lock();
+        let mut aborted = self.lock();
         loop {
-            if st.aborted {
+            if *aborted {
                 return true;
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return false;
             }
-            st = self
+            aborted = self
                 .cond
-                .wait_timeout(st, left)
+                .wait_timeout(aborted, left)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
@@ -162,14 +171,16 @@ impl ImagePort {
         let deadline = Instant::now() + timeout;
         let mut interval = Duration::from_millis(1);
         loop {
-            if self.lock().aborted {
+            if *self.lock() {
                 return Err(WaitError::Aborted);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(WaitError::TimedOut);
             }
-            if TcpStream::connect_timeout(&self.addr, left.min(Duration::from_secs(1))).is_ok() {
+            if std::net::TcpStream::connect_timeout(&self.addr, left.min(Duration::from_secs(1)))
+                .is_ok()
+            {
                 return Ok(());
             }
             let pause = (Instant::now() + interval).min(deadline);
@@ -185,7 +196,7 @@ impl ImagePort {
     ///
     /// A connection that fails or closes without an answer counts as the bootstrap's exit when
     /// it exits before the timeout ([`Answer::Aborted`]), else as [`Answer::Closed`]: no result
-    /// in time.
+    /// in time. An answer that breaks the protocol is [`Answer::Malformed`] at once.
     pub fn invoke(
         &self,
         event: &[u8],
@@ -200,329 +211,256 @@ impl ImagePort {
             sent_at,
             finished_at: Instant::now(),
         };
-        if self.lock().aborted {
+        if *self.lock() {
             return ending(Answer::Aborted, started);
         }
-        let stream = match TcpStream::connect_timeout(&self.addr, timeout) {
-            Ok(s) => s,
-            // Listening a moment ago, refused now: it is going away; wait for the exit.
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+        {
+            Ok(rt) => rt,
             Err(e) => {
-                let answer = if self.wait_aborted(deadline) {
-                    Answer::Aborted
-                } else {
-                    Answer::Closed(format!("cannot connect to {}: {e}", self.addr))
-                };
+                let answer = Answer::Closed(format!("cannot start the HTTP client: {e}"));
                 return ending(answer, started);
             }
         };
-        let _ = stream.set_nodelay(true);
-        {
-            let mut st = self.lock();
-            if st.aborted {
-                return ending(Answer::Aborted, started);
-            }
-            st.conn = stream.try_clone().ok();
-        }
-        let sent_at = Instant::now();
-        let result = exchange(stream, &self.addr, event, headers, deadline, max_body);
-        self.lock().conn = None;
+        let request = Post {
+            addr: self.addr,
+            event: Bytes::copy_from_slice(event),
+            headers,
+            max_body,
+        };
+        let (result, sent_at) = runtime.block_on(self.post(request, deadline, started));
+        drop(runtime);
         let answer = match result {
             Ok(answer) => answer,
-            Err(Stop::Deadline) => Answer::TimedOut,
-            Err(Stop::Io(e)) => {
+            Err(Failure::Malformed(why)) => Answer::Malformed(why),
+            Err(Failure::Connect(e)) => {
+                // Listening a moment ago, refused now: it is going away; wait for the exit.
                 if self.wait_aborted(deadline) {
                     Answer::Aborted
                 } else {
-                    Answer::Closed(format!("no answer on the connection: {e}"))
+                    Answer::Closed(format!("cannot connect to {}: {e}", self.addr))
+                }
+            }
+            Err(Failure::Connection(why)) => {
+                if self.wait_aborted(deadline) {
+                    Answer::Aborted
+                } else {
+                    Answer::Closed(format!("no answer on the connection: {why}"))
                 }
             }
         };
         // An answer that raced with the exit is still the answer.
         ending(answer, sent_at)
     }
+
+    /// Connects and runs the exchange until the deadline or the bootstrap's exit; returns how it
+    /// ended and when the request started on its way.
+    async fn post(
+        &self,
+        request: Post<'_>,
+        deadline: Instant,
+        started: Instant,
+    ) -> (Result<Answer, Failure>, Instant) {
+        let deadline = tokio::time::Instant::from_std(deadline);
+        let stream = match tokio::time::timeout_at(
+            deadline,
+            tokio::net::TcpStream::connect(self.addr),
+        )
+        .await
+        {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return (Err(Failure::Connect(e)), started),
+            Err(_) => {
+                let e = io::Error::new(io::ErrorKind::TimedOut, "connection timed out");
+                return (Err(Failure::Connect(e)), started);
+            }
+        };
+        let sent_at = Instant::now();
+        let mut exited = self.exited.subscribe();
+        let result = tokio::select! {
+            // Whatever is complete wins over the exit.
+            biased;
+            done = tokio::time::timeout_at(deadline, request.exchange(stream)) => {
+                done.unwrap_or(Ok(Answer::TimedOut))
+            }
+            _ = exited.wait_for(|exited| *exited) => Ok(Answer::Aborted),
+        };
+        (result, sent_at)
+    }
 }
 
-/// Write the request and read the answer on `stream`, all before `deadline`.
-fn exchange(
-    stream: TcpStream,
-    addr: &SocketAddr,
-    event: &[u8],
-    headers: &[(String, String)],
-    deadline: Instant,
+/// One `POST /event-invoke`.
+struct Post<'a> {
+    addr: SocketAddr,
+    event: Bytes,
+    headers: &'a [(String, String)],
     max_body: usize,
-) -> Result<Answer, Stop> {
-    let expect = event.len() > EXPECT_CONTINUE_OVER;
-    let mut head = format!(
-        "POST {EVENT_INVOKE_PATH} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: scfrt/{}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-        env!("CARGO_PKG_VERSION"),
-        event.len()
-    );
-    for (name, value) in headers {
-        // A header value cannot hold control characters (CR/LF would end it early).
-        let value: String = value.chars().filter(|c| !c.is_control()).collect();
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    if expect {
-        head.push_str("Expect: 100-continue\r\n");
-    }
-    head.push_str("\r\n");
-    // A server that stops reading must not block the writes past the deadline either.
-    let left = deadline.saturating_duration_since(Instant::now());
-    if left.is_zero() {
-        return Err(Stop::Deadline);
-    }
-    stream.set_write_timeout(Some(left)).map_err(Stop::Io)?;
-    let mut reader = AnswerReader {
-        stream,
-        buf: Vec::with_capacity(16 * 1024),
-        deadline,
-    };
-    if !expect {
-        let mut request = head.into_bytes();
-        request.extend_from_slice(event);
-        // A server that answers early may close before reading it all: read its answer anyway.
-        let _ = (&reader.stream).write_all(&request);
-        return reader.answer(max_body);
-    }
-    (&reader.stream)
-        .write_all(head.as_bytes())
-        .map_err(Stop::Io)?;
-    let wait_until = (Instant::now() + CONTINUE_WAIT).min(deadline);
-    match reader.interim_or_final(wait_until)? {
-        Interim::Final => return reader.answer(max_body),
-        Interim::Continue | Interim::Silent => {}
-    }
-    let _ = (&reader.stream).write_all(event);
-    reader.answer(max_body)
 }
 
-/// A parsed answer head.
-struct Head {
-    status: u16,
-    /// Lower-case names and trimmed values, in order.
-    headers: Vec<(String, String)>,
-    /// Its length in bytes, up to and including the empty line.
-    len: usize,
-}
-
-enum Interim {
-    /// `100 Continue` arrived (and was consumed).
-    Continue,
-    /// A final answer's head is in the buffer.
-    Final,
-    /// Nothing within the wait.
-    Silent,
-}
-
-struct AnswerReader {
-    stream: TcpStream,
-    /// Bytes read but not consumed.
-    buf: Vec<u8>,
-    deadline: Instant,
-}
-
-impl AnswerReader {
-    /// Read more bytes before `until`; `Ok(0)` at EOF.
-    fn fill(&mut self, until: Instant) -> Result<usize, Stop> {
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(Stop::Deadline);
-        }
-        self.stream.set_read_timeout(Some(left)).map_err(Stop::Io)?;
-        let mut chunk = [0u8; 64 * 1024];
-        loop {
-            match self.stream.read(&mut chunk) {
-                Ok(n) => {
-                    self.buf.extend_from_slice(&chunk[..n]);
-                    return Ok(n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Stop::from(e)),
-            }
-        }
-    }
-
-    /// Parse the head at the start of the buffer, or `None` while it is incomplete.
-    fn parse_head(&self) -> Result<Option<Head>, Stop> {
-        let mut slots = [httparse::EMPTY_HEADER; 64];
-        let mut response = httparse::Response::new(&mut slots);
-        match response.parse(&self.buf) {
-            Ok(httparse::Status::Complete(len)) => {
-                let headers = response
-                    .headers
-                    .iter()
-                    .map(|h| {
-                        (
-                            h.name.to_ascii_lowercase(),
-                            String::from_utf8_lossy(h.value).trim().to_string(),
-                        )
-                    })
-                    .collect();
-                Ok(Some(Head {
-                    status: response.code.unwrap_or(0),
-                    headers,
-                    len,
-                }))
-            }
-            Ok(httparse::Status::Partial) if self.buf.len() > MAX_HEAD_BYTES => Err(Stop::Io(
-                io::Error::new(io::ErrorKind::InvalidData, "answer head too long"),
-            )),
-            Ok(httparse::Status::Partial) => Ok(None),
-            Err(e) => Err(Stop::Io(io::Error::new(io::ErrorKind::InvalidData, e))),
-        }
-    }
-
-    /// Before sending a body announced with `Expect: 100-continue`: wait until `until` for the
-    /// server's `100 Continue` or its final answer.
-    fn interim_or_final(&mut self, until: Instant) -> Result<Interim, Stop> {
-        loop {
-            if let Some(head) = self.parse_head()? {
-                if head.status == 100 {
-                    self.buf.drain(..head.len);
-                    return Ok(Interim::Continue);
-                }
-                return Ok(Interim::Final);
-            }
-            match self.fill(until) {
-                Ok(0) => return Err(Stop::Io(io::ErrorKind::UnexpectedEof.into())),
-                Ok(_) => {}
-                Err(Stop::Deadline) if Instant::now() < self.deadline => {
-                    return Ok(Interim::Silent);
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// Read the final answer (skipping 1xx interim ones).
-    fn answer(&mut self, max_body: usize) -> Result<Answer, Stop> {
-        let Head {
-            status,
-            headers,
-            len: head_len,
-        } = loop {
-            match self.parse_head()? {
-                Some(head) if (100..200).contains(&head.status) => {
-                    self.buf.drain(..head.len);
-                }
-                Some(head) => break head,
-                None => {
-                    if self.fill(self.deadline)? == 0 {
-                        return Err(Stop::Io(io::ErrorKind::UnexpectedEof.into()));
-                    }
-                }
-            }
+impl Post<'_> {
+    /// Write the request and read the answer on `stream`.
+    async fn exchange(self, stream: tokio::net::TcpStream) -> Result<Answer, Failure> {
+        let _ = stream.set_nodelay(true);
+        let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
+            .title_case_headers(true)
+            .max_buf_size(MAX_HEAD_BYTES)
+            .handshake::<_, EventBody>(TokioIo::new(stream))
+            .await
+            .map_err(classify)?;
+        // The connection's own outcome reaches us through the answer; the task ends with the
+        // runtime at the latest.
+        tokio::spawn(connection);
+        let expect = self.event.len() > EXPECT_CONTINUE_OVER;
+        let (go, gate) = if expect {
+            let (tx, rx) = oneshot::channel();
+            let timer = Box::pin(tokio::time::sleep(CONTINUE_WAIT));
+            (Some(tx), Some(Gate { go: rx, timer }))
+        } else {
+            (None, None)
         };
-        self.buf.drain(..head_len);
-        let header = |name: &str| {
-            headers
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-        };
-        let chunked = header("transfer-encoding")
-            .is_some_and(|te| te.to_ascii_lowercase().contains("chunked"));
-        if chunked {
-            return self.chunked_body(status, max_body);
+        let len = self.event.len();
+        let mut req = Request::post(EVENT_INVOKE_PATH)
+            .header(HOST, self.addr.to_string())
+            .header(
+                USER_AGENT,
+                concat!("scfrt/", env!("CARGO_PKG_VERSION")).to_string(),
+            )
+            .header(CONTENT_TYPE, "application/json")
+            .header(CONTENT_LENGTH, len)
+            .header(CONNECTION, "close")
+            .body(EventBody {
+                data: Some(self.event),
+                gate,
+            })
+            .map_err(|e| Failure::Connection(format!("cannot build the request: {e}")))?;
+        for (name, value) in self.headers {
+            // A header value cannot hold control characters (CR/LF would end it early).
+            let value: String = value.chars().filter(|c| !c.is_control()).collect();
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                req.headers_mut().append(name, value);
+            }
         }
-        if let Some(len) = header("content-length") {
-            let len: u64 = len.parse().map_err(|_| {
-                Stop::Io(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "malformed Content-Length",
-                ))
-            })?;
-            if len > max_body as u64 {
-                return Ok(Answer::TooLarge { size: len });
-            }
-            let len = len as usize;
-            while self.buf.len() < len {
-                if self.fill(self.deadline)? == 0 {
-                    return Err(Stop::Io(io::ErrorKind::UnexpectedEof.into()));
+        if let Some(go) = go {
+            req.headers_mut()
+                .insert(EXPECT, HeaderValue::from_static("100-continue"));
+            let go = Mutex::new(Some(go));
+            hyper::ext::on_informational(&mut req, move |res| {
+                if res.status() == StatusCode::CONTINUE
+                    && let Some(tx) = go.lock().unwrap_or_else(PoisonError::into_inner).take()
+                {
+                    let _ = tx.send(());
                 }
-            }
-            self.buf.truncate(len);
-            return Ok(Answer::Status {
-                status,
-                body: std::mem::take(&mut self.buf),
             });
         }
-        // Neither: the body ends with the connection.
-        while self.fill(self.deadline)? > 0 {
-            if self.buf.len() > max_body {
-                return Ok(Answer::TooLarge {
-                    size: self.buf.len() as u64,
-                });
-            }
+        let response = sender.send_request(req).await.map_err(classify)?;
+        let status = response.status().as_u16();
+        let declared = response
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if let Some(size) = declared.filter(|size| *size > self.max_body as u64) {
+            return Ok(Answer::TooLarge { size });
         }
-        Ok(Answer::Status {
-            status,
-            body: std::mem::take(&mut self.buf),
-        })
-    }
-
-    fn chunked_body(&mut self, status: u16, max_body: usize) -> Result<Answer, Stop> {
+        let mut incoming = response.into_body();
         let mut body = Vec::new();
-        loop {
-            let line = self.line()?;
-            let size_text = line.split(';').next().unwrap_or_default().trim();
-            let size = usize::from_str_radix(size_text, 16).map_err(|_| {
-                Stop::Io(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "malformed chunk size",
-                ))
-            })?;
-            if size == 0 {
-                // Trailers, then the empty line.
-                while !self.line()?.is_empty() {}
-                return Ok(Answer::Status { status, body });
+        while let Some(frame) = incoming.frame().await {
+            let Ok(data) = frame.map_err(classify)?.into_data() else {
+                continue; // trailers
+            };
+            let size = body.len().saturating_add(data.len());
+            if size > self.max_body {
+                return Ok(Answer::TooLarge { size: size as u64 });
             }
-            if body.len() + size > max_body {
-                return Ok(Answer::TooLarge {
-                    size: (body.len() + size) as u64,
-                });
-            }
-            while self.buf.len() < size + 2 {
-                if self.fill(self.deadline)? == 0 {
-                    return Err(Stop::Io(io::ErrorKind::UnexpectedEof.into()));
-                }
-            }
-            body.extend_from_slice(&self.buf[..size]);
-            self.buf.drain(..size + 2);
+            body.extend_from_slice(&data);
         }
+        Ok(Answer::Status { status, body })
+    }
+}
+
+/// A hyper error as a [`Failure`]: the protocol broken (a parse error of the head, an invalid
+/// chunk) or the connection lost.
+fn classify(e: hyper::Error) -> Failure {
+    let mut why = e.to_string();
+    let mut malformed = e.is_parse();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        why.push_str(": ");
+        why.push_str(&cause.to_string());
+        if let Some(io) = cause.downcast_ref::<io::Error>() {
+            malformed |= matches!(
+                io.kind(),
+                io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput
+            );
+        }
+        source = cause.source();
+    }
+    if malformed {
+        Failure::Malformed(why)
+    } else {
+        Failure::Connection(why)
+    }
+}
+
+/// The event as a request body: one frame, held back behind a [`Gate`] when the request
+/// carries `Expect: 100-continue`.
+struct EventBody {
+    data: Option<Bytes>,
+    gate: Option<Gate>,
+}
+
+/// Opens on the server's `100 Continue` or when [`CONTINUE_WAIT`] has passed.
+struct Gate {
+    go: oneshot::Receiver<()>,
+    timer: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Body for EventBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let this = &mut *self;
+        if let Some(gate) = this.gate.as_mut() {
+            // A dropped sender (no 100 is coming through this request any more) opens it too.
+            let open = Pin::new(&mut gate.go).poll(cx).is_ready()
+                || gate.timer.as_mut().poll(cx).is_ready();
+            if !open {
+                return Poll::Pending;
+            }
+            this.gate = None;
+        }
+        Poll::Ready(this.data.take().map(|data| Ok(Frame::data(data))))
     }
 
-    /// One CRLF-terminated line, without the CRLF.
-    fn line(&mut self) -> Result<String, Stop> {
-        loop {
-            if let Some(at) = self.buf.windows(2).position(|w| w == b"\r\n") {
-                let line = String::from_utf8_lossy(&self.buf[..at]).into_owned();
-                self.buf.drain(..at + 2);
-                return Ok(line);
-            }
-            if self.buf.len() > MAX_HEAD_BYTES {
-                return Err(Stop::Io(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "chunk line too long",
-                )));
-            }
-            if self.fill(self.deadline)? == 0 {
-                return Err(Stop::Io(io::ErrorKind::UnexpectedEof.into()));
-            }
-        }
+    fn is_end_stream(&self) -> bool {
+        self.data.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.data.as_ref().map_or(0, |d| d.len() as u64))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
     use std::net::TcpListener;
 
     /// A one-shot server: reads the request head (and body when `read_body`), then writes
-    /// `answer` and closes.
+    /// `answer` (as far as the client reads it) and closes.
     fn one_shot(
-        answer: &'static [u8],
+        answer: impl AsRef<[u8]> + Send + 'static,
         read_body: bool,
     ) -> (SocketAddr, std::thread::JoinHandle<Vec<u8>>) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -549,7 +487,8 @@ mod tests {
                     got.extend_from_slice(&buf[..n]);
                 }
             }
-            s.write_all(answer).unwrap();
+            // A client that stops reading (an answer over the limit) closes the connection.
+            let _ = s.write_all(answer.as_ref());
             got
         });
         (addr, t)
@@ -653,5 +592,70 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let open = ImagePort::new(listener.local_addr().unwrap());
         assert_eq!(open.wait_listening(Duration::from_secs(20)), Ok(()));
+    }
+
+    /// The body of an answer of `n` one-byte chunks.
+    fn tiny_chunks(n: usize) -> Vec<u8> {
+        let mut answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        for _ in 0..n {
+            answer.extend_from_slice(b"1\r\na\r\n");
+        }
+        answer.extend_from_slice(b"0\r\n\r\n");
+        answer
+    }
+
+    fn malformed(answer: Vec<u8>) -> String {
+        let (addr, _) = one_shot(answer, true);
+        match invoke(addr, b"{}", 6 * 1024 * 1024) {
+            Answer::Malformed(why) => why,
+            other => panic!("not reported as malformed: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn hostile_answers_are_errors_not_panics() {
+        const CHUNKED: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        // A chunk size over 64 bits overflows hyper's u64: malformed.
+        let why = malformed([CHUNKED, b"fffffffffffffffff\r\nabc\r\n0\r\n\r\n"].concat());
+        assert!(why.contains("invalid chunk size: overflow"), "{why}");
+        // The largest 64-bit size is a valid number, of a chunk over any limit: its data is
+        // read up to the limit, and no further (after a first chunk: the old client added the
+        // two sizes and overflowed).
+        let data = vec![b'x'; 200];
+        let answer = [CHUNKED, b"3\r\nabc\r\nffffffffffffffff\r\n", &data].concat();
+        let (addr, _) = one_shot(answer, true);
+        assert_eq!(invoke(addr, b"{}", 100), Answer::TooLarge { size: 203 });
+        // Chunk data not followed by CRLF.
+        let why = malformed([CHUNKED, b"3\r\nabcXY0\r\n\r\n"].concat());
+        assert!(why.contains("Invalid chunk body CR"), "{why}");
+        // A head over the limit; one of a quarter of it is fine.
+        let head = |len: usize| {
+            format!(
+                "HTTP/1.1 200 OK\r\nX-Long: {}\r\nContent-Length: 2\r\n\r\nok",
+                "a".repeat(len)
+            )
+        };
+        let why = malformed(head(4 * MAX_HEAD_BYTES).into_bytes());
+        assert!(why.contains("message head is too large"), "{why}");
+        let (addr, _) = one_shot(head(MAX_HEAD_BYTES / 4), true);
+        assert_eq!(
+            invoke(addr, b"{}", 100),
+            Answer::Status {
+                status: 200,
+                body: b"ok".to_vec()
+            }
+        );
+        // Not HTTP at all.
+        let why = malformed(b"SSH-2.0-OpenSSH\r\n\r\n".to_vec());
+        assert!(why.contains("invalid HTTP version"), "{why}");
+        // 200 000 one-byte chunks arrive whole (read in linear time).
+        let (addr, _) = one_shot(tiny_chunks(200_000), true);
+        assert_eq!(
+            invoke(addr, b"{}", 1024 * 1024),
+            Answer::Status {
+                status: 200,
+                body: vec![b'a'; 200_000]
+            }
+        );
     }
 }

@@ -1,7 +1,36 @@
-//! One running bootstrap: its process group, the thread that reaps it, the memory sampler, and the
-//! registry that lets a signal handler kill every group we started.
+//! One running bootstrap: the supervisor process that owns everything it starts, the thread that
+//! learns how it ended, the memory sampler, and the registry that lets a signal handler kill
+//! every group we started.
+//!
+//! # Supervision
+//!
+//! A bootstrap is not a child of scfrt: each instance gets a supervisor process of its own, a
+//! fork of scfrt made in std's `pre_exec` hook, which makes itself a child subreaper
+//! (`PR_SET_CHILD_SUBREAPER`) and forks the bootstrap (in a process group of its own), which
+//! std then execs. A process the function starts, however it detaches (`setsid`, a double
+//! fork, a new process group), stays a descendant of that supervisor: when its parent dies
+//! it is reparented to the supervisor, never to init nor to scfrt. So the instance's
+//! processes are exactly the supervisor's descendants, which tells them apart from another
+//! instance's in `scfrt serve` without a marker a process could drop (an environment
+//! variable) or a cgroup (this machine's /sys/fs/cgroup is cgroup v1, not a writable
+//! cgroup2).
+//!
+//! The supervisor reaps every child it gets (the orphans too, so no zombies pile up in a long
+//! `scfrt serve`) and reports the bootstrap's wait status on a pipe; scfrt reaps only the
+//! supervisor, by its pid, so no exit status is ever taken from anybody else. When the
+//! instance ends, scfrt closes its end of a second pipe: the supervisor then SIGKILLs its
+//! children again and again (each killed one's orphans become its children) until it has
+//! none, and exits. The same pipe closes when scfrt itself dies, however it dies (SIGKILL
+//! included), so no function process outlives scfrt either. The instance's memory is the
+//! supervisor's descendants' (the supervisor, a copy of scfrt, is not counted).
+//!
+//! What the supervisor runs after the fork is restricted as in a signal handler (the fork
+//! copied one thread of a multi-threaded process): system calls on stack buffers only, no
+//! allocation, no panic ([`supervisor`]).
 
+use std::io::{PipeReader, PipeWriter, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -27,7 +56,9 @@ fn register_group(pgid: i32) -> Option<usize> {
 /// Sends SIGKILL to the process group of every bootstrap this process has running.
 ///
 /// Async-signal-safe (atomic loads and `kill(2)` only): meant for a SIGINT/SIGTERM handler, so an
-/// interrupted `scfrt` leaves no bootstrap behind. The groups are not reaped here.
+/// interrupted `scfrt` leaves no bootstrap behind. The groups are not reaped here. Processes
+/// that left the bootstrap's group are killed by the instance's supervisor once scfrt is gone
+/// (see the module documentation).
 pub fn kill_all_process_groups() {
     for slot in &GROUPS {
         let pgid = slot.load(Ordering::SeqCst);
@@ -43,8 +74,8 @@ pub fn kill_all_process_groups() {
 /// How the bootstrap ended, from wait4(2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ExitInfo {
-    /// The raw wait status.
-    pub(crate) status: i32,
+    /// The raw wait status; `None` when it is unknown (the supervisor died without saying).
+    pub(crate) status: Option<i32>,
     /// ru_maxrss of the reaped process (its own peak, or its waited-for children's), in bytes.
     pub(crate) maxrss_bytes: u64,
 }
@@ -52,7 +83,9 @@ pub(crate) struct ExitInfo {
 impl ExitInfo {
     /// "exit code 3" or "killed by signal 9 (SIGKILL)".
     pub(crate) fn describe(&self) -> String {
-        let s = self.status;
+        let Some(s) = self.status else {
+            return "unknown status (its supervisor process was killed)".to_owned();
+        };
         if libc::WIFEXITED(s) {
             format!("exit code {}", libc::WEXITSTATUS(s))
         } else if libc::WIFSIGNALED(s) {
@@ -103,19 +136,39 @@ impl Platform {
     }
 }
 
+/// The processes of one instance: the supervisor and, below it, the bootstrap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Tree {
+    /// The supervisor's pid (scfrt's child; every process of the instance descends from it).
+    pub(crate) supervisor: i32,
+    /// The bootstrap's pid, also its process group id.
+    pub(crate) leader: i32,
+}
+
 /// A running bootstrap together with its platform side.
 pub(crate) struct Instance {
     pub(crate) platform: Arc<Platform>,
+    /// The bootstrap's pid (and process group id).
     pub(crate) pid: i32,
+    supervisor: i32,
+    /// A pidfd of the supervisor, opened while it was our unreaped child: it names that
+    /// process even once the waiter has reaped it and its pid is reused.
+    supervisor_fd: Option<OwnedFd>,
     exit: Arc<Mutex<Option<ExitInfo>>>,
     waiter: Option<JoinHandle<()>>,
+    /// The supervisor's status pipe, while no waiter thread reads it.
+    status: Option<PipeReader>,
+    /// Our end of the control pipe: closing it makes the supervisor kill every process of the
+    /// instance.
+    control: Option<PipeWriter>,
     reader: Option<LogReader>,
     slot: Option<usize>,
 }
 
 impl Instance {
-    /// Starts `bootstrap` in its own process group with exactly `env`, cwd `code_dir`, stdin from
-    /// /dev/null and stdout/stderr captured into `hub`. When it exits, `platform` is aborted.
+    /// Starts `bootstrap` under a supervisor of its own (see the module documentation), in its
+    /// own process group, with exactly `env`, cwd `code_dir`, stdin from /dev/null and
+    /// stdout/stderr captured into `hub`. When it exits, `platform` is aborted.
     pub(crate) fn spawn(
         bootstrap: &Path,
         code_dir: &Path,
@@ -126,6 +179,10 @@ impl Instance {
         let platform = Arc::new(platform);
         let (out_r, out_w) = std::io::pipe()?;
         let (err_r, err_w) = std::io::pipe()?;
+        // Both pipes are close-on-exec: the bootstrap never holds them, the supervisor keeps
+        // its ends and closes every other descriptor.
+        let (mut status_r, status_w) = std::io::pipe()?;
+        let (control_r, control_w) = std::io::pipe()?;
         let reader = LogReader::start(Arc::clone(hub), out_r, err_r)?;
         let mut cmd = Command::new(bootstrap);
         cmd.current_dir(code_dir)
@@ -134,10 +191,21 @@ impl Instance {
             .stdin(Stdio::null())
             .stdout(out_w)
             .stderr(err_w);
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        // The supervisor gets a process group of its own (so a terminal's Ctrl-C, meant for
+        // scfrt, does not reach it); the bootstrap makes another one.
+        cmd.process_group(0);
+        let (status_fd, control_fd) = (status_w.as_raw_fd(), control_r.as_raw_fd());
+        // SAFETY: the hook runs in the forked child before exec; `supervisor::start` only
+        // makes system calls on stack memory (no allocation, no lock, no panic).
+        unsafe {
+            cmd.pre_exec(move || supervisor::start(status_fd, control_fd));
+        }
         let child = cmd.spawn();
-        // The write ends live in `cmd`: drop them now, or the pipes never reach EOF.
+        // The write ends of the log pipes live in `cmd`, and the supervisor has its own copies
+        // of its pipe ends: drop ours now, or the pipes never reach EOF.
         drop(cmd);
+        drop(status_w);
+        drop(control_r);
         let child = match child {
             Ok(child) => child,
             Err(e) => {
@@ -145,39 +213,69 @@ impl Instance {
                 return Err(e);
             }
         };
-        let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
-        // We reap with wait4(2) ourselves (for ru_maxrss); std's Child has no Drop side effects.
+        let supervisor = i32::try_from(child.id()).unwrap_or(i32::MAX);
+        // We reap it with waitpid(2) ourselves; std's Child has no Drop side effects.
         drop(child);
+        let supervisor_fd = pidfd_open(supervisor);
+        let pid = match read_record(&mut status_r) {
+            Some(Record::Started(pid)) => pid,
+            other => {
+                drop(control_w);
+                reap(supervisor);
+                reader.stop();
+                return Err(std::io::Error::other(format!(
+                    "the supervisor of the bootstrap failed to start it ({other:?})"
+                )));
+            }
+        };
         let slot = register_group(pid);
         let exit = Arc::new(Mutex::new(None));
-        let waiter = {
-            let exit = Arc::clone(&exit);
-            let platform = Arc::clone(&platform);
-            std::thread::Builder::new()
-                .name(format!("scfrt-reap-{pid}"))
-                .spawn(move || {
-                    let info = reap(pid);
-                    *exit.lock().unwrap_or_else(PoisonError::into_inner) = Some(info);
-                    platform.abort();
-                })
-        };
         let mut instance = Instance {
-            platform,
+            platform: Arc::clone(&platform),
             pid,
-            exit,
+            supervisor,
+            supervisor_fd,
+            exit: Arc::clone(&exit),
             waiter: None,
+            status: None,
+            control: Some(control_w),
             reader: Some(reader),
             slot,
         };
+        // The waiter thread takes the status pipe; without a thread, `teardown` reads it.
+        let (tx, rx) = std::sync::mpsc::channel::<PipeReader>();
+        let waiter = std::thread::Builder::new()
+            .name(format!("scfrt-reap-{pid}"))
+            .spawn(move || {
+                let Ok(mut status_r) = rx.recv() else {
+                    return;
+                };
+                let info = wait_exit(&mut status_r);
+                *exit.lock().unwrap_or_else(PoisonError::into_inner) = Some(info);
+                platform.abort();
+                reap(supervisor);
+            });
         match waiter {
-            Ok(w) => instance.waiter = Some(w),
+            Ok(w) => {
+                // The receiver lives until the thread got it: this send cannot fail.
+                let _ = tx.send(status_r);
+                instance.waiter = Some(w);
+            }
             Err(e) => {
-                // `teardown` reaps synchronously when there is no waiter thread.
+                instance.status = Some(status_r);
                 instance.teardown();
                 return Err(e);
             }
         }
         Ok(instance)
+    }
+
+    /// The instance's processes.
+    pub(crate) fn tree(&self) -> Tree {
+        Tree {
+            supervisor: self.supervisor,
+            leader: self.pid,
+        }
     }
 
     /// How the bootstrap ended, if it has.
@@ -192,21 +290,26 @@ impl Instance {
         }
     }
 
-    /// SIGKILLs the whole process group, reaps the bootstrap, drains its output and stops the
-    /// runtime API threads (once the last reference to the platform side is gone). Idempotent.
-    /// Returns how the bootstrap ended.
+    /// Kills every process of the instance (the bootstrap and whatever it started, however it
+    /// detached), waits until they are gone (at most [`TEARDOWN_WAIT`]), drains the output and
+    /// stops the runtime API threads (once the last reference to the platform side is gone).
+    /// Idempotent. Returns how the bootstrap ended.
     pub(crate) fn teardown(&mut self) -> Option<ExitInfo> {
-        // Even when the leader already exited, members of its group may live on.
-        kill_group_and_wait(self.pid, TEARDOWN_WAIT);
-        match self.waiter.take() {
-            Some(w) => {
+        // Even when the bootstrap already exited, what it started may live on: closing the
+        // control pipe makes the supervisor kill them all, reap them, and exit.
+        drop(self.control.take());
+        if let Some(w) = self.waiter.take() {
+            // The waiter returns once it has reaped the supervisor, which exits when the last
+            // process of the instance is gone. One stuck in uninterruptible sleep can take
+            // longer: go on then rather than hang (the thread reaps it later).
+            if exited_within(self.supervisor_fd.as_ref(), TEARDOWN_WAIT) {
                 let _ = w.join();
             }
-            None => {
-                if self.exit_info().is_none() {
-                    let info = reap(self.pid);
-                    *self.exit.lock().unwrap_or_else(PoisonError::into_inner) = Some(info);
-                }
+        } else if let Some(mut status_r) = self.status.take() {
+            let info = wait_exit(&mut status_r);
+            *self.exit.lock().unwrap_or_else(PoisonError::into_inner) = Some(info);
+            if exited_within(self.supervisor_fd.as_ref(), TEARDOWN_WAIT) {
+                reap(self.supervisor);
             }
         }
         if let Some(r) = self.reader.take() {
@@ -225,68 +328,94 @@ impl Drop for Instance {
     }
 }
 
-fn reap(pid: i32) -> ExitInfo {
+/// What the supervisor says on its status pipe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Record {
+    /// It started the bootstrap, with this pid.
+    Started(i32),
+    /// The bootstrap ended: its wait status and ru_maxrss in KiB.
+    Exited(i32, i64),
+}
+
+/// One record from the status pipe; `None` at EOF (the supervisor exited or was killed) or on a
+/// malformed one.
+fn read_record(pipe: &mut PipeReader) -> Option<Record> {
+    let mut buf = [0u8; supervisor::RECORD_LEN];
+    pipe.read_exact(&mut buf).ok()?;
+    let (tag, a, b) = supervisor::decode(&buf);
+    match tag {
+        supervisor::TAG_STARTED => Some(Record::Started(a)),
+        supervisor::TAG_EXITED => Some(Record::Exited(a, b)),
+        _ => None,
+    }
+}
+
+/// Blocks until the supervisor reports the bootstrap's end (or dies without doing so).
+fn wait_exit(pipe: &mut PipeReader) -> ExitInfo {
+    loop {
+        match read_record(pipe) {
+            Some(Record::Exited(status, maxrss_kib)) => {
+                return ExitInfo {
+                    status: Some(status),
+                    maxrss_bytes: u64::try_from(maxrss_kib).unwrap_or(0).saturating_mul(1024),
+                };
+            }
+            Some(Record::Started(_)) => {}
+            None => {
+                return ExitInfo {
+                    status: None,
+                    maxrss_bytes: 0,
+                };
+            }
+        }
+    }
+}
+
+/// Reaps our child `pid` (a supervisor), blocking until it exits.
+fn reap(pid: i32) {
     loop {
         let mut status = 0;
-        // SAFETY: zeroed rusage is a valid value; both pointers are valid for writes.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: see above.
-        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if r == pid {
-            return ExitInfo {
-                status,
-                maxrss_bytes: u64::try_from(usage.ru_maxrss)
-                    .unwrap_or(0)
-                    .saturating_mul(1024),
-            };
-        }
+        // SAFETY: `status` is valid for writes.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
         if r < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
             continue;
         }
-        // ECHILD: someone else reaped it; nothing more to learn.
-        return ExitInfo {
-            status: 0,
-            maxrss_bytes: 0,
-        };
+        return;
     }
 }
 
-/// Upper bound for the group's processes to die after SIGKILL (only a process stuck in
-/// uninterruptible sleep takes longer; we then go on rather than hang).
-const TEARDOWN_WAIT: Duration = Duration::from_secs(5);
-
-/// The live (not yet exited) processes of process group `pgid`.
-fn group_members(pgid: i32) -> Vec<i32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
+/// Whether the process of pidfd `fd` has exited or exits within `limit`.
+fn exited_within(fd: Option<&OwnedFd>, limit: Duration) -> bool {
+    let Some(fd) = fd else {
+        // No pidfds (a kernel before 5.3): the wait for it cannot be bounded.
+        return true;
     };
-    let mut members = Vec::new();
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|n| n.parse::<i32>().ok())
-        else {
-            continue;
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        let mut pfd = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
         };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // Fields after the parenthesised command name: state, ppid, pgrp, ...
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-            continue;
-        };
-        let mut fields = rest.split_whitespace();
-        let state = fields.next();
-        if fields.nth(1).and_then(|g| g.parse::<i32>().ok()) == Some(pgid)
-            && !matches!(state, Some("Z" | "X" | "x"))
-        {
-            members.push(pid);
+        let ms = i32::try_from(left.as_millis().max(1)).unwrap_or(i32::MAX);
+        // SAFETY: one valid pollfd.
+        let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if r > 0 {
+            return true;
+        }
+        if r < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return true;
         }
     }
-    members
 }
+
+/// Upper bound for an instance's processes to die after SIGKILL (only a process stuck in
+/// uninterruptible sleep takes longer; we then go on rather than hang).
+const TEARDOWN_WAIT: Duration = Duration::from_secs(5);
 
 /// A pidfd for `pid`: it becomes readable when the process exits, whoever its parent is.
 fn pidfd_open(pid: i32) -> Option<OwnedFd> {
@@ -297,76 +426,100 @@ fn pidfd_open(pid: i32) -> Option<OwnedFd> {
     Some(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// SIGKILLs process group `pgid` and waits (up to `limit`) until every member has exited, so
-/// "killed" means gone when we report it. The leader is reaped by its waiter thread; the other
-/// members are reaped by whoever inherits them.
-fn kill_group_and_wait(pgid: i32, limit: Duration) {
-    let deadline = Instant::now() + limit;
-    // A member may fork between our scan and the kill: scan again until the group is empty.
-    for _ in 0..16 {
-        let members = group_members(pgid);
-        // Open the pidfds before killing so a recycled pid cannot fool us.
-        let fds: Vec<OwnedFd> = members.iter().filter_map(|&pid| pidfd_open(pid)).collect();
-        // SAFETY: kill(2) has no memory-safety preconditions.
-        unsafe {
-            libc::kill(-pgid, libc::SIGKILL);
+/// One live process of an instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Member {
+    pid: i32,
+    /// Its start time (field 22 of /proc/PID/stat): with the pid, it names the process even
+    /// after the pid is reused.
+    started: u64,
+}
+
+/// What /proc/PID/stat says about a process: (state, ppid, start time).
+fn stat_of(pid: i32) -> Option<(char, i32, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name: state (3), ppid (4), ... starttime (22).
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    let started = fields.nth(17)?.parse().ok()?;
+    Some((state, ppid, started))
+}
+
+/// The live (not yet exited) descendants of `supervisor`, not counting it.
+fn tree_members(supervisor: i32) -> Vec<Member> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut all: Vec<(i32, i32, Member)> = Vec::new();
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Some((state, ppid, started)) = stat_of(pid) else {
+            continue;
+        };
+        if !matches!(state, 'Z' | 'X' | 'x') {
+            all.push((pid, ppid, Member { pid, started }));
         }
-        if members.is_empty() {
-            return;
-        }
-        let mut pfds: Vec<libc::pollfd> = fds
-            .iter()
-            .map(|fd| libc::pollfd {
-                fd: fd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            })
-            .collect();
-        while pfds.iter().any(|p| p.fd >= 0) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return;
+    }
+    // Walk down from the supervisor: each pass adds the children of what was found.
+    let mut parents = vec![supervisor];
+    let mut members = Vec::new();
+    while let Some(parent) = parents.pop() {
+        for (pid, ppid, member) in &all {
+            if *ppid == parent {
+                members.push(*member);
+                parents.push(*pid);
             }
-            let ms = i32::try_from(left.as_millis().max(1)).unwrap_or(i32::MAX);
-            let n = pfds.len() as libc::nfds_t;
-            // SAFETY: `pfds` is a valid array of `n` pollfd structs.
-            let r = unsafe { libc::poll(pfds.as_mut_ptr(), n, ms) };
-            if r < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-                break;
-            }
-            for p in pfds.iter_mut().filter(|p| p.revents != 0) {
-                // poll ignores negative descriptors: this member is done.
-                p.fd = -1;
-                p.revents = 0;
-            }
         }
-        if fds.len() < members.len() {
-            // No pidfd for some members (no kernel support, or they just exited): let the
-            // kernel run them to their death before scanning again.
-            std::thread::yield_now();
-        }
-        if Instant::now() >= deadline {
-            return;
-        }
+    }
+    members
+}
+
+/// SIGKILLs `member` unless its pid now names another process.
+fn kill_member(member: Member) {
+    let Some(fd) = pidfd_open(member.pid) else {
+        return;
+    };
+    // With the pidfd open the pid cannot be reused; check it is still the process we saw.
+    if stat_of(member.pid).map(|s| s.2) != Some(member.started) {
+        return;
+    }
+    // SAFETY: pidfd_send_signal takes a pidfd, a signal, a null siginfo and flags.
+    unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            libc::SIGKILL,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        );
     }
 }
 
-/// One look at a process group's memory.
-struct GroupMemory {
-    /// The sum of its live members' resident set sizes, in bytes.
+/// One look at an instance's memory.
+struct TreeMemory {
+    /// The sum of its live processes' resident set sizes, in bytes.
     rss: u64,
-    /// Its live members.
-    members: Vec<i32>,
+    /// Its live processes.
+    members: Vec<Member>,
 }
 
-/// Resident set size in bytes of every live process in process group `pgid`.
-fn group_memory(pgid: i32) -> GroupMemory {
+/// Resident set size in bytes of every live process of the instance.
+fn tree_memory(tree: Tree) -> TreeMemory {
     // SAFETY: sysconf has no preconditions.
     let page = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
-    let members = group_members(pgid);
+    let members = tree_members(tree.supervisor);
     let mut rss = 0u64;
-    for pid in &members {
-        let Ok(statm) = std::fs::read_to_string(format!("/proc/{pid}/statm")) else {
+    for m in &members {
+        let Ok(statm) = std::fs::read_to_string(format!("/proc/{}/statm", m.pid)) else {
             continue;
         };
         let resident = statm
@@ -376,17 +529,18 @@ fn group_memory(pgid: i32) -> GroupMemory {
             .unwrap_or(0);
         rss = rss.saturating_add(resident.saturating_mul(page));
     }
-    GroupMemory { rss, members }
+    TreeMemory { rss, members }
 }
 
-/// The memory `pids` take together with every page counted once: the sum of their proportional
-/// set sizes (`Pss` in `/proc/PID/smaps_rollup`, where a page mapped by n processes counts 1/n
-/// in each). `None` when a member's figure cannot be read. Dearer than the RSS (the kernel walks
-/// the page tables), so it is read only when the summed RSS passes the limit.
-fn pss_bytes(pids: &[i32]) -> Option<u64> {
+/// The memory `members` take together with every page counted once: the sum of their
+/// proportional set sizes (`Pss` in `/proc/PID/smaps_rollup`, where a page mapped by n
+/// processes counts 1/n in each). `None` when a member's figure cannot be read. Dearer than the
+/// RSS (the kernel walks the page tables), so it is read only when the summed RSS passes the
+/// limit.
+fn pss_bytes(members: &[Member]) -> Option<u64> {
     let mut total = 0u64;
-    for pid in pids {
-        let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    for m in members {
+        let rollup = std::fs::read_to_string(format!("/proc/{}/smaps_rollup", m.pid)).ok()?;
         let kib = rollup
             .lines()
             .find_map(|l| l.strip_prefix("Pss:"))
@@ -395,24 +549,23 @@ fn pss_bytes(pids: &[i32]) -> Option<u64> {
     }
     Some(total)
 }
-
-/// What a [`Sampler`] saw of a process group's memory.
+/// What a [`Sampler`] saw of an instance's memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct MemoryPeak {
     /// The largest summed resident set size sampled, in bytes (what MemUsage reports).
     pub bytes: u64,
-    /// The group passed the sampler's limit and was killed with SIGKILL: the memory it was
-    /// counted to use then, in bytes.
+    /// The instance passed the sampler's limit and its processes were killed with SIGKILL: the
+    /// memory they were counted to use then, in bytes.
     pub over_limit: Option<u64>,
 }
 
-/// How long a PSS reading stands in for the next ones while the group stays below the limit.
+/// How long a PSS reading stands in for the next ones while the instance stays below the limit.
 const PSS_REREAD: Duration = Duration::from_millis(100);
 
-/// Decides whether a process group uses more than a limit: its summed RSS for a single
+/// Decides whether an instance's processes use more than a limit: its summed RSS for a single
 /// process; with several, pages they share (after a fork, or of a library) are counted once, as
 /// a memory cgroup counts them, so the sum of their PSS decides once the summed RSS passes the
-/// limit. PSS costs a page-table walk, so while the group stays over the limit by RSS and
+/// limit. PSS costs a page-table walk, so while the instance stays over the limit by RSS and
 /// under it by PSS, the last PSS plus the RSS grown since stands in for it, for at most
 /// [`PSS_REREAD`] (a copy-on-write page copied grows PSS but not the summed RSS).
 struct LimitCheck {
@@ -422,8 +575,8 @@ struct LimitCheck {
 }
 
 impl LimitCheck {
-    /// The memory the group is counted to use, when that is more than the limit.
-    fn over(&mut self, sample: &GroupMemory) -> Option<u64> {
+    /// The memory the instance is counted to use, when that is more than the limit.
+    fn over(&mut self, sample: &TreeMemory) -> Option<u64> {
         let limit = self.limit?;
         if sample.rss <= limit {
             self.last = None;
@@ -444,18 +597,18 @@ impl LimitCheck {
     }
 }
 
-/// Samples a process group's resident memory on an interval until finished, keeping the peak;
-/// a group that uses more than the limit is killed at once with SIGKILL, as the platform ends
-/// an instance over its memory size.
+/// Samples an instance's resident memory (every process of its [`Tree`]) on an interval until
+/// finished, keeping the peak; an instance that uses more than the limit has its processes
+/// killed at once with SIGKILL, as the platform ends an instance over its memory size.
 pub(crate) struct Sampler {
     stop: Arc<(Mutex<bool>, Condvar)>,
     thread: Option<JoinHandle<MemoryPeak>>,
 }
 
 impl Sampler {
-    /// Starts sampling at once, then every `interval`; `limit_bytes`: kill the group when it
-    /// uses more (see [`MemoryPeak::over_limit`]).
-    pub(crate) fn start(pgid: i32, interval: Duration, limit_bytes: Option<u64>) -> Sampler {
+    /// Starts sampling at once, then every `interval`; `limit_bytes`: kill the processes when
+    /// they use more (see [`MemoryPeak::over_limit`]).
+    pub(crate) fn start(tree: Tree, interval: Duration, limit_bytes: Option<u64>) -> Sampler {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let thread_stop = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
@@ -467,19 +620,22 @@ impl Sampler {
                     limit: limit_bytes,
                     last: None,
                 };
-                let mut sample = |peak: &mut u64| {
-                    let now = group_memory(pgid);
+                let mut members = Vec::new();
+                let mut sample = |peak: &mut u64, members: &mut Vec<Member>| {
+                    let now = tree_memory(tree);
                     *peak = (*peak).max(now.rss);
-                    check.over(&now)
+                    let over = check.over(&now);
+                    *members = now.members;
+                    over
                 };
-                let mut over_limit = sample(&mut peak);
+                let mut over_limit = sample(&mut peak, &mut members);
                 let mut next = Instant::now() + interval;
                 let mut stopped = lock.lock().unwrap_or_else(PoisonError::into_inner);
                 while !*stopped && over_limit.is_none() {
                     let now = Instant::now();
                     if now >= next {
                         drop(stopped);
-                        over_limit = sample(&mut peak);
+                        over_limit = sample(&mut peak, &mut members);
                         next = Instant::now() + interval;
                         stopped = lock.lock().unwrap_or_else(PoisonError::into_inner);
                         continue;
@@ -491,12 +647,13 @@ impl Sampler {
                 }
                 drop(stopped);
                 if over_limit.is_none() {
-                    over_limit = sample(&mut peak);
+                    over_limit = sample(&mut peak, &mut members);
                 }
                 if over_limit.is_some() {
-                    // SAFETY: killpg has no memory-safety preconditions; the group is the
-                    // instance's own, whose leader is not reaped while the sampler runs.
-                    unsafe { libc::killpg(pgid, libc::SIGKILL) };
+                    // The instance's teardown kills what starts after this look.
+                    for m in &members {
+                        kill_member(*m);
+                    }
                 }
                 MemoryPeak {
                     bytes: peak,
@@ -529,5 +686,332 @@ impl Sampler {
 impl Drop for Sampler {
     fn drop(&mut self) {
         self.stop_thread();
+    }
+}
+
+/// The supervisor's side, run in the child std forks for the bootstrap (see the module
+/// documentation). Everything here is restricted as in a signal handler: system calls on stack
+/// buffers, no allocation, no lock, no panic (slices are read through `get`).
+mod supervisor {
+    use std::io;
+
+    /// The size of a record on the status pipe: tag (u32), a (i32), b (i64), little-endian.
+    pub(super) const RECORD_LEN: usize = 16;
+    /// "Started the bootstrap": a = its pid.
+    pub(super) const TAG_STARTED: u32 = 1;
+    /// "The bootstrap ended": a = its wait status, b = its ru_maxrss in KiB.
+    pub(super) const TAG_EXITED: u32 = 2;
+    /// How often a supervisor that is killing the instance looks for processes again, in ms:
+    /// a process whose parent was not the supervisor's child is reparented without a SIGCHLD.
+    const KILL_RESCAN_MS: i32 = 10;
+
+    pub(super) fn encode(tag: u32, a: i32, b: i64) -> [u8; RECORD_LEN] {
+        let mut r = [0u8; RECORD_LEN];
+        r[..4].copy_from_slice(&tag.to_le_bytes());
+        r[4..8].copy_from_slice(&a.to_le_bytes());
+        r[8..].copy_from_slice(&b.to_le_bytes());
+        r
+    }
+
+    pub(super) fn decode(r: &[u8; RECORD_LEN]) -> (u32, i32, i64) {
+        (
+            u32::from_le_bytes([r[0], r[1], r[2], r[3]]),
+            i32::from_le_bytes([r[4], r[5], r[6], r[7]]),
+            i64::from_le_bytes([r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15]]),
+        )
+    }
+
+    fn errno() -> i32 {
+        io::Error::last_os_error().raw_os_error().unwrap_or(0)
+    }
+
+    /// std's `pre_exec` hook: become the instance's supervisor and fork the bootstrap, which
+    /// returns `Ok` so that std execs it. The supervisor never returns.
+    pub(super) fn start(status_fd: i32, control_fd: i32) -> io::Result<()> {
+        // SAFETY: prctl with integer arguments.
+        if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fork in a single-threaded child; both sides only make system calls.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if pid == 0 {
+            // The bootstrap (not a subreaper: fork does not pass that on), in a process group
+            // of its own; std execs it next.
+            // SAFETY: setpgid with integer arguments.
+            if unsafe { libc::setpgid(0, 0) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            return Ok(());
+        }
+        // From this side too, so the group exists whichever of the two runs first (EACCES
+        // once the bootstrap has exec'd is fine).
+        // SAFETY: setpgid with integer arguments.
+        unsafe { libc::setpgid(pid, pid) };
+        supervise(pid, status_fd, control_fd)
+    }
+
+    fn supervise(leader: i32, status_fd: i32, control_fd: i32) -> ! {
+        // Only the two pipes stay open: not the bootstrap's stdout/stderr (the log would never
+        // reach EOF), not std's exec-error socket, not another instance's pipes.
+        close_all_but(status_fd, control_fd);
+        // SAFETY: prctl and signal with constant arguments.
+        unsafe {
+            libc::prctl(libc::PR_SET_NAME, c"scfrt-instance".as_ptr(), 0, 0, 0);
+            // Only scfrt's pipe ends it (or SIGKILL); its writes to a gone scfrt fail quietly.
+            for sig in [
+                libc::SIGPIPE,
+                libc::SIGINT,
+                libc::SIGHUP,
+                libc::SIGQUIT,
+                libc::SIGTERM,
+            ] {
+                libc::signal(sig, libc::SIG_IGN);
+            }
+        }
+        write_record(status_fd, TAG_STARTED, leader, 0);
+        let sigchld = sigchld_fd();
+        // SAFETY: getpid has no preconditions.
+        let me = unsafe { libc::getpid() };
+        let mut killing = false;
+        let mut leader_reaped = false;
+        loop {
+            reap_all(leader, status_fd, &mut leader_reaped);
+            if killing {
+                if !leader_reaped {
+                    // The group cannot be reused while its leader is unreaped.
+                    // SAFETY: kill with integer arguments.
+                    unsafe { libc::kill(-leader, libc::SIGKILL) };
+                }
+                kill_children(me);
+            }
+            let mut fds = [
+                libc::pollfd {
+                    fd: sigchld,
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: if killing { -1 } else { control_fd },
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            let timeout = if killing {
+                KILL_RESCAN_MS
+            } else if sigchld < 0 {
+                100
+            } else {
+                -1
+            };
+            // SAFETY: `fds` is a valid array of two pollfd structs.
+            let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
+            // Data or EOF (scfrt closed its end, or died): kill the instance.
+            if r > 0 && fds[1].revents != 0 {
+                killing = true;
+            }
+            drain(sigchld);
+        }
+    }
+
+    /// Reaps every child that ended; reports the bootstrap's end. Exits once there is no child
+    /// left: the bootstrap and everything it started are gone, and nothing can start again.
+    fn reap_all(leader: i32, status_fd: i32, leader_reaped: &mut bool) {
+        loop {
+            let mut status = 0;
+            // SAFETY: an all-zero rusage is a valid value.
+            let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+            // SAFETY: both pointers are valid for writes.
+            let r = unsafe { libc::wait4(-1, &mut status, libc::WNOHANG, &mut usage) };
+            if r > 0 {
+                if r == leader {
+                    *leader_reaped = true;
+                    // c_long: i64 here, i32 on 32-bit targets.
+                    write_record(status_fd, TAG_EXITED, status, usage.ru_maxrss as i64);
+                }
+                continue;
+            }
+            if r == 0 {
+                return;
+            }
+            if errno() == libc::EINTR {
+                continue;
+            }
+            // SAFETY: _exit ends the process without running anything of the parent's.
+            unsafe { libc::_exit(0) };
+        }
+    }
+
+    fn write_record(fd: i32, tag: u32, a: i32, b: i64) {
+        let rec = encode(tag, a, b);
+        loop {
+            // SAFETY: `rec` is valid for reads of its length. A pipe write of 16 bytes is
+            // atomic and the pipe never holds more than two records: it cannot block.
+            let r = unsafe { libc::write(fd, rec.as_ptr().cast(), rec.len()) };
+            if r < 0 && errno() == libc::EINTR {
+                continue;
+            }
+            // EPIPE: scfrt is gone, nobody to tell.
+            return;
+        }
+    }
+
+    /// A non-blocking signalfd for SIGCHLD (blocked first), or -1 (then the loop polls).
+    fn sigchld_fd() -> i32 {
+        // SAFETY: sigset operations on a local set; sigprocmask and signalfd with valid
+        // pointers.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGCHLD);
+            if libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+                return -1;
+            }
+            libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC)
+        }
+    }
+
+    fn drain(fd: i32) {
+        if fd < 0 {
+            return;
+        }
+        let mut buf = [0u8; 1024];
+        // SAFETY: `buf` is valid for writes of its length; the descriptor is non-blocking.
+        while unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+    }
+
+    fn close_all_but(a: i32, b: i32) {
+        let (lo, hi) = (a.min(b).max(0) as u32, a.max(b).max(0) as u32);
+        for (first, last) in [
+            (0, lo.checked_sub(1)),
+            (lo + 1, hi.checked_sub(1)),
+            (hi + 1, Some(u32::MAX)),
+        ] {
+            let Some(last) = last.filter(|l| *l >= first) else {
+                continue;
+            };
+            // SAFETY: close_range with integer arguments.
+            let r = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
+            if r != 0 {
+                // No close_range (Linux before 5.9): one by one, up to a bound.
+                for fd in first..=last.min(65_535) {
+                    // SAFETY: closing a descriptor nobody else uses in this process.
+                    unsafe { libc::close(fd as i32) };
+                }
+            }
+        }
+    }
+
+    /// `struct linux_dirent64` records land here; the kernel wants them 8-byte aligned.
+    #[repr(C, align(8))]
+    struct DirBuf([u8; 4096]);
+
+    /// SIGKILLs every live child of `me`. They are our children, unreaped: their pids cannot
+    /// name anybody else.
+    fn kill_children(me: i32) {
+        // SAFETY: open with a NUL-terminated path.
+        let dir = unsafe {
+            libc::open(
+                c"/proc".as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if dir < 0 {
+            return;
+        }
+        let mut buf = DirBuf([0; 4096]);
+        loop {
+            // SAFETY: `buf` is valid for writes of its length.
+            let n = unsafe {
+                libc::syscall(libc::SYS_getdents64, dir, buf.0.as_mut_ptr(), buf.0.len())
+            };
+            let Some(filled) = usize::try_from(n)
+                .ok()
+                .filter(|n| *n > 0)
+                .and_then(|n| buf.0.get(..n))
+            else {
+                break;
+            };
+            // d_ino (8), d_off (8), d_reclen (2), d_type (1), d_name (NUL-terminated).
+            let mut off = 0usize;
+            while let (Some(&r0), Some(&r1)) = (filled.get(off + 16), filled.get(off + 17)) {
+                let reclen = usize::from(u16::from_ne_bytes([r0, r1]));
+                if reclen == 0 {
+                    break;
+                }
+                let name = filled.get(off + 19..off + reclen).unwrap_or(&[]);
+                if let Some(pid) = parse_decimal(name.split(|&c| c == 0).next().unwrap_or(&[]))
+                    && pid != me
+                    && parent_of(pid) == Some(me)
+                {
+                    // SAFETY: kill with integer arguments.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+                off += reclen;
+            }
+        }
+        // SAFETY: closing the descriptor opened above.
+        unsafe { libc::close(dir) };
+    }
+
+    fn parse_decimal(digits: &[u8]) -> Option<i32> {
+        if digits.is_empty() {
+            return None;
+        }
+        let mut n: i32 = 0;
+        for &d in digits {
+            if !d.is_ascii_digit() {
+                return None;
+            }
+            n = n.checked_mul(10)?.checked_add(i32::from(d - b'0'))?;
+        }
+        Some(n)
+    }
+
+    /// The parent of live process `pid`, from /proc/PID/stat (`None` for a zombie).
+    fn parent_of(pid: i32) -> Option<i32> {
+        let mut path = [0u8; 32];
+        let mut len = 0usize;
+        let mut push = |bytes: &[u8]| -> Option<()> {
+            path.get_mut(len..len + bytes.len())?.copy_from_slice(bytes);
+            len += bytes.len();
+            Some(())
+        };
+        push(b"/proc/")?;
+        let mut digits = [0u8; 10];
+        let mut i = digits.len();
+        let mut n = u32::try_from(pid).ok()?;
+        loop {
+            i -= 1;
+            *digits.get_mut(i)? = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 || i == 0 {
+                break;
+            }
+        }
+        push(digits.get(i..)?)?;
+        push(b"/stat\0")?;
+        // SAFETY: `path` is NUL-terminated.
+        let fd = unsafe { libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return None;
+        }
+        // The fields up to the parent come first; the command name is at most 64 bytes.
+        let mut buf = [0u8; 256];
+        // SAFETY: `buf` is valid for writes of its length; `fd` is ours to close.
+        let n = unsafe {
+            let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+            libc::close(fd);
+            n
+        };
+        let text = buf.get(..usize::try_from(n).ok()?)?;
+        let rest = text.get(text.iter().rposition(|&c| c == b')')? + 1..)?;
+        let mut fields = rest.split(|&c| c == b' ').filter(|f| !f.is_empty());
+        if matches!(fields.next()?.first(), Some(b'Z' | b'X' | b'x')) {
+            return None;
+        }
+        parse_decimal(fields.next()?)
     }
 }

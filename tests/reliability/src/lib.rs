@@ -5,8 +5,11 @@
 //! The tests are in `tests/`: `fault_matrix` (transport faults x endpoints x bindings),
 //! `handler_faults` (crashes, loops, floods through the emulator), `soak` (10^5 invocations),
 //! `serve_load` (`scfrt serve` under concurrent clients), `hostile` (bad zips, events, API
-//! requests) and `serve_hostile` (`scfrt serve` against unauthenticated uploads, connection and
-//! body floods, other HTTP methods, exposure and crash leftovers).
+//! requests), `serve_hostile` (`scfrt serve` against unauthenticated uploads, connection and
+//! body floods, other HTTP methods, exposure and crash leftovers) and `supervisor` (daemons
+//! that detach from their instance, hostile image-mode servers). `fault_matrix` also holds the
+//! transport cases of issue 14 (idle poll reset, answers without an event, 65 headers, SIGTERM
+//! while an event arrives) through every binding.
 
 pub mod api_client;
 pub mod bootstraps;
