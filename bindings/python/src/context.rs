@@ -10,15 +10,17 @@ use scf_core::{Config, FunctionMetadata, Invocation, METADATA_FIELDS};
 
 use crate::json::encode::write_str_ascii;
 
-/// The handler's `context`: a `dict` with exactly the keys of SCF's built-in Python runtime.
+/// The handler's `context`: a `dict` with exactly the keys of SCF's built-in Python runtime, in
+/// its order (docs/python.md, "Context").
 ///
-/// Keys: `request_id`, `memory_limit_in_mb` (int), `time_limit_in_ms` (int), `function_name`,
-/// `function_version`, `namespace`, `tencentcloud_region`, `tencentcloud_appid`,
-/// `tencentcloud_uin`, `environment` (a JSON string of the user variables) and `environ`
-/// (`k=v;k=v`). In image mode the request id, limits and function identity come from the
-/// event's `X-Scf-*` headers; through the runtime API from its headers and the environment.
-/// Being a dict subclass, it serialises and indexes like the built-in one; the
-/// method `get_remaining_time_in_millis()` is the only addition.
+/// Keys: `memory_limit_in_mb` (int), `time_limit_in_ms` (int), `request_id`, `environment` (a
+/// compact JSON string of `SCF_NAMESPACE` and the user variables), `environ` (the same as
+/// `K=V;K=V`), `function_version`, `function_name`, `namespace`, `tencentcloud_region`,
+/// `tencentcloud_appid` and `tencentcloud_uin`. In image mode the request id, limits and
+/// function identity come from the event's `X-Scf-*` headers; through the runtime API from its
+/// headers and the environment. A dict subclass that prints (`str`, `repr`), compares,
+/// indexes and serialises as the dict it is; the method `get_remaining_time_in_millis()` is
+/// the only addition.
 #[pyclass(extends = PyDict, frozen, module = "scfruntime._scfruntime")]
 pub struct Context {
     deadline: Instant,
@@ -32,10 +34,6 @@ impl Context {
         let left = self.deadline.saturating_duration_since(Instant::now());
         u64::try_from(left.as_millis()).unwrap_or(u64::MAX)
     }
-
-    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
-        Ok(format!("Context({})", slf.as_super().repr()?))
-    }
 }
 
 /// Names of environment variables that belong to the platform or the system rather than to
@@ -44,15 +42,14 @@ impl Context {
 /// `SCFRUNTIME_` variables (`SCFRUNTIME_MODE`, `SCFRUNTIME_LISTEN`...) configure this runtime,
 /// not the function, so they are left out too.
 fn is_platform_variable(name: &str) -> bool {
-    const PREFIXES: [&str; 5] = ["SCF_", "QCLOUD_", "TENCENTCLOUD_", "LC_", "SCFRUNTIME_"];
-    const NAMES: [&str; 24] = [
+    const PREFIXES: [&str; 6] = ["SCF_", "_SCF_", "QCLOUD_", "TENCENTCLOUD_", "LC_", "SCFRUNTIME_"];
+    const NAMES: [&str; 26] = [
         "_HANDLER",
         "USER_CODE_ROOT",
         "TRIGGER_SRC",
         "PATH",
         "HOME",
         "LANG",
-        "TZ",
         "PWD",
         "OLDPWD",
         "SHLVL",
@@ -65,6 +62,9 @@ fn is_platform_variable(name: &str) -> bool {
         "LD_LIBRARY_PATH",
         "LD_PRELOAD",
         "PYTHONPATH",
+        "NODE_PATH",
+        "CLASSPATH",
+        "PHP_INI_SCAN_DIR",
         "PYTHONHOME",
         "PYTHONUNBUFFERED",
         "PYTHONDONTWRITEBYTECODE",
@@ -82,9 +82,9 @@ pub(crate) fn user_variables() -> Vec<(String, String)> {
         .collect()
 }
 
-/// `json.dumps(dict(vars))`, the `environment` string: the stdlib's separators and ASCII
-/// escapes (`ensure_ascii` is left at its default there), a repeated name keeping its first
-/// position and its last value, as the dict would.
+/// The `environment` string: `vars` as a compact JSON object (`{"K":"V","K2":"V2"}`, as the
+/// platform writes it), non-ASCII as `\u` escapes, a repeated name keeping its first position
+/// and its last value, as a dict would.
 fn environment_json(vars: &[(String, String)]) -> String {
     let mut unique: Vec<(&str, &str)> = Vec::with_capacity(vars.len());
     for (k, v) in vars {
@@ -97,10 +97,10 @@ fn environment_json(vars: &[(String, String)]) -> String {
     out.push(b'{');
     for (n, (k, v)) in unique.into_iter().enumerate() {
         if n > 0 {
-            out.extend_from_slice(b", ");
+            out.push(b',');
         }
         write_str_ascii(&mut out, k);
-        out.extend_from_slice(b": ");
+        out.push(b':');
         write_str_ascii(&mut out, v);
     }
     out.push(b'}');
@@ -108,11 +108,12 @@ fn environment_json(vars: &[(String, String)]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The function-identity keys of `context`, which are also [`METADATA_FIELDS`] names: image
-/// mode takes their values from each event's headers.
+/// The function-identity keys of `context`, which are also [`METADATA_FIELDS`] names, in the
+/// order the built-in runtime has them: image mode takes their values from each event's
+/// headers.
 const IDENTITY_KEYS: [&str; 6] = [
-    "function_name",
     "function_version",
+    "function_name",
     "namespace",
     "tencentcloud_region",
     "tencentcloud_appid",
@@ -128,13 +129,47 @@ struct Identity {
     configured: Py<PyAny>,
 }
 
+/// `environment` and `environ` for one namespace: `SCF_NAMESPACE` first, then the user
+/// variables, as the platform lists them.
+struct EnvStrings {
+    namespace: String,
+    environment: Py<PyAny>,
+    environ: Py<PyAny>,
+}
+
+impl EnvStrings {
+    fn new(py: Python<'_>, namespace: &str, user: &[(String, String)]) -> EnvStrings {
+        let mut vars = Vec::with_capacity(user.len() + 1);
+        if !namespace.is_empty() {
+            vars.push(("SCF_NAMESPACE".to_string(), namespace.to_string()));
+        }
+        vars.extend(user.iter().cloned());
+        let environ = vars
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(";");
+        EnvStrings {
+            namespace: namespace.to_string(),
+            environment: PyString::new(py, &environment_json(&vars))
+                .into_any()
+                .unbind(),
+            environ: PyString::new(py, &environ).into_any().unbind(),
+        }
+    }
+}
+
 /// The parts of `context` that do not change between invocations, built once per `run`.
 pub(crate) struct ContextTemplate {
     key_request_id: Py<PyString>,
     key_memory: Py<PyString>,
     key_time: Py<PyString>,
+    key_environment: Py<PyString>,
+    key_environ: Py<PyString>,
     identity: Vec<Identity>,
-    fixed: Vec<(Py<PyString>, Py<PyAny>)>,
+    user_vars: Vec<(String, String)>,
+    /// For the configured namespace; an image-mode event naming another gets its own.
+    env: EnvStrings,
 }
 
 impl ContextTemplate {
@@ -152,28 +187,17 @@ impl ContextTemplate {
                     .unbind(),
             })
             .collect();
-        let vars = user_variables();
-        let environment = PyString::new(py, &environment_json(&vars))
-            .into_any()
-            .unbind();
-        let environ = vars
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(";");
-        let fixed = vec![
-            (key("environment"), environment),
-            (
-                key("environ"),
-                PyString::new(py, &environ).into_any().unbind(),
-            ),
-        ];
+        let user_vars = user_variables();
+        let env = EnvStrings::new(py, configured.get("namespace").unwrap_or(""), &user_vars);
         Ok(ContextTemplate {
             key_request_id: key("request_id"),
             key_memory: key("memory_limit_in_mb"),
             key_time: key("time_limit_in_ms"),
+            key_environment: key("environment"),
+            key_environ: key("environ"),
             identity,
-            fixed,
+            user_vars,
+            env,
         })
     }
 
@@ -192,18 +216,30 @@ impl ContextTemplate {
             },
         )?;
         let dict = ctx.as_super();
-        dict.set_item(self.key_request_id.bind(py), &inv.request_id)?;
         dict.set_item(self.key_memory.bind(py), inv.memory_limit_mb)?;
         let time_ms = u64::try_from(inv.time_limit.as_millis()).unwrap_or(u64::MAX);
         dict.set_item(self.key_time.bind(py), time_ms)?;
+        dict.set_item(self.key_request_id.bind(py), &inv.request_id)?;
+        let event_namespace = inv
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get("namespace"))
+            .filter(|ns| *ns != self.env.namespace);
+        let other;
+        let env = match event_namespace {
+            Some(ns) => {
+                other = EnvStrings::new(py, ns, &self.user_vars);
+                &other
+            }
+            None => &self.env,
+        };
+        dict.set_item(self.key_environment.bind(py), env.environment.bind(py))?;
+        dict.set_item(self.key_environ.bind(py), env.environ.bind(py))?;
         for id in &self.identity {
             match inv.metadata.as_ref().and_then(|m| m.get(id.name)) {
                 Some(value) => dict.set_item(id.key.bind(py), value)?,
                 None => dict.set_item(id.key.bind(py), id.configured.bind(py))?,
             }
-        }
-        for (k, v) in &self.fixed {
-            dict.set_item(k.bind(py), v.bind(py))?;
         }
         Ok(ctx)
     }
@@ -319,7 +355,8 @@ mod tests {
                 .collect()
         };
         assert_eq!(environment_json(&[]), "{}");
-        // json.dumps({"A": "1", "B": "x\"y\\z", "C": "é😀\n"}) and a repeated name.
+        // json.dumps({"A": "1", "B": "x\"y\\z", "C": "é😀\n"}, separators=(",", ":")) and a
+        // repeated name.
         assert_eq!(
             environment_json(&vars(&[
                 ("A", "0"),
@@ -327,7 +364,7 @@ mod tests {
                 ("C", "é😀\n"),
                 ("A", "1")
             ])),
-            r#"{"A": "1", "B": "x\"y\\z", "C": "\u00e9\ud83d\ude00\n"}"#
+            r#"{"A":"1","B":"x\"y\\z","C":"\u00e9\ud83d\ude00\n"}"#
         );
     }
 
@@ -341,10 +378,15 @@ mod tests {
             "PATH",
             "SCFRUNTIME_MODE",
             "SCFRUNTIME_LISTEN",
+            "_SCF_SERVER_PORT",
+            "LC_ALL",
+            "NODE_PATH",
         ] {
             assert!(is_platform_variable(name), "{name}");
         }
-        for name in ["GREETING", "DB_HOST", "scf_lower", "SCFRUNTIMEX"] {
+        // TZ is the user's: SCF has TENCENTCLOUD_TZ, and shows a TZ the user set in
+        // `environment`.
+        for name in ["GREETING", "DB_HOST", "scf_lower", "SCFRUNTIMEX", "TZ"] {
             assert!(!is_platform_variable(name), "{name}");
         }
     }

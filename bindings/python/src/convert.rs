@@ -50,10 +50,9 @@ pub(crate) fn decode_event(py: Python<'_>, body: Vec<u8>) -> PyResult<Bound<'_, 
 
 /// A response body, posted from where it lies without another copy.
 pub(crate) enum Body<'py> {
-    /// The handler returned `bytes`, sent as is.
+    /// The handler returned `bytes` (or `bytearray`), sent as is.
     Bytes(Bound<'py, PyBytes>),
-    /// A `str`, either returned by the handler or made by the stdlib's `json.dumps`; sent as
-    /// UTF-8.
+    /// The JSON text the stdlib's `json.dumps` made; sent as UTF-8.
     Text(Bound<'py, PyString>),
     /// The JSON text of the return value, written by the Rust encoder.
     Json(Vec<u8>),
@@ -110,32 +109,21 @@ pub(crate) fn call_python<'py>(
     }
 }
 
-/// The response body for the handler's return value, as SCF's built-in runtime sends it:
-/// `bytes` and `str` as they are, anything else `json.dumps(value, ensure_ascii=False)`.
+/// The response body for the handler's return value, as SCF's built-in runtime sends it: a
+/// top-level `decimal.Decimal` becomes its `str`, then everything is
+/// `json.dumps(value, ensure_ascii=False)` (so a `str` arrives JSON-quoted, `None` as `null`).
+/// `bytes` and `bytearray` are sent as they are: the built-in runtime fails on them, and here
+/// they are the way to send a body that is not JSON (docs/python.md, "Result").
 ///
 /// # Errors
 ///
-/// A `TypeError` report naming the value's type when it cannot be serialised.
+/// The report of what `json.dumps` raised (`TypeError` naming the type, `ValueError` for a
+/// circular reference), with its traceback, as the built-in runtime reports it.
 pub(crate) fn encode_result<'py>(
     py: Python<'py>,
     value: &Bound<'py, PyAny>,
 ) -> Result<Body<'py>, ErrorReport> {
-    encode_value(py, value).map_err(|e| {
-        let type_name = value
-            .get_type()
-            .name()
-            .map(|n| n.to_string())
-            .unwrap_or_else(|_| "?".into());
-        let context = format!(
-            "the handler returned a value of type '{type_name}' that cannot be serialised to JSON"
-        );
-        let mut report = error_report(py, &e, &context);
-        if !e.is_instance_of::<PyTypeError>(py) {
-            // ValueError for circular references; still a return-value type problem.
-            report.error_type = "TypeError".into();
-        }
-        report
-    })
+    encode_value(py, value).map_err(|e| error_report(py, &e, ""))
 }
 
 /// [`encode_result`] with the exception json.dumps raised, as is.
@@ -146,14 +134,24 @@ fn encode_value<'py>(py: Python<'py>, value: &Bound<'py, PyAny>) -> PyResult<Bod
     if let Ok(b) = value.cast::<PyBytes>() {
         return Ok(Body::Bytes(b.clone()));
     }
-    if let Ok(s) = value.cast::<PyString>() {
-        return Ok(Body::Text(s.clone()));
-    }
     if let Ok(b) = value.cast::<PyByteArray>() {
         return Ok(Body::Bytes(PyBytes::new(py, &b.to_vec())));
     }
     if let Ok(json) = json::encode::dumps(value) {
         return Ok(Body::Json(json));
+    }
+    // `if type(ret) == Decimal: ret = str(ret)`, as the built-in runtime does. A Decimal exists
+    // only where `decimal` was imported, so that is where to look for the type.
+    let decimal_str;
+    let mut value = value;
+    if let Ok(decimal) = py
+        .import(intern!(py, "sys"))?
+        .getattr(intern!(py, "modules"))?
+        .get_item(intern!(py, "decimal"))
+        && value.get_type().is(&decimal.getattr(intern!(py, "Decimal"))?)
+    {
+        decimal_str = value.str()?.into_any();
+        value = &decimal_str;
     }
     let kwargs = PyDict::new(py);
     kwargs.set_item(intern!(py, "ensure_ascii"), false)?;
@@ -173,11 +171,12 @@ pub fn py_decode_event<'py>(py: Python<'py>, body: &[u8]) -> PyResult<Bound<'py,
     decode_event(py, body.to_vec())
 }
 
-/// The response body `run` posts for a handler's return value: `bytes` and `str` (as UTF-8)
-/// as they are, anything else `json.dumps(value, ensure_ascii=False)` (encoded in Rust).
+/// The response body `run` posts for a handler's return value, as SCF's built-in runtime does:
+/// `json.dumps(value, ensure_ascii=False)` (encoded in Rust) after a top-level `Decimal` became
+/// its `str`, so a `str` comes back JSON-quoted; `bytes` and `bytearray` as they are.
 ///
 /// Raises what `json.dumps` raises for a value it cannot serialise (`TypeError`, or
-/// `ValueError` for a circular reference), and `UnicodeEncodeError` for a `str` that is not
+/// `ValueError` for a circular reference), and `UnicodeEncodeError` for text that is not
 /// valid Unicode.
 #[pyfunction(name = "encode_result")]
 pub fn py_encode_result<'py>(
@@ -192,7 +191,8 @@ pub fn py_encode_result<'py>(
 }
 
 /// The error report of a Python exception: its qualified class name, `str(exc)` and the
-/// traceback lines (chained causes included), as `traceback.format_exception` prints them.
+/// traceback lines (chained causes included), as `traceback.format_exception` prints them
+/// (blank lines kept, so joined with `\n` they are that text).
 ///
 /// `context`, when not empty, is put before the message (`"<context>: <message>"`).
 pub fn error_report(py: Python<'_>, err: &PyErr, context: &str) -> ErrorReport {
@@ -242,11 +242,37 @@ fn traceback_lines(py: Python<'_>, err: &PyErr) -> PyResult<Vec<String>> {
     for chunk in chunks.try_iter()? {
         let chunk = chunk?;
         let text = chunk.cast::<PyString>()?.to_string_lossy();
-        lines.extend(
-            text.split('\n')
-                .filter(|l| !l.is_empty())
-                .map(str::to_owned),
-        );
+        lines.extend(text.split_inclusive('\n').map(|l| l.trim_end_matches('\n').to_owned()));
     }
     Ok(lines)
+}
+
+/// The `errorMessage` of every handler failure, as SCF's built-in runtime words it.
+pub const USER_ERROR_MESSAGE: &str = "user code exception caught";
+
+/// The error body posted for a failed Python handler, in the shape SCF's built-in Python runtime
+/// reports (docs/python.md, "Errors"):
+/// `{"errorCode":-1,"errorMessage":"user code exception caught","requestId":...,
+/// "stackTrace":"Traceback (most recent call last):\n...","statusCode":430}`, where `stackTrace` is
+/// the formatted traceback of `report` (its lines joined; the message alone when there is none).
+pub(crate) fn user_error_json(report: &ErrorReport, request_id: &str) -> Vec<u8> {
+    let trace = user_error_trace(report);
+    let mut out = Vec::with_capacity(trace.len() + request_id.len() + 128);
+    out.extend_from_slice(b"{\"errorCode\":-1,\"errorMessage\":");
+    json::encode::write_str(&mut out, USER_ERROR_MESSAGE);
+    out.extend_from_slice(b",\"requestId\":");
+    json::encode::write_str(&mut out, request_id);
+    out.extend_from_slice(b",\"stackTrace\":");
+    json::encode::write_str(&mut out, &trace);
+    out.extend_from_slice(b",\"statusCode\":430}");
+    out
+}
+
+/// The traceback text of `report`, as the log and `stackTrace` show it.
+pub(crate) fn user_error_trace(report: &ErrorReport) -> String {
+    if report.stack_trace.is_empty() {
+        format!("{}: {}", report.error_type, report.error_message)
+    } else {
+        report.stack_trace.join("\n")
+    }
 }

@@ -30,7 +30,6 @@ mod convert;
 mod json;
 mod load;
 mod serve;
-mod tagger;
 
 pub use context::Context;
 pub use convert::error_report;

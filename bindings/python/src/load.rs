@@ -41,6 +41,8 @@ pub fn load_handler_spec(spec: &str) -> Result<(String, String), String> {
 /// first on `sys.path`, followed by the layer directories: `SCFRUNTIME_PYTHON_LAYER_PATH`,
 /// default `/opt/python:/opt`, those that exist) and return the function.
 ///
+/// Before the import, `logging` is set up as SCF's built-in runtime has it ([`setup_logging`]).
+///
 /// # Errors
 ///
 /// `HandlerNotFoundError` (SCF status 437) when the spec is malformed, the module file does not
@@ -54,6 +56,7 @@ pub fn load_handler(py: Python<'_>, spec: &str) -> PyResult<Py<PyAny>> {
         let layers = layer_paths(std::env::var_os(LAYER_PATH_VAR).as_deref());
         put_code_and_layers_on_path(py, &cwd, &layers)?;
     }
+    setup_logging(py)?;
     let module = match py.import(module_name.as_str()) {
         Ok(m) => m,
         Err(e) => {
@@ -101,6 +104,76 @@ pub fn load_handler(py: Python<'_>, spec: &str) -> PyResult<Py<PyAny>> {
             "[437] handler not found: module '{module_name}' has no function '{function}' (handler '{spec}')"
         ))),
     }
+}
+
+/// What SCF's built-in runtime does to `logging` before it imports user code: the root logger
+/// at DEBUG with a `StreamHandler` on `sys.stdout` and no formatter, so `logger.info("x")` logs
+/// a bare `x` without any set-up, and a `logging.basicConfig()` in user code changes nothing
+/// (the root logger has a handler already). Importing `logging` costs a few milliseconds of
+/// cold start that most handlers never use, so it is not imported here: a finder put first on
+/// `sys.meta_path` sets the root logger up the moment anything imports `logging`, before the
+/// importer goes on (at once if it is imported already). See docs/python.md, "Logging".
+const LOGGING_SETUP: &str = r#"
+import sys
+
+def _configure(logging):
+    root = logging.getLogger()
+    if not any(getattr(h, "_scfruntime", False) for h in root.handlers):
+        root.setLevel(logging.DEBUG)
+        handler = logging.StreamHandler(sys.stdout)
+        handler._scfruntime = True
+        root.addHandler(handler)
+
+class _Loader:
+    def __init__(self, inner):
+        self.inner = inner
+
+    def create_module(self, spec):
+        return self.inner.create_module(spec)
+
+    def exec_module(self, module):
+        self.inner.exec_module(module)
+        _configure(module)
+
+class _Finder:
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name != "logging":
+            return None
+        sys.meta_path.remove(cls)
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            spec = find(name, path, target) if find else None
+            if spec is not None:
+                if spec.loader is not None:
+                    spec.loader = _Loader(spec.loader)
+                return spec
+        return None
+
+if "logging" in sys.modules:
+    _configure(sys.modules["logging"])
+elif _Finder not in sys.meta_path:
+    sys.meta_path.insert(0, _Finder)
+"#;
+
+/// Set `logging` up as SCF's built-in Python runtime does ([`LOGGING_SETUP`]); once per process.
+///
+/// # Errors
+///
+/// A Python exception from running the set-up.
+pub fn setup_logging(py: Python<'_>) -> PyResult<()> {
+    static DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if DONE.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return Ok(());
+    }
+    let code = std::ffi::CString::new(LOGGING_SETUP)?;
+    PyModule::from_code(
+        py,
+        &code,
+        c"<scfruntime>/logging_setup.py",
+        c"scfruntime._logging_setup",
+    )?;
+    Ok(())
 }
 
 /// Colon-separated directories put on `sys.path` after the code directory (those that exist).

@@ -24,8 +24,7 @@ use pyo3::prelude::*;
 use scf_core::{Config, Error, ErrorReport, Invocation, MAX_RESPONSE_BYTES, PollState, Source};
 
 use crate::context::{ContextTemplate, EnvMirror};
-use crate::convert::{Outcome, call_python};
-use crate::tagger::{self, Tag};
+use crate::convert::{Outcome, call_python, user_error_json, user_error_trace};
 use crate::{RuntimeApiError, to_pyerr};
 
 /// The longest the main thread waits without looking at Python's pending signals; covers a
@@ -59,18 +58,8 @@ pub fn serve(
     // released (stopping the server may wait for answers still being written).
     let _shutdown = source.shutdown_guard();
     let signals = StopSignals::install(py)?;
-    let tag = Arc::new(Tag::default());
-    let streams = tagger::install(py, &tag)?;
     let mut env = EnvMirror::new();
-    let result = serve_loop(
-        py,
-        handler,
-        &template,
-        &source,
-        &tag,
-        &mut env,
-        max_invocations,
-    );
+    let result = serve_loop(py, handler, &template, &source, &mut env, max_invocations);
     py.detach(|| source.shutdown());
     // Nothing to undo unless image-mode events set variables; a failure here is only logged,
     // since `result` says how the loop ended.
@@ -78,7 +67,6 @@ pub fn serve(
         eprintln!("scfruntime: cannot restore os.environ: {e}");
     }
     flush_python(py);
-    streams.restore(py);
     signals.restore(py);
     result
 }
@@ -88,7 +76,6 @@ fn serve_loop(
     handler: &Bound<'_, PyAny>,
     template: &ContextTemplate,
     source: &Arc<Source>,
-    tag: &Tag,
     env: &mut EnvMirror,
     max_invocations: Option<u64>,
 ) -> PyResult<()> {
@@ -120,7 +107,6 @@ fn serve_loop(
             Err(e) => return Err(stop.unwrap_or_else(|| to_pyerr(e))),
         };
         let request_id = inv.request_id.clone();
-        tag.set(Some(&request_id));
         // Image mode: the event's credentials and identity where a code package has them.
         let outcome = match env.apply(py, inv.metadata.as_ref()) {
             Ok(()) => call_python(py, handler, template, inv),
@@ -130,27 +116,29 @@ fn serve_loop(
                 "cannot set the event's X-Scf-* values in os.environ",
             )),
         };
-        flush_python(py);
-        tag.set(None);
         let abort = match outcome {
             Outcome::Respond(body) => {
                 match body.as_bytes() {
                     Ok(bytes) if bytes.len() > MAX_RESPONSE_BYTES => {
+                        flush_python(py);
                         let report = ErrorReport::response_too_large(bytes.len());
                         post(py, source, false, &report.to_json(&request_id));
                     }
                     // Posted straight from the Python object's buffer: no copy.
-                    Ok(bytes) => post(py, source, true, bytes),
-                    Err(report) => post(py, source, false, &report.to_json(&request_id)),
+                    Ok(bytes) => {
+                        flush_python(py);
+                        post(py, source, true, bytes);
+                    }
+                    Err(report) => fail_user(py, source, &report, &request_id),
                 }
                 None
             }
             Outcome::Fail(report) => {
-                post(py, source, false, &report.to_json(&request_id));
+                fail_user(py, source, &report, &request_id);
                 None
             }
             Outcome::Abort(report, err) => {
-                post(py, source, false, &report.to_json(&request_id));
+                fail_user(py, source, &report, &request_id);
                 Some(err)
             }
         };
@@ -164,6 +152,21 @@ fn serve_loop(
         }
     }
     Ok(())
+}
+
+/// A failed handler: its traceback into the log (stderr, after what it printed), then the error
+/// body in the built-in runtime's shape ([`user_error_json`]).
+fn fail_user(py: Python<'_>, source: &Source, report: &ErrorReport, request_id: &str) {
+    let trace = user_error_trace(report);
+    if let Ok(stderr) = py
+        .import(intern!(py, "sys"))
+        .and_then(|sys| sys.getattr(intern!(py, "stderr")))
+        && !stderr.is_none()
+    {
+        let _ = stderr.call_method1(intern!(py, "write"), (format!("{trace}\n"),));
+    }
+    flush_python(py);
+    post(py, source, false, &user_error_json(report, request_id));
 }
 
 /// Post a result with the GIL released (image mode: answer the request). A refused or lost
