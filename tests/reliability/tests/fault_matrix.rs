@@ -127,6 +127,12 @@ fn check_result(b: &Binding, ev: &Event, body: &[u8], ep: Endpoint) -> Result<bo
     if ep == Endpoint::Error {
         let v: serde_json::Value = serde_json::from_slice(body)
             .map_err(|e| format!("error body is not JSON ({e}): {text}"))?;
+        if let Binding::Sub(boot) = b
+            && boot.is_python()
+            && v.get("errorCode").is_some()
+        {
+            return check_python_error(ev, &v).map(|()| false);
+        }
         let ty = v["errorType"].as_str().unwrap_or_default();
         if ty == "InvalidEvent" {
             if v["requestId"].as_str() != Some(ev.id.as_str()) {
@@ -136,11 +142,10 @@ fn check_result(b: &Binding, ev: &Event, body: &[u8], ep: Endpoint) -> Result<bo
             }
             return Ok(true);
         }
-        let want = match (ev.mode, b) {
-            (Mode::Fail, Binding::Sub(boot)) if boot.is_python() => "ValueError",
-            (Mode::Fail, _) => "Fail",
-            (Mode::Panic, _) => "Panic",
-            (Mode::Ok, _) => return Err(format!("event {} (ok) got an error: {text}", ev.id)),
+        let want = match ev.mode {
+            Mode::Fail => "Fail",
+            Mode::Panic => "Panic",
+            Mode::Ok => return Err(format!("event {} (ok) got an error: {text}", ev.id)),
         };
         if !ty.contains(want) {
             return Err(format!("event {}: errorType {ty:?}, want {want}", ev.id));
@@ -168,6 +173,31 @@ fn check_result(b: &Binding, ev: &Event, body: &[u8], ep: Endpoint) -> Result<bo
         ));
     }
     Ok(false)
+}
+
+/// A Python handler's failure, in the built-in runtime's shape (docs/python.md, "Errors").
+fn check_python_error(ev: &Event, v: &serde_json::Value) -> Result<(), String> {
+    if ev.mode != Mode::Fail {
+        return Err(format!("event {} ({:?}) got an error: {v}", ev.id, ev.mode));
+    }
+    let i = ev.id.split('-').nth(1).and_then(|n| n.parse::<u32>().ok());
+    let last = format!(
+        "ValueError: the event asked to fail: {}",
+        i.map(|i| i.to_string()).unwrap_or_default()
+    );
+    let trace = v["stackTrace"].as_str().unwrap_or_default();
+    let shape = v["errorCode"] == -1
+        && v["errorMessage"] == "user code exception caught"
+        && v["statusCode"] == 430
+        // The id the server handed out with the event (the reused-request-id fault hands out
+        // the one before it).
+        && v["requestId"].as_str().is_some_and(|id| id.starts_with("rel-"))
+        && trace.starts_with("Traceback (most recent call last):\n")
+        && trace.ends_with(&last);
+    if !shape {
+        return Err(format!("event {}: not the built-in runtime's error: {v}", ev.id));
+    }
+    Ok(())
 }
 
 fn check_report(b: &Binding, fault: Option<Fault>, r: &Report) -> Result<(), String> {

@@ -39,10 +39,11 @@ class HandlerNotFoundError(ScfRuntimeError):
 
 @final
 class Context(dict[str, Any]):
-    """The handler's ``context``: a dict with the keys of SCF's built-in Python runtime
-    (``request_id``, ``memory_limit_in_mb``, ``time_limit_in_ms``, ``function_name``,
-    ``function_version``, ``namespace``, ``tencentcloud_region``, ``tencentcloud_appid``,
-    ``tencentcloud_uin``, ``environment``, ``environ``)."""
+    """The handler's ``context``: a dict with the keys of SCF's built-in Python runtime, in its
+    order (``memory_limit_in_mb``, ``time_limit_in_ms``, ``request_id``, ``environment``,
+    ``environ``, ``function_version``, ``function_name``, ``namespace``,
+    ``tencentcloud_region``, ``tencentcloud_appid``, ``tencentcloud_uin``); it prints and
+    serialises as that dict."""
 
     def get_remaining_time_in_millis(self) -> int:
         """Milliseconds left until the invocation's deadline; 0 once it has passed."""
@@ -60,10 +61,11 @@ def decode_event(body: bytes) -> Any:
     (decoded in Rust), the ``str`` when the body is UTF-8 but not JSON, else the ``bytes``."""
 
 def encode_result(value: object) -> bytes:
-    """The response body ``run`` posts for a handler's return value: ``bytes`` and ``str`` (as
-    UTF-8) as they are, anything else ``json.dumps(value, ensure_ascii=False)`` (encoded in
-    Rust). Raises what ``json.dumps`` raises (TypeError, ValueError for a circular reference),
-    UnicodeEncodeError for a ``str`` that is not valid Unicode."""
+    """The response body ``run`` posts for a handler's return value, as SCF's built-in runtime
+    sends it: ``json.dumps(value, ensure_ascii=False)`` (encoded in Rust) after a top-level
+    ``Decimal`` became its ``str``, so a ``str`` comes back JSON-quoted; ``bytes`` and
+    ``bytearray`` as they are. Raises what ``json.dumps`` raises (TypeError, ValueError for a
+    circular reference), UnicodeEncodeError for text that is not valid Unicode."""
 
 def load_handler(spec: str) -> Callable[..., Any]:
     """Import the handler ``file.function`` (also ``dir/file.function``, ``dir.file.function``)
