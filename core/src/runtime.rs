@@ -230,6 +230,7 @@ impl Runtime {
                 }
             }
             after_each(&inv);
+            self.source.recycle(inv.body);
         }
         Ok(stats)
     }

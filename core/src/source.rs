@@ -135,6 +135,16 @@ impl Source {
         }
     }
 
+    /// Give back the body of an invocation that has been answered ([`Transport::recycle`]); image
+    /// mode drops it.
+    pub fn recycle(&self, body: Vec<u8>) {
+        match self {
+            Source::RuntimeApi(t) => t.recycle(body),
+            #[cfg(feature = "image")]
+            Source::Image(_) => drop(body),
+        }
+    }
+
     /// The current invocation's result: `POST /runtime/invocation/response`, or a 200 answer.
     ///
     /// # Errors

@@ -159,6 +159,16 @@ impl Transport {
         })
     }
 
+    /// Give back the body of an invocation that has been answered, so the next event can be
+    /// read into its buffer instead of a new one (see the `http` module's `Client::recycle`:
+    /// large events then cost the same whatever the allocator does with freed memory). Kept
+    /// only when larger than the buffer kept already, up to 8 MiB.
+    pub fn recycle(&self, body: Vec<u8>) {
+        if let Ok(mut client) = self.client.try_lock() {
+            client.recycle(body);
+        }
+    }
+
     /// `POST /runtime/invocation/response`: the current invocation's result, raw bytes.
     ///
     /// # Errors
