@@ -9,6 +9,7 @@ use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand,
 
 use crate::emulator::{
     Deployment, Function, FunctionConfig, IMAGE_INIT_TIMEOUT, kill_all_process_groups,
+    reserved_env_error,
 };
 
 /// Every invocation succeeded.
@@ -17,9 +18,6 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FUNCTION_FAILED: u8 = 1;
 /// Bad usage or an unusable package / event; nothing (more) was invoked.
 pub const EXIT_USAGE: u8 = 2;
-
-/// Environment variable prefixes the platform reserves for itself.
-const RESERVED_PREFIXES: [&str; 3] = ["SCF_", "QCLOUD_", "TENCENTCLOUD_"];
 
 /// `scfrt`: Tencent Cloud SCF on one machine.
 #[derive(Debug, Parser)]
@@ -416,10 +414,8 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
             "`{key}` is not a valid variable name (letters, digits and _, not starting with a digit)"
         ));
     }
-    if let Some(prefix) = RESERVED_PREFIXES.iter().find(|p| key.starts_with(*p)) {
-        return Err(format!(
-            "`{key}`: names starting with {prefix} are reserved by the platform"
-        ));
+    if let Some(message) = reserved_env_error(key) {
+        return Err(message);
     }
     Ok((key.to_owned(), value.to_owned()))
 }
