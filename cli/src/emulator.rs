@@ -14,7 +14,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::image::{Answer, EVENT_INVOKE_PATH, ImagePort};
+use crate::image::{
+    Answer, EVENT_INVOKE_PATH, ImagePort, SCF_IMAGE_PORT, listening_socket_inodes,
+    process_holds_socket,
+};
 use crate::logs::LogHub;
 pub use crate::process::kill_all_process_groups;
 use crate::process::{Instance, Platform, Sampler};
@@ -819,10 +822,10 @@ impl Function {
     fn cold_start(&mut self) -> Result<(), Ending> {
         let started = Instant::now();
         let mut env = self.environment();
-        let platform = match self.platform() {
-            Ok((platform, var)) => {
+        let (platform, port_9000) = match self.platform() {
+            Ok((platform, var, port_9000)) => {
                 env.push(var);
-                platform
+                (platform, port_9000)
             }
             Err(e) => {
                 return Err(platform_failure(
@@ -861,10 +864,26 @@ impl Function {
                 api.wait_ready(self.cfg.init_timeout),
                 "calling /runtime/init/ready".to_owned(),
             ),
-            Platform::Image(port) => (
-                port.wait_listening(self.cfg.init_timeout),
-                format!("listening on {}", port.addr()),
-            ),
+            Platform::Image(port) => {
+                let tree = inst.tree();
+                let owns = |port: u16| owns_listener(&tree.pids(), port);
+                let awaited = match port.alternative() {
+                    Some(alt) => format!("listening on {} or {alt}", port.listen_addr()),
+                    None => format!("listening on {}", port.listen_addr()),
+                };
+                (
+                    port.wait_listening_owned(self.cfg.init_timeout, &owns),
+                    awaited,
+                )
+            }
+        };
+        // Why an image that listens on 9000 itself cannot run here, if it cannot.
+        let port_note = match &*inst.platform {
+            Platform::Image(port) if port.alternative_taken() => {
+                Port9000::TakenWhileStarting.note()
+            }
+            Platform::Image(_) => port_9000.note(),
+            Platform::RuntimeApi(_) => None,
         };
         let peak = sampler.finish();
         if let Some(used) = peak.over_limit {
@@ -890,14 +909,19 @@ impl Function {
                         "Init timeout after {} seconds: the bootstrap did not call /runtime/init/ready",
                         seconds(self.cfg.init_timeout)
                     ),
-                    // The platform's own words, with the port the bootstrap was told to use.
+                    // The platform's own words, with the port the bootstrap was told to use
+                    // (port 9000 was watched too, when it was free).
                     Platform::Image(port) => format!(
                         "The request timed out in {}ms. Please confirm your http server have \
-                         enabled listening on port {} (scfrt set {}={}; on SCF it is 9000).",
+                         enabled listening on port {} (scfrt set {}={}; on SCF it is 9000).{}",
                         self.cfg.init_timeout.as_millis(),
-                        port.addr().port(),
+                        port.listen_addr().port(),
                         IMAGE_LISTEN_ENV,
-                        port.addr()
+                        port.listen_addr(),
+                        port_note
+                            .as_deref()
+                            .map(|n| format!(" {n}"))
+                            .unwrap_or_default()
                     ),
                 };
                 let exit = inst.teardown();
@@ -918,6 +942,14 @@ impl Function {
                     msg.push_str("; stderr: ");
                     msg.push_str(&tail);
                 }
+                if let Some(note) = port_note {
+                    msg.push_str(if msg.ends_with(['.', '\n']) {
+                        " "
+                    } else {
+                        ". "
+                    });
+                    msg.push_str(&note);
+                }
                 Err(Ending {
                     mem: exit.map_or(0, |e| e.maxrss_bytes),
                     ..platform_failure(STATUS_CONTAINER_EXITED, msg, elapsed)
@@ -926,21 +958,33 @@ impl Function {
         }
     }
 
-    /// A new instance's platform side, and the variable that tells the bootstrap where it is.
-    fn platform(&self) -> std::io::Result<(Platform, (String, String))> {
+    /// A new instance's platform side, the variable that tells the bootstrap where it is, and
+    /// (an image) whether port 9000 was free for it.
+    fn platform(&self) -> std::io::Result<(Platform, (String, String), Port9000)> {
         match self.cfg.deployment {
             Deployment::CodePackage => {
                 let api = RuntimeApi::start(self.limits)?;
                 let var = ("SCF_RUNTIME_API_PORT".into(), api.port().to_string());
-                Ok((Platform::RuntimeApi(Arc::new(api)), var))
+                Ok((Platform::RuntimeApi(Arc::new(api)), var, Port9000::Free))
             }
             Deployment::Image => {
-                // A port free now; the bootstrap binds it (SCF's is 0.0.0.0:9000).
+                // A port free now, for a bootstrap that honours SCFRUNTIME_LISTEN.
                 let probe = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
                 let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, probe.local_addr()?.port()));
                 drop(probe);
                 let var = (IMAGE_LISTEN_ENV.into(), addr.to_string());
-                Ok((Platform::Image(Arc::new(ImagePort::new(addr))), var))
+                // One built for SCF listens on 0.0.0.0:9000 whatever it is told: watched too
+                // when nothing listens there now (read from /proc, not probed by binding it,
+                // which could make a server starting at the same moment fail to bind).
+                let port_9000 = Port9000::now();
+                let port = match port_9000 {
+                    Port9000::Free => ImagePort::with_alternative(
+                        addr,
+                        SocketAddr::from((Ipv4Addr::LOCALHOST, SCF_IMAGE_PORT)),
+                    ),
+                    _ => ImagePort::new(addr),
+                };
+                Ok((Platform::Image(Arc::new(port)), var, port_9000))
             }
         }
     }
@@ -994,6 +1038,63 @@ impl Drop for Function {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// Whether an image instance could listen on SCF's port 9000 when it started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Port9000 {
+    /// Nothing listened there: scfrt watches it too.
+    Free,
+    /// Another process listened there.
+    InUse,
+    /// The listening sockets could not be read from /proc.
+    Unknown,
+    /// It was free, but a process that is not the function's started listening there while
+    /// the instance started.
+    TakenWhileStarting,
+}
+
+impl Port9000 {
+    /// Port 9000 now.
+    fn now() -> Port9000 {
+        match listening_socket_inodes(SCF_IMAGE_PORT) {
+            Ok(inodes) if inodes.is_empty() => Port9000::Free,
+            Ok(_) => Port9000::InUse,
+            Err(_) => Port9000::Unknown,
+        }
+    }
+
+    /// What to tell the user when the instance did not start: why a server that listens on
+    /// 9000 itself cannot run here, and what to do.
+    fn note(self) -> Option<String> {
+        const HONOUR: &str = "a server that listens on $SCFRUNTIME_LISTEN runs either way";
+        match self {
+            Port9000::Free => None,
+            Port9000::InUse => Some(format!(
+                "Port 9000 was in use by another process when the instance started, so an \
+                 image whose server listens on 9000 itself cannot run here: stop that process \
+                 (`ss -ltnp 'sport = :9000'` names it) and invoke again; {HONOUR}."
+            )),
+            Port9000::Unknown => Some(format!(
+                "scfrt could not read /proc/net/tcp to see whether port 9000 was free, so it \
+                 did not watch port 9000; {HONOUR}."
+            )),
+            Port9000::TakenWhileStarting => Some(format!(
+                "Port 9000 was taken by another process (not the function's) while the \
+                 instance started, so an image whose server listens on 9000 itself cannot run \
+                 here: stop that process (`ss -ltnp 'sport = :9000'` names it) and invoke \
+                 again; {HONOUR}."
+            )),
+        }
+    }
+}
+
+/// Whether one of `pids` holds a socket listening on `port`.
+fn owns_listener(pids: &[i32], port: u16) -> bool {
+    let Ok(inodes) = listening_socket_inodes(port) else {
+        return false;
+    };
+    pids.iter().any(|pid| process_holds_socket(*pid, &inodes))
 }
 
 /// The 434 message: `mem` bytes used `when` (empty, or e.g. " while initialising"), over a memory
