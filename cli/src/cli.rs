@@ -44,7 +44,8 @@ pub enum Commands {
     /// Invoke a function package locally and print the Invoke API result JSON.
     #[command(
         long_about = "Invoke a function package locally.\n\n\
-        Starts <PACKAGE>'s bootstrap (cold start), delivers each event through \
+        Starts <PACKAGE>'s bootstrap (cold start) with the environment SCF documents (mapped to \
+        the package's directory; see docs/environment.md), delivers each event through \
         GET /runtime/invocation/next, and prints one Invoke API result per invocation on stdout:\n  \
         {\"Response\":{\"Result\":{\"MemUsage\":..,\"Log\":..,\"RetMsg\":..,\"BillDuration\":..,\
         \"FunctionRequestId\":..,\"Duration\":..,\"ErrMsg\":..,\"InvokeResult\":0},\"RequestId\":..}}\n\
@@ -53,7 +54,9 @@ pub enum Commands {
         --image runs the package as an image-deployed function instead: the bootstrap is started \
         with SCFRUNTIME_MODE=image and SCFRUNTIME_LISTEN=127.0.0.1:<free port> (no \
         SCF_RUNTIME_API), init ends when that port accepts connections (30 s unless \
-        --init-timeout), and each event is sent as POST /event-invoke with the X-Scf-* headers \
+        --init-timeout) or, for a server that listens on SCF's 0.0.0.0:9000 itself, when port \
+        9000 does (watched when nothing else listened there as the instance started; scfrt \
+        checks that the listener is the function's), and each event is sent as POST /event-invoke with the X-Scf-* headers \
         (request id, memory, timeout, function name, version, namespace, region, appid, uin, \
         placeholder role credentials, --trigger-src). A 2xx answer is the result, 413 is reported \
         as the platform's 406 (events are passed on whatever their size, so the server's 6 MB \
@@ -338,7 +341,7 @@ pub struct InvokeArgs {
     #[arg(long = "init-timeout", value_name = "SECONDS", value_parser = parse_seconds)]
     pub init_timeout: Option<Duration>,
     /// Run the package as an image-deployed function: its bootstrap serves POST /event-invoke
-    /// on SCFRUNTIME_LISTEN instead of polling the runtime API.
+    /// on SCFRUNTIME_LISTEN (or on port 9000, as on SCF) instead of polling the runtime API.
     #[arg(long)]
     pub image: bool,
     /// What triggered the invocation, e.g. `timer` (TRIGGER_SRC; X-Scf-Trigger-Src with
@@ -349,8 +352,9 @@ pub struct InvokeArgs {
     /// may hold that much resident memory; past it the instance is killed: InvokeResult 434.
     #[arg(long, value_name = "MB", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub memory: u32,
-    /// A user environment variable for the bootstrap (repeatable). Names starting with SCF_,
-    /// QCLOUD_ or TENCENTCLOUD_ are reserved by the platform.
+    /// A user environment variable for the bootstrap (repeatable); it overrides a documented
+    /// one such as PATH or PYTHONPATH. Names starting with SCF_, QCLOUD_ or TENCENTCLOUD_ are
+    /// reserved by the platform and refused (exit 2).
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
     pub env: Vec<(String, String)>,
     /// Tail returns the last 4 KB of the log in the result's `Log`; None returns none.

@@ -31,7 +31,7 @@ fn tmpdir() -> &'static Path {
 /// How long one `scfrt invoke` may run.
 const RUN_LIMIT: Duration = Duration::from_secs(120);
 
-/// SCF's documented PATH (cloud.tencent.com/document/product/583/30228).
+/// SCF's documented PATH (docs/environment.md).
 const SCF_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The per-case results of one summary section; asserted after the section is written.
