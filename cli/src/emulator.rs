@@ -882,7 +882,7 @@ impl Function {
             Platform::Image(port) if port.alternative_taken() => {
                 Port9000::TakenWhileStarting.note()
             }
-            Platform::Image(_) => port_9000.note(),
+            Platform::Image(_) => port_9000.and_then(Port9000::note),
             Platform::RuntimeApi(_) => None,
         };
         let peak = sampler.finish();
@@ -960,12 +960,12 @@ impl Function {
 
     /// A new instance's platform side, the variable that tells the bootstrap where it is, and
     /// (an image) whether port 9000 was free for it.
-    fn platform(&self) -> std::io::Result<(Platform, (String, String), Port9000)> {
+    fn platform(&self) -> std::io::Result<(Platform, (String, String), Option<Port9000>)> {
         match self.cfg.deployment {
             Deployment::CodePackage => {
                 let api = RuntimeApi::start(self.limits)?;
                 let var = ("SCF_RUNTIME_API_PORT".into(), api.port().to_string());
-                Ok((Platform::RuntimeApi(Arc::new(api)), var, Port9000::Free))
+                Ok((Platform::RuntimeApi(Arc::new(api)), var, None))
             }
             Deployment::Image => {
                 // A port free now, for a bootstrap that honours SCFRUNTIME_LISTEN.
@@ -984,7 +984,7 @@ impl Function {
                     ),
                     _ => ImagePort::new(addr),
                 };
-                Ok((Platform::Image(Arc::new(port)), var, port_9000))
+                Ok((Platform::Image(Arc::new(port)), var, Some(port_9000)))
             }
         }
     }
