@@ -9,6 +9,7 @@ use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand,
 
 use crate::emulator::{
     Deployment, Function, FunctionConfig, IMAGE_INIT_TIMEOUT, kill_all_process_groups,
+    reserved_env_error,
 };
 
 /// Every invocation succeeded.
@@ -17,9 +18,6 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FUNCTION_FAILED: u8 = 1;
 /// Bad usage or an unusable package / event; nothing (more) was invoked.
 pub const EXIT_USAGE: u8 = 2;
-
-/// Environment variable prefixes the platform reserves for itself.
-const RESERVED_PREFIXES: [&str; 3] = ["SCF_", "QCLOUD_", "TENCENTCLOUD_"];
 
 /// `scfrt`: Tencent Cloud SCF on one machine.
 #[derive(Debug, Parser)]
@@ -46,7 +44,8 @@ pub enum Commands {
     /// Invoke a function package locally and print the Invoke API result JSON.
     #[command(
         long_about = "Invoke a function package locally.\n\n\
-        Starts <PACKAGE>'s bootstrap (cold start), delivers each event through \
+        Starts <PACKAGE>'s bootstrap (cold start) with the environment SCF documents (mapped to \
+        the package's directory; see docs/environment.md), delivers each event through \
         GET /runtime/invocation/next, and prints one Invoke API result per invocation on stdout:\n  \
         {\"Response\":{\"Result\":{\"MemUsage\":..,\"Log\":..,\"RetMsg\":..,\"BillDuration\":..,\
         \"FunctionRequestId\":..,\"Duration\":..,\"ErrMsg\":..,\"InvokeResult\":0},\"RequestId\":..}}\n\
@@ -55,7 +54,9 @@ pub enum Commands {
         --image runs the package as an image-deployed function instead: the bootstrap is started \
         with SCFRUNTIME_MODE=image and SCFRUNTIME_LISTEN=127.0.0.1:<free port> (no \
         SCF_RUNTIME_API), init ends when that port accepts connections (30 s unless \
-        --init-timeout), and each event is sent as POST /event-invoke with the X-Scf-* headers \
+        --init-timeout) or, for a server that listens on SCF's 0.0.0.0:9000 itself, when port \
+        9000 does (watched when nothing else listened there as the instance started; scfrt \
+        checks that the listener is the function's), and each event is sent as POST /event-invoke with the X-Scf-* headers \
         (request id, memory, timeout, function name, version, namespace, region, appid, uin, \
         placeholder role credentials, --trigger-src). A 2xx answer is the result, 413 is reported \
         as the platform's 406 (events are passed on whatever their size, so the server's 6 MB \
@@ -340,7 +341,7 @@ pub struct InvokeArgs {
     #[arg(long = "init-timeout", value_name = "SECONDS", value_parser = parse_seconds)]
     pub init_timeout: Option<Duration>,
     /// Run the package as an image-deployed function: its bootstrap serves POST /event-invoke
-    /// on SCFRUNTIME_LISTEN instead of polling the runtime API.
+    /// on SCFRUNTIME_LISTEN (or on port 9000, as on SCF) instead of polling the runtime API.
     #[arg(long)]
     pub image: bool,
     /// What triggered the invocation, e.g. `timer` (TRIGGER_SRC; X-Scf-Trigger-Src with
@@ -351,8 +352,9 @@ pub struct InvokeArgs {
     /// may hold that much resident memory; past it the instance is killed: InvokeResult 434.
     #[arg(long, value_name = "MB", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub memory: u32,
-    /// A user environment variable for the bootstrap (repeatable). Names starting with SCF_,
-    /// QCLOUD_ or TENCENTCLOUD_ are reserved by the platform.
+    /// A user environment variable for the bootstrap (repeatable); it overrides a documented
+    /// one such as PATH or PYTHONPATH. Names starting with SCF_, QCLOUD_ or TENCENTCLOUD_ are
+    /// reserved by the platform and refused (exit 2).
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
     pub env: Vec<(String, String)>,
     /// Tail returns the last 4 KB of the log in the result's `Log`; None returns none.
@@ -416,10 +418,8 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
             "`{key}` is not a valid variable name (letters, digits and _, not starting with a digit)"
         ));
     }
-    if let Some(prefix) = RESERVED_PREFIXES.iter().find(|p| key.starts_with(*p)) {
-        return Err(format!(
-            "`{key}`: names starting with {prefix} are reserved by the platform"
-        ));
+    if let Some(message) = reserved_env_error(key) {
+        return Err(message);
     }
     Ok((key.to_owned(), value.to_owned()))
 }

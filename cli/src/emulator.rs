@@ -14,7 +14,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::image::{Answer, EVENT_INVOKE_PATH, ImagePort};
+use crate::image::{
+    Answer, EVENT_INVOKE_PATH, ImagePort, SCF_IMAGE_PORT, listening_socket_inodes,
+    process_holds_socket,
+};
 use crate::logs::LogHub;
 pub use crate::process::kill_all_process_groups;
 use crate::process::{Instance, Platform, Sampler};
@@ -71,6 +74,79 @@ pub const IMAGE_LISTEN_ENV: &str = "SCFRUNTIME_LISTEN";
 /// How long SCF waits for an image function's server to listen (its message names 30000 ms).
 pub const IMAGE_INIT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Prefixes of the variable names SCF reserves for the platform: a function's own variables
+/// (`scfrt invoke --env`, CreateFunction's `Environment.Variables`) cannot start with them.
+pub const RESERVED_ENV_PREFIXES: [&str; 3] = ["SCF_", "QCLOUD_", "TENCENTCLOUD_"];
+/// `PATH` as SCF documents it for a function (also Docker's default `PATH` for an image).
+pub const DOCUMENTED_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// `USER` and `LOGNAME` as SCF documents them.
+pub const DOCUMENTED_USER: &str = "qcloud";
+/// `HOME` as SCF documents it; scfrt keeps the caller's `HOME` and uses this only without one.
+pub const DOCUMENTED_HOME: &str = "/home/qcloud";
+/// `LANG` and `LC_ALL` as SCF documents them, when the C library has that locale.
+pub const DOCUMENTED_LOCALE: &str = "en_US.UTF8";
+/// The locale used instead of [`DOCUMENTED_LOCALE`] when the C library does not have it.
+pub const FALLBACK_LOCALE: &str = "C.UTF-8";
+
+/// The reserved prefix (one of [`RESERVED_ENV_PREFIXES`]) that the variable `name` starts with.
+pub fn reserved_env_prefix(name: &str) -> Option<&'static str> {
+    RESERVED_ENV_PREFIXES
+        .iter()
+        .copied()
+        .find(|p| name.starts_with(p))
+}
+
+/// Why the variable `name` cannot be set by a function, if it cannot: it names the variable
+/// and the rule.
+pub fn reserved_env_error(name: &str) -> Option<String> {
+    reserved_env_prefix(name).map(|prefix| {
+        format!(
+            "`{name}` starts with {prefix}: environment variables starting with SCF_, QCLOUD_ or \
+             TENCENTCLOUD_ are reserved by the platform and cannot be set"
+        )
+    })
+}
+
+/// `LANG`/`LC_ALL` for a code package: [`DOCUMENTED_LOCALE`] when the C library can load it,
+/// else [`FALLBACK_LOCALE`] (bash prints `setlocale: LC_ALL: cannot change locale` on every
+/// start with a locale the C library lacks, and that would land in every log).
+fn locale() -> &'static str {
+    static LOCALE: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    LOCALE.get_or_init(|| {
+        if locale_available(c"en_US.UTF8") {
+            DOCUMENTED_LOCALE
+        } else {
+            FALLBACK_LOCALE
+        }
+    })
+}
+
+/// Whether the C library has the locale `name` (the same lookup `setlocale` does).
+fn locale_available(name: &std::ffi::CStr) -> bool {
+    // SAFETY: `name` is a valid C string; a null base asks for a new locale object, which we
+    // free at once.
+    let loc = unsafe { libc::newlocale(libc::LC_ALL_MASK, name.as_ptr(), std::ptr::null_mut()) };
+    if loc.is_null() {
+        return false;
+    }
+    // SAFETY: `loc` came from newlocale and is freed once.
+    unsafe { libc::freelocale(loc) };
+    true
+}
+
+/// An environment under construction: setting a name again replaces its value in place.
+#[derive(Default)]
+struct Env(Vec<(String, String)>);
+
+impl Env {
+    fn set(&mut self, name: &str, value: &str) {
+        match self.0.iter_mut().find(|(k, _)| k == name) {
+            Some(entry) => entry.1 = value.to_owned(),
+            None => self.0.push((name.to_owned(), value.to_owned())),
+        }
+    }
+}
+
 /// How a function is deployed, which decides how events reach it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Deployment {
@@ -108,7 +184,9 @@ pub struct FunctionConfig {
     /// counted once) passes it, the instance is killed and the
     /// invocation fails with 434. Default 128.
     pub memory_mb: u32,
-    /// User environment variables, applied before the platform's own (which win).
+    /// User environment variables. They override the documented variables that are not the
+    /// platform's (`PATH`, `LANG`, `PYTHONPATH`...) but not `_HANDLER`, and none may start with
+    /// a reserved prefix ([`RESERVED_ENV_PREFIXES`]; [`Function::new`] refuses them).
     pub env: Vec<(String, String)>,
     /// `LogType=Tail`: put the last 4 KB of the framed log into [`InvokeResult::log`].
     pub log_type_tail: bool,
@@ -175,6 +253,10 @@ pub enum EmulatorError {
         /// Its permission bits.
         mode: u32,
     },
+    /// A user variable ([`FunctionConfig::env`]) starts with a reserved prefix; the message
+    /// names it and the rule.
+    #[error("{}", reserved_env_error(.0).unwrap_or_default())]
+    ReservedVariable(String),
     /// The code directory could not be inspected.
     #[error("cannot inspect {path}: {source}")]
     Io {
@@ -299,10 +381,18 @@ impl Ending {
 }
 
 impl Function {
-    /// Checks the package: `code_dir` is a directory holding an executable regular file
-    /// `bootstrap`. The code directory is made absolute.
+    /// Checks the configuration: no user variable starts with a reserved prefix, and
+    /// `code_dir` is a directory holding an executable regular file `bootstrap`. The code
+    /// directory is made absolute.
     pub fn new(cfg: FunctionConfig) -> Result<Function, EmulatorError> {
         let mut cfg = cfg;
+        if let Some((name, _)) = cfg
+            .env
+            .iter()
+            .find(|(k, _)| reserved_env_prefix(k).is_some())
+        {
+            return Err(EmulatorError::ReservedVariable(name.clone()));
+        }
         let io = |path: &Path| {
             let path = path.to_owned();
             move |source| EmulatorError::Io { path, source }
@@ -371,42 +461,79 @@ impl Function {
         }
     }
 
-    /// The environment of the bootstrap: a few variables of ours, the user's, then the platform's.
+    /// The environment of the bootstrap (docs/environment.md has the table): the documented
+    /// variables the user may override, the user's, then the platform's own.
     ///
-    /// An image gets no platform variables but `_HANDLER` (the ready-made bootstraps need it; in
-    /// a real image the Dockerfile sets it) and the image-mode switch: its metadata comes with
-    /// each event instead.
+    /// The one builder of the environment: `scfrt invoke` and `scfrt serve` (through
+    /// [`Pool`](crate::pool::Pool)) both start bootstraps through [`Function`]. An image gets
+    /// SCF's reduced set, plus `_HANDLER` (the ready-made bootstraps need it; in a real image
+    /// the Dockerfile sets it) and the image-mode switch: the rest of its metadata comes with
+    /// each event.
     fn environment(&self) -> Vec<(String, String)> {
-        let mut env = self.base_environment();
-        if self.cfg.deployment == Deployment::Image {
-            env.push(("_HANDLER".into(), self.cfg.handler.clone()));
-            env.push((IMAGE_MODE_ENV.into(), "image".into()));
-            // SCFRUNTIME_LISTEN is added per instance, once the port is known.
-            return env;
+        let code = self.cfg.code_dir.to_string_lossy().into_owned();
+        let code_root = format!("{}/", code.trim_end_matches('/'));
+        let home = std::env::var("HOME")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| DOCUMENTED_HOME.to_owned());
+        let mut env = Env::default();
+        env.set("PATH", DOCUMENTED_PATH);
+        env.set("HOME", &home);
+        if self.cfg.deployment == Deployment::CodePackage {
+            let locale = locale();
+            let caller_ld = std::env::var("LD_LIBRARY_PATH").unwrap_or_default();
+            let mut ld_library_path = format!("{code}:/opt");
+            if !caller_ld.is_empty() {
+                ld_library_path.push(':');
+                ld_library_path.push_str(&caller_ld);
+            }
+            env.set("LANG", locale);
+            env.set("LC_ALL", locale);
+            env.set("USER", DOCUMENTED_USER);
+            env.set("LOGNAME", DOCUMENTED_USER);
+            env.set("SHELL", "/bin/bash");
+            env.set("PWD", &code);
+            env.set("PYTHONPATH", &format!("{code}:/opt"));
+            env.set("PYTHONDONTWRITEBYTECODE", "x");
+            env.set(
+                "NODE_PATH",
+                &format!("{code}:{code}/node_modules:/opt:/opt/node_modules"),
+            );
+            env.set("LD_LIBRARY_PATH", &ld_library_path);
+            env.set("_SCF_SERVER_PORT", "28902");
         }
-        let code_root = self.cfg.code_dir.to_string_lossy().into_owned();
-        let platform = [
-            ("SCF_RUNTIME_API", "127.0.0.1"),
-            ("_HANDLER", self.cfg.handler.as_str()),
-            ("SCF_RUNTIME", "CustomRuntime"),
-            ("SCF_FUNCTIONNAME", self.cfg.function_name.as_str()),
-            ("SCF_FUNCTIONVERSION", self.cfg.version.as_str()),
-            ("SCF_NAMESPACE", self.cfg.namespace.as_str()),
-            ("TENCENTCLOUD_REGION", REGION),
-            ("TENCENTCLOUD_APPID", PLACEHOLDER_APPID),
-            ("TENCENTCLOUD_UIN", PLACEHOLDER_UIN),
-            ("TENCENTCLOUD_SECRETID", PLACEHOLDER_SECRET_ID),
-            ("TENCENTCLOUD_SECRETKEY", PLACEHOLDER_SECRET_KEY),
-            ("TENCENTCLOUD_SESSIONTOKEN", PLACEHOLDER_SESSION_TOKEN),
-            ("TENCENTCLOUD_RUNENV", "SCF"),
-            ("USER_CODE_ROOT", code_root.as_str()),
-        ];
-        env.extend(platform.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        // The user's variables override the documented ones above; none of them can start
+        // with a reserved prefix (`Function::new` refuses them).
+        for (k, v) in &self.cfg.env {
+            env.set(k, v);
+        }
+        env.set("_HANDLER", &self.cfg.handler);
+        env.set("TENCENTCLOUD_RUNENV", "SCF");
+        env.set("USER_CODE_ROOT", &code_root);
+        env.set("SCF_FUNCTIONNAME", &self.cfg.function_name);
+        env.set("SCF_FUNCTIONVERSION", &self.cfg.version);
+        env.set("TENCENTCLOUD_REGION", REGION);
+        env.set("TENCENTCLOUD_APPID", PLACEHOLDER_APPID);
+        env.set("TENCENTCLOUD_UIN", PLACEHOLDER_UIN);
+        if self.cfg.deployment == Deployment::Image {
+            // USER is in SCF's reduced set for images; LOGNAME is not.
+            env.set("USER", DOCUMENTED_USER);
+            env.set(IMAGE_MODE_ENV, "image");
+            // SCFRUNTIME_LISTEN is added per instance, once the port is known.
+            return env.0;
+        }
+        env.set("SCF_RUNTIME_API", "127.0.0.1");
+        env.set("SCF_RUNTIME", "CustomRuntime");
+        env.set("SCF_NAMESPACE", &self.cfg.namespace);
+        env.set("TENCENTCLOUD_SECRETID", PLACEHOLDER_SECRET_ID);
+        env.set("TENCENTCLOUD_SECRETKEY", PLACEHOLDER_SECRET_KEY);
+        env.set("TENCENTCLOUD_SESSIONTOKEN", PLACEHOLDER_SESSION_TOKEN);
+        env.set("TENCENTCLOUD_TZ", "UTC");
         if let Some(src) = &self.cfg.trigger_src {
-            env.push(("TRIGGER_SRC".into(), src.clone()));
+            env.set("TRIGGER_SRC", src);
         }
         // SCF_RUNTIME_API_PORT is added per instance, once the port is known.
-        env
+        env.0
     }
 
     /// The headers SCF sends an image function with each event: the same facts a code package
@@ -435,21 +562,6 @@ impl Function {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
-    }
-
-    /// What every bootstrap gets: a few variables of the caller's, then the user's.
-    fn base_environment(&self) -> Vec<(String, String)> {
-        let mut env: Vec<(String, String)> = std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .filter(|(k, _)| {
-                matches!(k.as_str(), "PATH" | "HOME" | "LANG" | "TZ") || k.starts_with("LC_")
-            })
-            .collect();
-        if !env.iter().any(|(k, _)| k == "PATH") {
-            env.push(("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()));
-        }
-        env.extend(self.cfg.env.iter().cloned());
-        env
     }
 
     /// Runs one event: cold-starts an instance if none is warm, delivers the event, and waits for
@@ -710,10 +822,10 @@ impl Function {
     fn cold_start(&mut self) -> Result<(), Ending> {
         let started = Instant::now();
         let mut env = self.environment();
-        let platform = match self.platform() {
-            Ok((platform, var)) => {
+        let (platform, port_9000) = match self.platform() {
+            Ok((platform, var, port_9000)) => {
                 env.push(var);
-                platform
+                (platform, port_9000)
             }
             Err(e) => {
                 return Err(platform_failure(
@@ -752,10 +864,26 @@ impl Function {
                 api.wait_ready(self.cfg.init_timeout),
                 "calling /runtime/init/ready".to_owned(),
             ),
-            Platform::Image(port) => (
-                port.wait_listening(self.cfg.init_timeout),
-                format!("listening on {}", port.addr()),
-            ),
+            Platform::Image(port) => {
+                let tree = inst.tree();
+                let owns = |port: u16| owns_listener(&tree.pids(), port);
+                let awaited = match port.alternative() {
+                    Some(alt) => format!("listening on {} or {alt}", port.listen_addr()),
+                    None => format!("listening on {}", port.listen_addr()),
+                };
+                (
+                    port.wait_listening_owned(self.cfg.init_timeout, &owns),
+                    awaited,
+                )
+            }
+        };
+        // Why an image that listens on 9000 itself cannot run here, if it cannot.
+        let port_note = match &*inst.platform {
+            Platform::Image(port) if port.alternative_taken() => {
+                Port9000::TakenWhileStarting.note()
+            }
+            Platform::Image(_) => port_9000.and_then(Port9000::note),
+            Platform::RuntimeApi(_) => None,
         };
         let peak = sampler.finish();
         if let Some(used) = peak.over_limit {
@@ -781,14 +909,19 @@ impl Function {
                         "Init timeout after {} seconds: the bootstrap did not call /runtime/init/ready",
                         seconds(self.cfg.init_timeout)
                     ),
-                    // The platform's own words, with the port the bootstrap was told to use.
+                    // The platform's own words, with the port the bootstrap was told to use
+                    // (port 9000 was watched too, when it was free).
                     Platform::Image(port) => format!(
                         "The request timed out in {}ms. Please confirm your http server have \
-                         enabled listening on port {} (scfrt set {}={}; on SCF it is 9000).",
+                         enabled listening on port {} (scfrt set {}={}; on SCF it is 9000).{}",
                         self.cfg.init_timeout.as_millis(),
-                        port.addr().port(),
+                        port.listen_addr().port(),
                         IMAGE_LISTEN_ENV,
-                        port.addr()
+                        port.listen_addr(),
+                        port_note
+                            .as_deref()
+                            .map(|n| format!(" {n}"))
+                            .unwrap_or_default()
                     ),
                 };
                 let exit = inst.teardown();
@@ -809,6 +942,14 @@ impl Function {
                     msg.push_str("; stderr: ");
                     msg.push_str(&tail);
                 }
+                if let Some(note) = port_note {
+                    msg.push_str(if msg.ends_with(['.', '\n']) {
+                        " "
+                    } else {
+                        ". "
+                    });
+                    msg.push_str(&note);
+                }
                 Err(Ending {
                     mem: exit.map_or(0, |e| e.maxrss_bytes),
                     ..platform_failure(STATUS_CONTAINER_EXITED, msg, elapsed)
@@ -817,21 +958,33 @@ impl Function {
         }
     }
 
-    /// A new instance's platform side, and the variable that tells the bootstrap where it is.
-    fn platform(&self) -> std::io::Result<(Platform, (String, String))> {
+    /// A new instance's platform side, the variable that tells the bootstrap where it is, and
+    /// (an image) whether port 9000 was free for it.
+    fn platform(&self) -> std::io::Result<(Platform, (String, String), Option<Port9000>)> {
         match self.cfg.deployment {
             Deployment::CodePackage => {
                 let api = RuntimeApi::start(self.limits)?;
                 let var = ("SCF_RUNTIME_API_PORT".into(), api.port().to_string());
-                Ok((Platform::RuntimeApi(Arc::new(api)), var))
+                Ok((Platform::RuntimeApi(Arc::new(api)), var, None))
             }
             Deployment::Image => {
-                // A port free now; the bootstrap binds it (SCF's is 0.0.0.0:9000).
+                // A port free now, for a bootstrap that honours SCFRUNTIME_LISTEN.
                 let probe = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
                 let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, probe.local_addr()?.port()));
                 drop(probe);
                 let var = (IMAGE_LISTEN_ENV.into(), addr.to_string());
-                Ok((Platform::Image(Arc::new(ImagePort::new(addr))), var))
+                // One built for SCF listens on 0.0.0.0:9000 whatever it is told: watched too
+                // when nothing listens there now (read from /proc, not probed by binding it,
+                // which could make a server starting at the same moment fail to bind).
+                let port_9000 = Port9000::now();
+                let port = match port_9000 {
+                    Port9000::Free => ImagePort::with_alternative(
+                        addr,
+                        SocketAddr::from((Ipv4Addr::LOCALHOST, SCF_IMAGE_PORT)),
+                    ),
+                    _ => ImagePort::new(addr),
+                };
+                Ok((Platform::Image(Arc::new(port)), var, Some(port_9000)))
             }
         }
     }
@@ -885,6 +1038,63 @@ impl Drop for Function {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// Whether an image instance could listen on SCF's port 9000 when it started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Port9000 {
+    /// Nothing listened there: scfrt watches it too.
+    Free,
+    /// Another process listened there.
+    InUse,
+    /// The listening sockets could not be read from /proc.
+    Unknown,
+    /// It was free, but a process that is not the function's started listening there while
+    /// the instance started.
+    TakenWhileStarting,
+}
+
+impl Port9000 {
+    /// Port 9000 now.
+    fn now() -> Port9000 {
+        match listening_socket_inodes(SCF_IMAGE_PORT) {
+            Ok(inodes) if inodes.is_empty() => Port9000::Free,
+            Ok(_) => Port9000::InUse,
+            Err(_) => Port9000::Unknown,
+        }
+    }
+
+    /// What to tell the user when the instance did not start: why a server that listens on
+    /// 9000 itself cannot run here, and what to do.
+    fn note(self) -> Option<String> {
+        const HONOUR: &str = "a server that listens on $SCFRUNTIME_LISTEN runs either way";
+        match self {
+            Port9000::Free => None,
+            Port9000::InUse => Some(format!(
+                "Port 9000 was in use by another process when the instance started, so an \
+                 image whose server listens on 9000 itself cannot run here: stop that process \
+                 (`ss -ltnp 'sport = :9000'` names it) and invoke again; {HONOUR}."
+            )),
+            Port9000::Unknown => Some(format!(
+                "scfrt could not read /proc/net/tcp to see whether port 9000 was free, so it \
+                 did not watch port 9000; {HONOUR}."
+            )),
+            Port9000::TakenWhileStarting => Some(format!(
+                "Port 9000 was taken by another process (not the function's) while the \
+                 instance started, so an image whose server listens on 9000 itself cannot run \
+                 here: stop that process (`ss -ltnp 'sport = :9000'` names it) and invoke \
+                 again; {HONOUR}."
+            )),
+        }
+    }
+}
+
+/// Whether one of `pids` holds a socket listening on `port`.
+fn owns_listener(pids: &[i32], port: u16) -> bool {
+    let Ok(inodes) = listening_socket_inodes(port) else {
+        return false;
+    };
+    pids.iter().any(|pid| process_holds_socket(*pid, &inodes))
 }
 
 /// The 434 message: `mem` bytes used `when` (empty, or e.g. " while initialising"), over a memory

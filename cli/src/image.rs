@@ -18,7 +18,8 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -47,12 +48,25 @@ const MAX_PROBE_INTERVAL: Duration = Duration::from_millis(50);
 /// longer).
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
+/// The port SCF's image functions listen on (`0.0.0.0:9000`).
+pub const SCF_IMAGE_PORT: u16 = 9000;
+
 /// The port of one instance's HTTP server, and what the supervisor knows about it.
+///
+/// The server is told to listen on one address (`SCFRUNTIME_LISTEN`); an image built for SCF
+/// listens on port 9000 instead, which [`with_alternative`](Self::with_alternative) also
+/// accepts, once the listener there is shown to be the function's.
 ///
 /// `Send + Sync`: one thread may block in [`invoke`](Self::invoke) or
 /// [`wait_listening`](Self::wait_listening) while another calls [`abort`](Self::abort).
 pub struct ImagePort {
     addr: SocketAddr,
+    /// Another address the server may listen on instead (127.0.0.1:9000).
+    alternative: Option<SocketAddr>,
+    /// The address that answered the wait: where events go.
+    answered: OnceLock<SocketAddr>,
+    /// A listener on the alternative address was found that is not the function's.
+    alternative_taken: AtomicBool,
     /// Whether the bootstrap exited.
     aborted: Mutex<bool>,
     /// Wakes `wait_listening` and the waits for the exit when the bootstrap exits.
@@ -122,15 +136,45 @@ impl ImagePort {
     pub fn new(addr: SocketAddr) -> ImagePort {
         ImagePort {
             addr,
+            alternative: None,
+            answered: OnceLock::new(),
+            alternative_taken: AtomicBool::new(false),
             aborted: Mutex::new(false),
             cond: Condvar::new(),
             exited: watch::Sender::new(false),
         }
     }
 
-    /// The address the function's server must listen on.
+    /// The platform side of a server told to listen on `addr` that may listen on
+    /// `alternative` instead (SCF's port 9000, when it was free): see
+    /// [`wait_listening_owned`](Self::wait_listening_owned).
+    pub fn with_alternative(addr: SocketAddr, alternative: SocketAddr) -> ImagePort {
+        ImagePort {
+            alternative: Some(alternative),
+            ..ImagePort::new(addr)
+        }
+    }
+
+    /// Where events go: the address that answered the wait, else the one the server was told
+    /// to listen on.
     pub fn addr(&self) -> SocketAddr {
+        self.answered.get().copied().unwrap_or(self.addr)
+    }
+
+    /// The address the function's server was told to listen on (`SCFRUNTIME_LISTEN`).
+    pub fn listen_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The alternative address, if any.
+    pub fn alternative(&self) -> Option<SocketAddr> {
+        self.alternative
+    }
+
+    /// Whether, while waiting, the alternative address was found listening in a process that
+    /// is not the function's (so it was no longer watched).
+    pub fn alternative_taken(&self) -> bool {
+        self.alternative_taken.load(Ordering::SeqCst)
     }
 
     fn lock(&self) -> MutexGuard<'_, bool> {
@@ -166,8 +210,23 @@ impl ImagePort {
     /// Blocks until a connection to the port succeeds (`Ok`; SCF's health check is the same),
     /// `timeout` passes ([`WaitError::TimedOut`]) or the bootstrap exits
     /// ([`WaitError::Aborted`]). Between attempts it waits 1 ms, doubling up to 50 ms, woken at
-    /// once by an exit.
+    /// once by an exit. The alternative address, if any, is not watched: see
+    /// [`wait_listening_owned`](Self::wait_listening_owned).
     pub fn wait_listening(&self, timeout: Duration) -> Result<(), WaitError> {
+        self.wait_listening_owned(timeout, &|_| false)
+    }
+
+    /// [`wait_listening`](Self::wait_listening) on the address the server was told to use and
+    /// on the alternative one, whichever accepts a connection first; the alternative counts
+    /// only when `owns(port)` says the listener on that port is the function's (a listener
+    /// there that is not makes [`alternative_taken`](Self::alternative_taken) true, and the
+    /// alternative is no longer watched). Events then go to the address that answered
+    /// ([`addr`](Self::addr)).
+    pub fn wait_listening_owned(
+        &self,
+        timeout: Duration,
+        owns: &dyn Fn(u16) -> bool,
+    ) -> Result<(), WaitError> {
         let deadline = Instant::now() + timeout;
         let mut interval = Duration::from_millis(1);
         loop {
@@ -181,7 +240,18 @@ impl ImagePort {
             if std::net::TcpStream::connect_timeout(&self.addr, left.min(Duration::from_secs(1)))
                 .is_ok()
             {
+                let _ = self.answered.set(self.addr);
                 return Ok(());
+            }
+            if let Some(alt) = self.alternative.filter(|_| !self.alternative_taken())
+                && std::net::TcpStream::connect_timeout(&alt, left.min(Duration::from_secs(1)))
+                    .is_ok()
+            {
+                if owns(alt.port()) {
+                    let _ = self.answered.set(alt);
+                    return Ok(());
+                }
+                self.alternative_taken.store(true, Ordering::SeqCst);
             }
             let pause = (Instant::now() + interval).min(deadline);
             if self.wait_aborted(pause) {
@@ -226,7 +296,7 @@ impl ImagePort {
             }
         };
         let request = Post {
-            addr: self.addr,
+            addr: self.addr(),
             event: Bytes::copy_from_slice(event),
             headers,
             max_body,
@@ -241,7 +311,7 @@ impl ImagePort {
                 if self.wait_aborted(deadline) {
                     Answer::Aborted
                 } else {
-                    Answer::Closed(format!("cannot connect to {}: {e}", self.addr))
+                    Answer::Closed(format!("cannot connect to {}: {e}", self.addr()))
                 }
             }
             Err(Failure::Connection(why)) => {
@@ -265,19 +335,17 @@ impl ImagePort {
         started: Instant,
     ) -> (Result<Answer, Failure>, Instant) {
         let deadline = tokio::time::Instant::from_std(deadline);
-        let stream = match tokio::time::timeout_at(
-            deadline,
-            tokio::net::TcpStream::connect(self.addr),
-        )
-        .await
-        {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(e)) => return (Err(Failure::Connect(e)), started),
-            Err(_) => {
-                let e = io::Error::new(io::ErrorKind::TimedOut, "connection timed out");
-                return (Err(Failure::Connect(e)), started);
-            }
-        };
+        let stream =
+            match tokio::time::timeout_at(deadline, tokio::net::TcpStream::connect(self.addr()))
+                .await
+            {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => return (Err(Failure::Connect(e)), started),
+                Err(_) => {
+                    let e = io::Error::new(io::ErrorKind::TimedOut, "connection timed out");
+                    return (Err(Failure::Connect(e)), started);
+                }
+            };
         let sent_at = Instant::now();
         let mut exited = self.exited.subscribe();
         let result = tokio::select! {
@@ -382,6 +450,68 @@ impl Post<'_> {
         }
         Ok(Answer::Status { status, body })
     }
+}
+
+/// The inodes of the TCP sockets listening on `port`, on any address, IPv4 or IPv6
+/// (`/proc/net/tcp` and `/proc/net/tcp6` of scfrt's network namespace, which its functions
+/// share). A table that cannot be read counts as empty; both unreadable is an error.
+pub fn listening_socket_inodes(port: u16) -> io::Result<Vec<u64>> {
+    let mut inodes = Vec::new();
+    let mut read_any = None;
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        match std::fs::read_to_string(table) {
+            Ok(text) => {
+                read_any = Some(Ok(()));
+                inodes.extend(parse_listening(&text, port));
+            }
+            Err(e) => {
+                read_any.get_or_insert(Err(e));
+            }
+        }
+    }
+    match read_any {
+        Some(Err(e)) => Err(e),
+        _ => Ok(inodes),
+    }
+}
+
+/// The inodes of the rows of a `/proc/net/tcp{,6}` table that listen (state `0A`) on `port`.
+fn parse_listening(table: &str, port: u16) -> Vec<u64> {
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|row| {
+            // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid
+            // timeout inode ...
+            let fields: Vec<&str> = row.split_whitespace().collect();
+            let local_port = fields.get(1)?.rsplit(':').next()?;
+            let listening = *fields.get(3)? == "0A";
+            let inode = fields.get(9)?.parse::<u64>().ok()?;
+            (listening && u16::from_str_radix(local_port, 16).ok()? == port && inode != 0)
+                .then_some(inode)
+        })
+        .collect()
+}
+
+/// Whether process `pid` has one of the sockets `inodes` open (its `/proc/PID/fd` links read
+/// `socket:[INODE]`).
+pub fn process_holds_socket(pid: i32, inodes: &[u64]) -> bool {
+    if inodes.is_empty() {
+        return false;
+    }
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path()).is_ok_and(|target| {
+            target
+                .to_str()
+                .and_then(|t| t.strip_prefix("socket:["))
+                .and_then(|t| t.strip_suffix(']'))
+                .and_then(|t| t.parse::<u64>().ok())
+                .is_some_and(|inode| inodes.contains(&inode))
+        })
+    })
 }
 
 /// A hyper error as a [`Failure`]: the protocol broken (a parse error of the head, an invalid
@@ -592,6 +722,71 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let open = ImagePort::new(listener.local_addr().unwrap());
         assert_eq!(open.wait_listening(Duration::from_secs(20)), Ok(()));
+    }
+
+    #[test]
+    fn the_alternative_address_counts_only_when_the_function_owns_it() {
+        let free = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let other = TcpListener::bind("127.0.0.1:0").unwrap();
+        let alt = other.local_addr().unwrap();
+        // Listening there, but not the function's: not taken, and no longer watched.
+        let port = ImagePort::with_alternative(free, alt);
+        assert_eq!(
+            port.wait_listening_owned(Duration::from_millis(100), &|_| false),
+            Err(WaitError::TimedOut)
+        );
+        assert!(port.alternative_taken());
+        assert_eq!(port.addr(), free);
+        // The function's: events go there.
+        let port = ImagePort::with_alternative(free, alt);
+        let asked = Mutex::new(Vec::new());
+        let owns = |p: u16| {
+            asked.lock().unwrap().push(p);
+            true
+        };
+        assert_eq!(
+            port.wait_listening_owned(Duration::from_secs(20), &owns),
+            Ok(())
+        );
+        assert_eq!(port.addr(), alt);
+        assert_eq!(port.listen_addr(), free);
+        assert!(!port.alternative_taken());
+        assert_eq!(*asked.lock().unwrap(), vec![alt.port()]);
+        // The address the server was told to use wins, and needs no ownership check.
+        let told = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = ImagePort::with_alternative(told.local_addr().unwrap(), alt);
+        assert_eq!(
+            port.wait_listening_owned(Duration::from_secs(20), &|_| panic!("not asked")),
+            Ok(())
+        );
+        assert_eq!(port.addr(), told.local_addr().unwrap());
+    }
+
+    #[test]
+    fn listening_sockets_are_found_in_proc_with_their_process() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+            \x20  0: 00000000:2328 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0000000000000000 100 0 0 10 0\n\
+            \x20  1: 0100007F:2328 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 4343 1 0000000000000000 20 4 30 10 -1\n\
+            \x20  2: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4444 1 0000000000000000 100 0 0 10 0\n";
+        // Only the listening row of port 9000 (0x2328): not the connection, not port 8080.
+        assert_eq!(parse_listening(table, 9000), vec![4242]);
+        assert_eq!(parse_listening(table, 8080), vec![4444]);
+        assert!(parse_listening(table, 9001).is_empty());
+
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let inodes = listening_socket_inodes(port).unwrap();
+        assert_eq!(inodes.len(), 1, "{inodes:?}");
+        let me = std::process::id() as i32;
+        assert!(process_holds_socket(me, &inodes));
+        // The init process has no socket of ours.
+        assert!(!process_holds_socket(1, &inodes));
+        drop(listener);
+        assert_eq!(listening_socket_inodes(port).unwrap(), Vec::<u64>::new());
+        assert!(!process_holds_socket(me, &inodes));
     }
 
     /// The body of an answer of `n` one-byte chunks.

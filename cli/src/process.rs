@@ -145,6 +145,17 @@ pub(crate) struct Tree {
     pub(crate) leader: i32,
 }
 
+impl Tree {
+    /// The pids of the instance's live processes: the bootstrap and its descendants (not the
+    /// supervisor).
+    pub(crate) fn pids(self) -> Vec<i32> {
+        tree_members(self.supervisor)
+            .into_iter()
+            .map(|m| m.pid)
+            .collect()
+    }
+}
+
 /// A running bootstrap together with its platform side.
 pub(crate) struct Instance {
     pub(crate) platform: Arc<Platform>,

@@ -819,13 +819,11 @@ fn environment(env: &Value) -> Result<Vec<(String, String)>, ApiError> {
         if !valid {
             return Err(bad(&format!("`{k}` is not a valid variable name")));
         }
-        if ["SCF_", "QCLOUD_", "TENCENTCLOUD_"]
-            .iter()
-            .any(|p| k.starts_with(p))
-        {
+        // The same rule and words as `scfrt invoke --env` (emulator.rs).
+        if let Some(message) = crate::emulator::reserved_env_error(k) {
             return Err(ApiError::new(
                 "InvalidParameterValue.EnvironmentSystemProtect",
-                format!("`{k}`: names starting with SCF_, QCLOUD_ or TENCENTCLOUD_ are reserved."),
+                message,
             ));
         }
         total += k.len() + v.len();

@@ -189,7 +189,8 @@ respond "$(env | sort; echo "cwd=$(pwd)"; echo "rid=$(header request_id) mem=$(h
         "SCF_NAMESPACE=default".to_owned(),
         "TENCENTCLOUD_REGION=ap-guangzhou".to_owned(),
         "TENCENTCLOUD_RUNENV=SCF".to_owned(),
-        format!("USER_CODE_ROOT={}", code_dir.display()),
+        // SCF's value has a trailing slash (/var/user/).
+        format!("USER_CODE_ROOT={}/", code_dir.display()),
         format!("cwd={}", code_dir.display()),
         "STAGE=dev".to_owned(),
         "GREETING=a b=c".to_owned(),
