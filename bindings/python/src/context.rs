@@ -42,7 +42,14 @@ impl Context {
 /// `SCFRUNTIME_` variables (`SCFRUNTIME_MODE`, `SCFRUNTIME_LISTEN`...) configure this runtime,
 /// not the function, so they are left out too.
 fn is_platform_variable(name: &str) -> bool {
-    const PREFIXES: [&str; 6] = ["SCF_", "_SCF_", "QCLOUD_", "TENCENTCLOUD_", "LC_", "SCFRUNTIME_"];
+    const PREFIXES: [&str; 6] = [
+        "SCF_",
+        "_SCF_",
+        "QCLOUD_",
+        "TENCENTCLOUD_",
+        "LC_",
+        "SCFRUNTIME_",
+    ];
     const NAMES: [&str; 26] = [
         "_HANDLER",
         "USER_CODE_ROOT",

@@ -148,7 +148,9 @@ fn encode_value<'py>(py: Python<'py>, value: &Bound<'py, PyAny>) -> PyResult<Bod
         .import(intern!(py, "sys"))?
         .getattr(intern!(py, "modules"))?
         .get_item(intern!(py, "decimal"))
-        && value.get_type().is(&decimal.getattr(intern!(py, "Decimal"))?)
+        && value
+            .get_type()
+            .is(&decimal.getattr(intern!(py, "Decimal"))?)
     {
         decimal_str = value.str()?.into_any();
         value = &decimal_str;
@@ -242,7 +244,10 @@ fn traceback_lines(py: Python<'_>, err: &PyErr) -> PyResult<Vec<String>> {
     for chunk in chunks.try_iter()? {
         let chunk = chunk?;
         let text = chunk.cast::<PyString>()?.to_string_lossy();
-        lines.extend(text.split_inclusive('\n').map(|l| l.trim_end_matches('\n').to_owned()));
+        lines.extend(
+            text.split_inclusive('\n')
+                .map(|l| l.trim_end_matches('\n').to_owned()),
+        );
     }
     Ok(lines)
 }

@@ -195,7 +195,10 @@ fn check_python_error(ev: &Event, v: &serde_json::Value) -> Result<(), String> {
         && trace.starts_with("Traceback (most recent call last):\n")
         && trace.ends_with(&last);
     if !shape {
-        return Err(format!("event {}: not the built-in runtime's error: {v}", ev.id));
+        return Err(format!(
+            "event {}: not the built-in runtime's error: {v}",
+            ev.id
+        ));
     }
     Ok(())
 }
