@@ -453,12 +453,13 @@ impl Post<'_> {
 }
 
 /// The inodes of the TCP sockets listening on `port`, on any address, IPv4 or IPv6
-/// (`/proc/net/tcp` and `/proc/net/tcp6` of scfrt's network namespace, which its functions
-/// share). A table that cannot be read counts as empty; both unreadable is an error.
+/// (`tcp` and `tcp6` of the calling thread's network namespace, which the functions it starts
+/// share; `/proc/thread-self/net`, since a thread may have a namespace of its own). A table
+/// that cannot be read counts as empty; both unreadable is an error.
 pub fn listening_socket_inodes(port: u16) -> io::Result<Vec<u64>> {
     let mut inodes = Vec::new();
     let mut read_any = None;
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+    for table in ["/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6"] {
         match std::fs::read_to_string(table) {
             Ok(text) => {
                 read_any = Some(Ok(()));

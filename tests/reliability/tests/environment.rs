@@ -638,8 +638,29 @@ fn invoke_image(pkg: &Path, extra: &[&str]) -> (Finished, Value) {
     (run, result)
 }
 
+/// Moves the calling thread (and so the processes it starts) into a network namespace of its
+/// own with only a loopback interface, up: a function listening on `0.0.0.0:9000` there, as
+/// SCF requires, is reachable from nowhere else, and nothing else on the machine holds 9000.
+fn own_network_namespace() {
+    // SAFETY: unshare(2) with CLONE_NEWNET changes only this thread's network namespace.
+    let r = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+    assert_eq!(
+        r,
+        0,
+        "unshare(CLONE_NEWNET) failed ({}): these cases run their 0.0.0.0:9000 server in a \
+         network namespace of their own (root, or a user namespace, is needed)",
+        std::io::Error::last_os_error()
+    );
+    let up = std::process::Command::new("ip")
+        .args(["link", "set", "lo", "up"])
+        .status()
+        .expect("run `ip` (iproute2) to bring the namespace's loopback up");
+    assert!(up.success(), "ip link set lo up: {up}");
+}
+
 #[test]
 fn image_functions_that_listen_on_9000_themselves() {
+    own_network_namespace();
     let held = port_9000_listeners();
     assert!(
         held.is_empty(),
