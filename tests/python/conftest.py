@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -156,6 +157,20 @@ def source_frame(path: Path, line: str, function: str) -> str:
     lines = [ln.strip() for ln in path.read_text().splitlines()]
     assert lines.count(line) == 1, (path, line)
     return f'  File "{path}", line {lines.index(line) + 1}, in {function}\n    {line}'
+
+
+def json_dumps_trace(value) -> str:
+    """The stackTrace SCF reports for a result json.dumps cannot encode: the traceback of
+    `json.dumps(value, ensure_ascii=False)` from json.dumps's own frame down (the frame calling
+    it is not part of it), as `traceback.format_exception` writes it, without the final newline.
+    Computed with this interpreter: the stdlib's lines must be the bootstraps' Python's."""
+    try:
+        json.dumps(value, ensure_ascii=False)
+    except TypeError as e:
+        assert e.__traceback__ is not None
+        e.__traceback__ = e.__traceback__.tb_next
+        return "".join(traceback.format_exception(e)).rstrip("\n")
+    raise AssertionError(f"json.dumps encoded {value!r}")
 
 
 def log_body(res: dict) -> str:

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 import os
-import traceback
 from pathlib import Path
 
 import pytest
 
-from conftest import log_body, source_frame, user_error
+from conftest import json_dumps_trace, log_body, source_frame, user_error
 
 # The keys of SCF's built-in runtime's context, in its order (docs/python.md, "context keys").
 CONTEXT_KEYS = [
@@ -27,20 +26,6 @@ CONTEXT_KEYS = [
     "tencentcloud_appid",
     "tencentcloud_uin",
 ]
-
-
-def json_dumps_trace(value) -> str:
-    """The stackTrace SCF reports for a result json.dumps cannot encode: the traceback of
-    `json.dumps(value, ensure_ascii=False)` from its own frame down (this test's frame, the
-    caller, is not part of it), as `traceback.format_exception` writes it, without the final
-    newline."""
-    try:
-        json.dumps(value, ensure_ascii=False)
-    except TypeError as e:
-        assert e.__traceback__ is not None
-        e.__traceback__ = e.__traceback__.tb_next
-        return "".join(traceback.format_exception(e)).rstrip("\n")
-    raise AssertionError(f"json.dumps encoded {value!r}")
 
 
 def check_environment(view: dict, user: dict[str, str]) -> None:
