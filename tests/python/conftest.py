@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -64,13 +65,14 @@ def bootstrap_bin() -> Path:
     return _cargo_binary("SCF_PYTHON_BOOTSTRAP", "scf-bootstrap-python", "scf-python-bootstrap")
 
 
-def make_package(dest: Path, route: str, bootstrap_bin: Path | None) -> Path:
-    """A function package: the test handlers plus a `bootstrap` for `route`.
+def make_package(dest: Path, route: str, bootstrap_bin: Path | None, source: Path = HANDLERS) -> Path:
+    """A function package: the handlers of `source` (the test handlers by default) plus a
+    `bootstrap` for `route`.
 
     wheel: a shell script running `python -m scfruntime "$_HANDLER"` with this interpreter (the
     venv with the extension installed); embedded: a copy of the embedded-Python bootstrap.
     """
-    shutil.copytree(HANDLERS, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(source, dest, ignore=shutil.ignore_patterns("__pycache__"))
     boot = dest / "bootstrap"
     if route == "wheel":
         boot.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m scfruntime "$_HANDLER"\n')
@@ -125,6 +127,62 @@ def invoke(scfrt_bin: Path):
         return Invoked(proc.returncode, results, proc.stderr.decode(errors="replace"))
 
     return run
+
+
+# SCF's error body for an exception in user code (docs/python.md, "Handler error: the result"):
+# these keys in this order, compact JSON.
+ERROR_KEYS = ["errorCode", "errorMessage", "requestId", "stackTrace", "statusCode"]
+
+
+def user_error(body: str | bytes, request_id: str) -> str:
+    """Check that `body` is SCF's user-code error for `request_id`, byte for byte (key order,
+    compact separators, UTF-8 as is, errorCode -1, statusCode 430, the fixed message); return its
+    stackTrace, which is `traceback.format_exception`'s text without the final newline."""
+    text = body.decode() if isinstance(body, bytes) else body
+    err = json.loads(text)
+    assert list(err) == ERROR_KEYS, text
+    assert err["errorCode"] == -1 and err["statusCode"] == 430, text
+    assert err["errorMessage"] == "user code exception caught", text
+    assert err["requestId"] == request_id, text
+    trace = err["stackTrace"]
+    assert isinstance(trace, str) and not trace.endswith("\n"), text
+    assert text == json.dumps(err, ensure_ascii=False, separators=(",", ":")), text
+    return trace
+
+
+def source_frame(path: Path, line: str, function: str) -> str:
+    """The two lines a traceback prints for the statement `line` (unique in `path`, stripped) in
+    `function`: `  File "<path>", line N, in <function>` and the statement itself. Statements
+    given here fill their line, so Python prints no `^^^` markers under them."""
+    lines = [ln.strip() for ln in path.read_text().splitlines()]
+    assert lines.count(line) == 1, (path, line)
+    return f'  File "{path}", line {lines.index(line) + 1}, in {function}\n    {line}'
+
+
+def json_dumps_trace(value) -> str:
+    """The stackTrace SCF reports for a result json.dumps cannot encode: the traceback of
+    `json.dumps(value, ensure_ascii=False)` from json.dumps's own frame down (the frame calling
+    it is not part of it), as `traceback.format_exception` writes it, without the final newline.
+    Computed with this interpreter: the stdlib's lines must be the bootstraps' Python's."""
+    try:
+        json.dumps(value, ensure_ascii=False)
+    except TypeError as e:
+        assert e.__traceback__ is not None
+        e.__traceback__ = e.__traceback__.tb_next
+        return "".join(traceback.format_exception(e)).rstrip("\n")
+    raise AssertionError(f"json.dumps encoded {value!r}")
+
+
+def log_body(res: dict) -> str:
+    """What the function wrote during the invocation `res`: the Log between its `START` and
+    `END` lines, asserting both are there (so that text is inside its own invocation)."""
+    rid, log = res["FunctionRequestId"], res["Log"]
+    start, end = f"START RequestId: {rid}\n", f"END RequestId: {rid}\n"
+    assert log.startswith(start), log
+    assert log.count(end) == 1, log
+    body = log[len(start) : log.index(end)]
+    assert body == "" or body.endswith("\n"), log
+    return body
 
 
 @dataclass

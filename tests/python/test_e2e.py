@@ -5,22 +5,39 @@ identical."""
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
-CONTEXT_KEYS = {
-    "request_id",
+from conftest import json_dumps_trace, log_body, source_frame, user_error
+
+# The keys of SCF's built-in runtime's context, in its order (docs/python.md, "context keys").
+CONTEXT_KEYS = [
     "memory_limit_in_mb",
     "time_limit_in_ms",
-    "function_name",
+    "request_id",
+    "environment",
+    "environ",
     "function_version",
+    "function_name",
     "namespace",
     "tencentcloud_region",
     "tencentcloud_appid",
     "tencentcloud_uin",
-    "environment",
-    "environ",
-}
+]
+
+
+def check_environment(view: dict, user: dict[str, str]) -> None:
+    """context["environment"] is compact JSON of SCF_NAMESPACE first, then exactly the `user`
+    variables (ASCII-escaped), and context["environ"] the same pairs, in the same order, as
+    `K=V;K=V`. The user variables' order is the process environment's, which differs by route
+    (a /bin/sh bootstrap re-orders its environment), so it is not fixed here."""
+    pairs = json.loads(view["environment"], object_pairs_hook=list)
+    assert pairs[0] == ("SCF_NAMESPACE", "default"), pairs
+    assert dict(pairs[1:]) == user and len(pairs) == len(user) + 1, pairs
+    assert view["environment"] == json.dumps(dict(pairs), separators=(",", ":"))
+    assert view["environ"] == ";".join(f"{k}={v}" for k, v in pairs)
 
 
 def test_echo_json_values_in_one_warm_process(invoke, package):
@@ -30,19 +47,18 @@ def test_echo_json_values_in_one_warm_process(invoke, package):
     assert len(out.results) == len(events)
     for ev, res in zip(events, out.results):
         assert res["InvokeResult"] == 0
-        value = json.loads(ev)
-        # A str return value is sent as is; anything else as json.dumps(ret, ensure_ascii=False):
-        # UTF-8 unescaped, the built-in runtime's separators.
-        expected = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        assert res["RetMsg"] == expected
-    assert "你好 мир" in out.results[3]["RetMsg"]
+        # Every return value, a str included, as json.dumps(ret, ensure_ascii=False): UTF-8
+        # unescaped, the built-in runtime's separators.
+        assert res["RetMsg"] == json.dumps(json.loads(ev), ensure_ascii=False)
+    assert out.results[2]["RetMsg"] == '"just a string"'
+    assert out.results[3]["RetMsg"] == '{"u": "你好 мир"}'
 
 
-def test_str_and_bytes_are_sent_as_is(invoke, package):
+def test_str_is_json_quoted_and_bytes_are_sent_as_is(invoke, package):
     s = invoke(package, "index.returns_str", "{}")
     b = invoke(package, "index.returns_utf8_bytes", "{}")
     u = invoke(package, "index.unicode", '{"k": "é"}')
-    assert s.results[0]["RetMsg"] == "plain text, not JSON: 你好"
+    assert s.results[0]["RetMsg"] == '"plain text, not JSON: 你好"'
     assert b.results[0]["RetMsg"] == "bytes: 你好"
     assert u.results[0]["RetMsg"] == '{"text": "你好, мир", "event": {"k": "é"}}'
 
@@ -56,7 +72,8 @@ def test_context_keys_and_values(invoke, package):
     )
     assert out.returncode == 0, out.stderr
     view = out.ret()
-    assert set(view["_json"]) == CONTEXT_KEYS
+    assert list(view["_json"]) == CONTEXT_KEYS
+    assert list(view)[: len(CONTEXT_KEYS)] == CONTEXT_KEYS
     assert view["_is_dict"] is True
     assert view["request_id"] == out.results[0]["FunctionRequestId"]
     assert view["memory_limit_in_mb"] == 256
@@ -66,8 +83,8 @@ def test_context_keys_and_values(invoke, package):
     assert view["function_version"] == "$LATEST"
     assert view["namespace"] == "default"
     assert view["tencentcloud_region"] and view["tencentcloud_appid"] and view["tencentcloud_uin"]
-    assert json.loads(view["environment"]) == {"GREETING": "hi", "DB_HOST": "db.local"}
-    assert sorted(view["environ"].split(";")) == ["DB_HOST=db.local", "GREETING=hi"]
+    check_environment(view, {"GREETING": "hi", "DB_HOST": "db.local"})
+    assert {k: view[k] for k in CONTEXT_KEYS} == view["_json"]
 
 
 def test_remaining_time_decreases(invoke, package):
@@ -78,41 +95,68 @@ def test_remaining_time_decreases(invoke, package):
     assert r["first"] - r["second"] >= 40  # the handler slept 50 ms between the two reads
 
 
-def test_exception_becomes_error_json_and_the_loop_goes_on(invoke, package):
+def index_fail_trace(package: Path) -> str:
+    """The stackTrace of index.fail in `package`: the chained KeyError, then the AppError raised
+    from it, each with the frames it went through and no runtime frame."""
+    index = Path(os.path.realpath(package)) / "index.py"
+    return "\n".join(
+        [
+            "Traceback (most recent call last):",
+            source_frame(index, "_inner()", "fail"),
+            source_frame(index, 'raise KeyError("missing-key")', "_inner"),
+            "KeyError: 'missing-key'",
+            "",
+            "The above exception was the direct cause of the following exception:",
+            "",
+            "Traceback (most recent call last):",
+            source_frame(index, 'raise AppError("handler failed: 失败") from e', "fail"),
+            "index.AppError: handler failed: 失败",
+        ]
+    )
+
+
+def test_exception_becomes_scf_error_json_and_the_loop_goes_on(invoke, package):
     out = invoke(package, "index.fail", "{}")
     assert out.returncode == 1
     res = out.results[0]
-    assert res["InvokeResult"] != 0 and res["RetMsg"] == ""
-    err = out.err()
-    assert list(err) == ["errorType", "errorMessage", "stackTrace", "requestId"]
-    assert err["errorType"] == "index.AppError"
-    assert err["errorMessage"] == "handler failed: 失败"
-    assert err["requestId"] == res["FunctionRequestId"]
-    trace = err["stackTrace"]
-    assert trace[0] == "Traceback (most recent call last):"
-    assert "KeyError: 'missing-key'" in trace  # the chained cause
-    assert any("direct cause" in line for line in trace)
-    assert trace[-1] == "index.AppError: handler failed: 失败"
-    assert any('in _inner' in line for line in trace)
-    # The frames the exception itself was raised through, not only its cause's.
-    assert any(line.strip().startswith('File "') and line.endswith(", in fail") for line in trace), trace
+    assert res["InvokeResult"] == 430 and res["RetMsg"] == ""
+    trace = user_error(res["ErrMsg"], res["FunctionRequestId"])
+    assert trace.startswith("Traceback (most recent call last):\n")
+    assert "\nKeyError: 'missing-key'\n" in trace  # the chained cause
+    assert "\nThe above exception was the direct cause of the following exception:\n" in trace
+    assert trace.endswith("\nindex.AppError: handler failed: 失败")
+    assert trace == index_fail_trace(package)
+    # The traceback is in the log too: the handler printed nothing before it.
+    assert log_body(res) == trace + "\n"
 
     warm = invoke(package, "index.maybe_fail", '{"fail": true}', '{"n": 1}')
-    assert [r["InvokeResult"] == 0 for r in warm.results] == [False, True]
-    assert warm.err(0)["errorType"] == "ValueError"
+    assert [r["InvokeResult"] for r in warm.results] == [430, 0]
+    trace = user_error(warm.results[0]["ErrMsg"], warm.results[0]["FunctionRequestId"])
+    index = Path(os.path.realpath(package)) / "index.py"
+    assert trace == "\n".join(
+        [
+            "Traceback (most recent call last):",
+            source_frame(index, 'raise ValueError("asked to fail")', "maybe_fail"),
+            "ValueError: asked to fail",
+        ]
+    )
     assert warm.ret(1) == {"ok": {"n": 1}}
 
 
 @pytest.mark.parametrize(
-    "handler, type_name", [("index.unserialisable", "set"), ("index.returns_object", "object")]
+    "handler, value", [("index.unserialisable", {"s": {1, 2}}), ("index.returns_object", object())]
 )
-def test_unserialisable_return_value_names_its_type(invoke, package, handler, type_name):
+def test_unserialisable_return_value_is_json_dumps_type_error(invoke, package, handler, value):
     out = invoke(package, handler, "{}")
-    err = out.err()
-    assert out.results[0]["InvokeResult"] != 0
-    assert err["errorType"] == "TypeError"
-    assert f"Object of type {type_name} is not JSON serializable" in err["errorMessage"]
-    assert "cannot be serialised to JSON" in err["errorMessage"]
+    res = out.results[0]
+    assert res["InvokeResult"] == 430 and res["RetMsg"] == ""
+    trace = user_error(res["ErrMsg"], res["FunctionRequestId"])
+    type_name = type(value["s"] if isinstance(value, dict) else value).__name__
+    assert trace.startswith("Traceback (most recent call last):\n")
+    assert trace.endswith(f"\nTypeError: Object of type {type_name} is not JSON serializable")
+    # json.dumps's own traceback, as the built-in runtime's json.dumps call raises it.
+    assert trace == json_dumps_trace(value)
+    assert log_body(res) == trace + "\n"
 
 
 def test_six_megabyte_event(invoke, package, tmp_path):
@@ -124,16 +168,15 @@ def test_six_megabyte_event(invoke, package, tmp_path):
     assert out.ret() == {"len": len(json.dumps(event)), "keys": 1}
 
 
-def test_print_and_logging_carry_the_request_id(invoke, package):
+def test_print_and_logging_appear_bare_inside_the_invocation(invoke, package):
     out = invoke(package, "index.talk", "{}", "{}")
     assert out.returncode == 0, out.stderr
     for res in out.results:
-        rid, log = res["FunctionRequestId"], res["Log"]
-        assert f"{rid}\thello from print\n" in log
-        assert f"{rid}\ttwo\n{rid}\tlines\n" in log
-        assert f"{rid}\tINFO hello from logging\n" in log
-        # Flushed before the post: the output is inside this invocation's START..END frame.
-        assert log.index(f"{rid}\thello from print") < log.index(f"END RequestId: {rid}")
+        # As written, no request-id prefix, in order, flushed before the post (so inside this
+        # invocation's START..END frame). index.py's logging.basicConfig(format="%(levelname)s
+        # %(message)s") does nothing: the root logger already has SCF's bare handler.
+        assert log_body(res) == "hello from print\ntwo\nlines\nhello from logging\n"
+        assert res["RetMsg"] == '"ok"'
 
 
 @pytest.mark.parametrize("spec", ["index.main_handler", "sub/mod.handler", "sub.mod.handler"])
@@ -181,9 +224,9 @@ def test_example_python_echo(invoke, route, tmp_path, request):
     out = invoke(pkg, "index.main_handler", '{"hello": "world"}', args=args)
     assert out.returncode == 0, out.stderr
     rid = out.results[0]["FunctionRequestId"]
-    assert out.ret() == {"echo": {"hello": "world"}, "request_id": rid}
-    assert f"{rid}\tevent: {{'hello': 'world'}}\n" in out.results[0]["Log"]
-    assert f"{rid}\techo for {rid}\n" in out.results[0]["Log"]
+    assert out.results[0]["RetMsg"] == f'{{"echo": {{"hello": "world"}}, "request_id": "{rid}"}}'
+    # logger.warning, then print, both bare.
+    assert log_body(out.results[0]) == f"echo for {rid}\nevent: {{'hello': 'world'}}\n"
 
 
 LAYERS_HANDLER = """
@@ -246,7 +289,7 @@ def test_an_empty_layer_path_adds_no_directory(invoke, package, tmp_path):
     (layer / "only_in_layer.py").write_text("WHERE = 'layer'\n")
     (package / "needs_layer.py").write_text("import only_in_layer\n\ndef main_handler(event, context):\n    return only_in_layer.WHERE\n")
     found = invoke(package, "needs_layer.main_handler", "{}", args=("--env", f"SCFRUNTIME_PYTHON_LAYER_PATH={layer}"))
-    assert found.results[0]["RetMsg"] == "layer", found.results[0]
+    assert found.results[0]["RetMsg"] == '"layer"', found.results[0]
     off = invoke(package, "needs_layer.main_handler", "{}", args=("--env", "SCFRUNTIME_PYTHON_LAYER_PATH="))
     assert off.results[0]["InvokeResult"] != 0, off.results[0]
     assert "No module named 'only_in_layer'" in off.results[0]["Log"], off.results[0]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import scfruntime
-from conftest import PROCESS_TIMEOUT, make_package
+from conftest import PROCESS_TIMEOUT, make_package, user_error
 
 RESPONSE = "/runtime/invocation/response"
 ERROR = "/runtime/invocation/error"
@@ -56,24 +56,33 @@ def test_run_in_process_event_kinds_and_exact_bytes(in_process_env):
     assert api.ready.is_set()
 
 
-def test_run_in_process_error_body_and_streams_restored(in_process_env):
+def test_run_in_process_error_body_and_streams_restored(in_process_env, capfd):
     api = in_process_env
     stdout_before = sys.stdout
 
     def handler(event, context):
+        print("before the failure")
         raise RuntimeError(f"boom {context['request_id']}")
 
     rid = api.push(b"{}")
     scfruntime.run(handler, max_invocations=1)
     post = api.next_post()
     assert post.path == ERROR
-    err = json.loads(post.body)
-    assert err["errorType"] == "RuntimeError"
-    assert err["errorMessage"] == f"boom {rid}"
-    assert err["requestId"] == rid
-    assert err["stackTrace"][-1] == f"RuntimeError: boom {rid}"
-    assert err["stackTrace"][0] == "Traceback (most recent call last):"
-    assert any(line.strip().endswith(", in handler") for line in err["stackTrace"]), err
+    trace = user_error(post.body, rid)
+    # SCF's error body: the handler's frame only (run, its caller, adds none), the last line
+    # the exception.
+    assert trace == "\n".join(
+        [
+            "Traceback (most recent call last):",
+            f'  File "{__file__}", line {handler.__code__.co_firstlineno + 2}, in handler',
+            "    raise RuntimeError(f\"boom {context['request_id']}\")",
+            f"RuntimeError: boom {rid}",
+        ]
+    )
+    # The traceback also went to stderr, for the log; what the handler printed to stdout.
+    out, err = capfd.readouterr()
+    assert out == "before the failure\n"
+    assert err == trace + "\n"
     assert sys.stdout is stdout_before
 
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 HANDLERS = '''
 import os
 import sys
@@ -71,5 +69,5 @@ def test_closing_stdout_and_stderr_keeps_the_instance_serving(invoke, package):
 def test_printing_100_mb_is_capped_in_the_log(invoke, package):
     r = invoke(_pkg(package), "rel.flood", '{"i":0}', args=("--timeout", "120"))
     assert r.returncode == 0, r.stderr[-2000:]
-    assert r.results[0]["RetMsg"] == "flooded"  # a str is sent as is
+    assert r.results[0]["RetMsg"] == '"flooded"'  # a str is json.dumps'd
     assert len(r.results[0]["Log"]) <= 4096
