@@ -347,6 +347,9 @@ impl std::fmt::Debug for Function {
     }
 }
 
+/// The instance exited without fetching the event ([`Function::run`]).
+struct Undelivered;
+
 /// How an invocation ended, before it becomes an [`InvokeResult`].
 struct Ending {
     status: u16,
@@ -606,13 +609,37 @@ impl Function {
             // It exited between invocations: a warm instance no more.
             self.shutdown();
         }
+        // A warm instance that exits before it fetches the event (a bootstrap that ends after
+        // answering its last event, as Python's SystemExit does) never had it: the platform
+        // gives the event to a new instance, and so does this, once.
+        let warm = self.instance.is_some();
+        match self.run_once(event, request_id, started, init_duration) {
+            Err(Undelivered) if warm => {
+                self.kill_instance();
+                self.run_once(event, request_id, started, init_duration)
+                    .unwrap_or_else(|Undelivered| self.exited_while_running(started.elapsed(), 0))
+            }
+            Err(Undelivered) => self.exited_while_running(started.elapsed(), 0),
+            Ok(ending) => ending,
+        }
+    }
+
+    /// [`run`](Self::run) on the warm instance or a new one; `Err` when the instance exited
+    /// without fetching the event.
+    fn run_once(
+        &mut self,
+        event: &[u8],
+        request_id: &str,
+        started: Instant,
+        init_duration: &mut Option<Duration>,
+    ) -> Result<Ending, Undelivered> {
         if self.instance.is_none() {
             let init_started = Instant::now();
             match self.cold_start() {
                 Ok(()) => *init_duration = Some(init_started.elapsed()),
                 Err(ending) => {
                     *init_duration = Some(init_started.elapsed());
-                    return ending;
+                    return Ok(ending);
                 }
             }
         }
@@ -623,7 +650,7 @@ impl Function {
             Platform::RuntimeApi(api) => Arc::clone(api),
             Platform::Image(port) => {
                 let port = Arc::clone(port);
-                return self.deliver_to_image(&port, event, request_id);
+                return Ok(self.deliver_to_image(&port, event, request_id));
             }
         };
         let opts = InvokeOptions {
@@ -642,11 +669,11 @@ impl Function {
         let report = match report {
             Ok(r) => r,
             Err(InvokeError::EventTooLarge { limit, .. }) => {
-                return platform_failure(
+                return Ok(platform_failure(
                     STATUS_REQUEST_TOO_LARGE,
                     size_message("request", limit),
                     Duration::ZERO,
-                );
+                ));
             }
             Err(InvokeError::Busy) => unreachable!("&mut self allows one invocation at a time"),
         };
@@ -658,9 +685,12 @@ impl Function {
             report.finished_at.saturating_duration_since(started)
         };
         if let Some(used) = peak.over_limit {
-            return self.memory_limit_reached(duration, mem, used);
+            return Ok(self.memory_limit_reached(duration, mem, used));
         }
-        match report.outcome {
+        if matches!(report.outcome, Outcome::Aborted) && report.delivered_at.is_none() {
+            return Err(Undelivered);
+        }
+        Ok(match report.outcome {
             Outcome::Response(body) => {
                 inst.flush_logs();
                 Ending::result(body, duration, mem)
@@ -674,7 +704,7 @@ impl Function {
                 self.kill_and_fail(STATUS_TIMEOUT, self.timeout_message(), duration, mem)
             }
             Outcome::Aborted => self.exited_while_running(duration, mem),
-        }
+        })
     }
 
     /// Posts the event to the warm image instance's server and turns its answer into an

@@ -126,8 +126,16 @@ def test_every_context_header_reaches_the_handler(invoke, package):
         check_environment(view, {"GREETING": "hi", "DB_HOST": "db.local"})
         # The credentials and the trigger (X-Scf-Secret-Id, -Secret-Key, -Session-Token,
         # -Trigger-Src) have no context key: the handler finds them in os.environ, where a code
-        # package has them. The image's process started without any of them.
-        assert view["_env_at_import"] == dict.fromkeys(HEADER_OF_VARIABLE)
+        # package has them. The image's process started with SCF's reduced set for images
+        # (docs/environment.md): the identity, but no namespace, credentials or trigger.
+        assert view["_env_at_import"] == {
+            **dict.fromkeys(HEADER_OF_VARIABLE),
+            "SCF_FUNCTIONNAME": "ctx-fn",
+            "SCF_FUNCTIONVERSION": "$LATEST",
+            "TENCENTCLOUD_REGION": want_api["tencentcloud_region"],
+            "TENCENTCLOUD_APPID": want_api["tencentcloud_appid"],
+            "TENCENTCLOUD_UIN": want_api["tencentcloud_uin"],
+        }
         assert view["_env"] == want_api["_env"]
         assert all(view["_env"].values()), view["_env"]
         assert view["_env"]["TRIGGER_SRC"] == "timer"

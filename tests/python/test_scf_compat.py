@@ -24,7 +24,7 @@ Cases (module.function), and the docs/python.md rows they cover:
   8. returns.none / no_return: `null` - Result encoding
   9. errors_demo.main_handler / chained / during_handling: SCF's error body, the traceback in
      the log after the handler's output (the order checked on one pipe, against the fake
-     runtime API: xfail, a binding bug) - Handler error: the result, chained exceptions, the log
+     runtime API) - Handler error: the result, chained exceptions, the log
  10. env_demo.main_handler: SCF_NAMESPACE, a user variable, TENCENTCLOUD_REGION - Environment
  11. apigw_demo.main_handler: API gateway event in, integration response out - `event`; Result
      encoding
@@ -34,10 +34,7 @@ Cases (module.function), and the docs/python.md rows they cover:
  14. warm_demo.main_handler: a print at import is in the first invocation's log only; globals
      survive to the next invocation of the warm instance - Module loading; Reload
  15. timeout_demo.main_handler: what a handler printed before it timed out is in the log
-     (xfail: a binding bug) - `print`, stdout, stderr; Timeouts
-
-The xfail tests are strict: once the binding is fixed they pass, and pytest then asks for their
-marker to go.
+     - `print`, stdout, stderr; Timeouts
 """
 
 from __future__ import annotations
@@ -258,11 +255,6 @@ def test_exception_is_scfs_error_body_and_is_logged(invoke, compat):
     assert log_body(res) in (printed + traceback, traceback + printed)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="binding bug: fail_user (bindings/python/src/serve.rs) writes the traceback to stderr "
-    "before it flushes sys.stdout, so the traceback precedes what the handler printed",
-)
 def test_traceback_follows_the_handlers_output(fake_api, route, tmp_path, request):
     """The bootstrap's stdout and stderr on one pipe, against the fake runtime API: the order
     in which the two streams reach the log."""
@@ -337,11 +329,6 @@ def test_exception_while_handling_another_keeps_the_context(invoke, compat):
     assert log_body(res) == trace + "\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="binding bug: sys.stdout is block-buffered and flushed only once the handler returns, "
-    "so what a handler printed before it was killed at its timeout never reaches the log",
-)
 def test_output_before_a_timeout_is_in_the_log(invoke, compat):
     out = invoke(compat, "timeout_demo.main_handler", '{"seconds": 30}', args=("--timeout", "1"))
     assert out.returncode == 1, out.stderr

@@ -58,6 +58,7 @@ pub fn serve(
     // released (stopping the server may wait for answers still being written).
     let _shutdown = source.shutdown_guard();
     let signals = StopSignals::install(py)?;
+    let line_buffered = LineBuffered::stdout(py);
     let mut env = EnvMirror::new();
     let result = serve_loop(py, handler, &template, &source, &mut env, max_invocations);
     py.detach(|| source.shutdown());
@@ -67,8 +68,52 @@ pub fn serve(
         eprintln!("scfruntime: cannot restore os.environ: {e}");
     }
     flush_python(py);
+    line_buffered.restore(py);
     signals.restore(py);
     result
+}
+
+/// `sys.stdout` made line-buffered for the life of `run`, as SCF's built-in runtime writes each
+/// print to the log when it happens (docs/python.md, "print, stdout, stderr"): on a pipe Python
+/// would buffer 8 KB, and a handler killed at its timeout would lose what it printed.
+struct LineBuffered {
+    /// The stream changed, to change back.
+    stream: Option<Py<PyAny>>,
+}
+
+impl LineBuffered {
+    fn stdout(py: Python<'_>) -> LineBuffered {
+        let stream = py
+            .import(intern!(py, "sys"))
+            .and_then(|sys| sys.getattr(intern!(py, "stdout")))
+            .ok()
+            .filter(|s| {
+                // A text stream that is not line-buffered yet and can be reconfigured.
+                s.getattr(intern!(py, "line_buffering"))
+                    .and_then(|b| b.extract::<bool>())
+                    .is_ok_and(|on| !on)
+            })
+            .filter(|s| {
+                let kwargs = pyo3::types::PyDict::new(py);
+                kwargs.set_item("line_buffering", true).is_ok()
+                    && s.call_method(intern!(py, "reconfigure"), (), Some(&kwargs))
+                        .is_ok()
+            });
+        LineBuffered {
+            stream: stream.map(Bound::unbind),
+        }
+    }
+
+    fn restore(self, py: Python<'_>) {
+        if let Some(stream) = self.stream {
+            let kwargs = pyo3::types::PyDict::new(py);
+            if kwargs.set_item("line_buffering", false).is_ok() {
+                let _ = stream
+                    .bind(py)
+                    .call_method(intern!(py, "reconfigure"), (), Some(&kwargs));
+            }
+        }
+    }
 }
 
 fn serve_loop(
@@ -157,6 +202,8 @@ fn serve_loop(
 /// A failed handler: its traceback into the log (stderr, after what it printed), then the error
 /// body in the built-in runtime's shape ([`user_error_json`]).
 fn fail_user(py: Python<'_>, source: &Source, report: &ErrorReport, request_id: &str) {
+    // What the handler printed first: stdout and stderr may share one pipe.
+    flush_python(py);
     let trace = user_error_trace(report);
     if let Ok(stderr) = py
         .import(intern!(py, "sys"))
