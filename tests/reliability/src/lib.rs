@@ -15,4 +15,5 @@ pub mod api_client;
 pub mod bootstraps;
 pub mod faults;
 pub mod proc_stats;
+pub mod serve_proc;
 pub mod summary;

@@ -12,15 +12,14 @@
 //! SCFRUNTIME_LISTEN still runs. Those cases share port 9000, so they are one test function.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use scf_reliability::api_client::{SECRET_ID, SECRET_KEY, call};
+use scf_reliability::api_client::call;
 use scf_reliability::bootstraps::{Finished, run_bounded};
+use scf_reliability::serve_proc::{ServeProcess, code_zip_base64, own_network_namespace};
 use scf_reliability::summary::{self, Section};
 use serde_json::Value;
 
@@ -412,55 +411,21 @@ fn invoke_gives_a_code_package_and_an_image_the_documented_environment() {
     cases.finish();
 }
 
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `scfrt serve` on 127.0.0.1:0, its HOME removed and no LD_LIBRARY_PATH.
-fn start_server(state: &Path) -> Server {
-    let mut child = rel_scfrt()
-        .args(["serve", "--port", "0", "--state-dir"])
-        .arg(state)
-        .args(["--secret-id", SECRET_ID, "--secret-key", SECRET_KEY])
-        .env_remove("HOME")
-        .env_remove("LD_LIBRARY_PATH")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn scfrt serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read the listening line");
-    let port = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    Server { child, port }
+fn start_server(state: &Path) -> ServeProcess {
+    ServeProcess::start_with(
+        Path::new(env!("CARGO_BIN_EXE_rel-scfrt")),
+        state,
+        &[],
+        |cmd| {
+            cmd.env_remove("HOME").env_remove("LD_LIBRARY_PATH");
+        },
+    )
 }
 
 /// [`ENV_BOOTSTRAP`] as a base64 code zip.
 fn env_zip() -> String {
-    let mut buf = std::io::Cursor::new(Vec::new());
-    {
-        let mut z = zip::ZipWriter::new(&mut buf);
-        let opts = zip::write::SimpleFileOptions::default().unix_permissions(0o755);
-        z.start_file("bootstrap", opts).expect("zip entry");
-        z.write_all(ENV_BOOTSTRAP.as_bytes()).expect("zip write");
-        z.finish().expect("zip finish");
-    }
-    base64::engine::general_purpose::STANDARD.encode(buf.into_inner())
+    code_zip_base64(ENV_BOOTSTRAP.as_bytes())
 }
 
 fn create(port: u16, name: &str, vars: &[(&str, &str)]) -> Value {
@@ -636,26 +601,6 @@ fn invoke_image(pkg: &Path, extra: &[&str]) -> (Finished, Value) {
     let run = run_bounded(cmd, RUN_LIMIT);
     let result = invoke_result(&run);
     (run, result)
-}
-
-/// Moves the calling thread (and so the processes it starts) into a network namespace of its
-/// own with only a loopback interface, up: a function listening on `0.0.0.0:9000` there, as
-/// SCF requires, is reachable from nowhere else, and nothing else on the machine holds 9000.
-fn own_network_namespace() {
-    // SAFETY: unshare(2) with CLONE_NEWNET changes only this thread's network namespace.
-    let r = unsafe { libc::unshare(libc::CLONE_NEWNET) };
-    assert_eq!(
-        r,
-        0,
-        "unshare(CLONE_NEWNET) failed ({}): these cases run their 0.0.0.0:9000 server in a \
-         network namespace of their own (root, or a user namespace, is needed)",
-        std::io::Error::last_os_error()
-    );
-    let up = std::process::Command::new("ip")
-        .args(["link", "set", "lo", "up"])
-        .status()
-        .expect("run `ip` (iproute2) to bring the namespace's loopback up");
-    assert!(up.success(), "ip link set lo up: {up}");
 }
 
 #[test]

@@ -7,107 +7,26 @@
 //! - a non-loopback `--host` warns on stderr; errors sent to clients name no absolute paths;
 //! - `.meta.json.<uuid>` files left by a crash are removed at start, and nothing else.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use scf_reliability::api_client::{SECRET_ID, SECRET_KEY, call, signed_headers};
 use scf_reliability::proc_stats;
+use scf_reliability::serve_proc::{ServeProcess as Server, own_network_namespace, zip_base64};
 use scf_reliability::summary::{self, Section};
 
 const MIB: usize = 1024 * 1024;
 
+/// The `scfrt` every case serves with.
+const SCFRT: &str = env!("CARGO_BIN_EXE_rel-scfrt");
+
 fn tmpdir() -> &'static Path {
     Path::new(env!("CARGO_TARGET_TMPDIR"))
-}
-
-/// A `rel-scfrt serve` subprocess; its stderr is collected by a thread.
-struct Server {
-    child: Child,
-    port: u16,
-    addr: String,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn start(state: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rel-scfrt"))
-            .args(["serve", "--port", "0", "--state-dir"])
-            .arg(state)
-            .args(["--secret-id", SECRET_ID, "--secret-key", SECRET_KEY])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn scfrt serve");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let pipe = child.stderr.take().expect("stderr");
-        let sink = Arc::clone(&stderr);
-        thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                let mut s = sink.lock().unwrap_or_else(|e| e.into_inner());
-                s.push_str(&line);
-                s.push('\n');
-            }
-        });
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read the listening line");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        let port = addr
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .expect("port");
-        Server {
-            child,
-            port,
-            addr,
-            stderr,
-        }
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// The stderr so far, once it holds `needle` (panics after 20 s).
-    fn stderr_with(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let text = self.stderr();
-            if text.contains(needle) {
-                return text;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no {needle:?} on the server's stderr within 20 s: {text}"
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
 }
 
 /// A response as read off the wire.
@@ -301,7 +220,7 @@ const CHUNKED: &str = "Transfer-Encoding: chunked\r\n";
 #[test]
 fn unsigned_uploads_are_refused_before_the_body_and_memory_stays_bounded() {
     let state = tempfile::tempdir().expect("state dir");
-    let server = Server::start(state.path(), &[]);
+    let server = Server::start(SCFRT, state.path(), &[]);
     let port = server.port;
     let mut sec = Section::default();
 
@@ -371,7 +290,7 @@ fn bodies_are_bounded_by_the_budget() {
     let mut sec = Section::default();
     {
         let state = tempfile::tempdir().expect("state dir");
-        let server = Server::start(state.path(), &["--max-buffered-mb", "128"]);
+        let server = Server::start(SCFRT, state.path(), &["--max-buffered-mb", "128"]);
         let port = server.port;
         let workers: Vec<_> = (0..20)
             .map(|_| {
@@ -408,6 +327,7 @@ fn bodies_are_bounded_by_the_budget() {
 
     let state = tempfile::tempdir().expect("state dir");
     let server = Server::start(
+        SCFRT,
         state.path(),
         &["--max-body-mb", "4", "--max-buffered-mb", "4"],
     );
@@ -529,7 +449,7 @@ fn bodies_are_bounded_by_the_budget() {
 #[test]
 fn action_limits_are_checked_before_and_while_reading() {
     let state = tempfile::tempdir().expect("state dir");
-    let server = Server::start(state.path(), &[]);
+    let server = Server::start(SCFRT, state.path(), &[]);
     let port = server.port;
     let mut sec = Section::default();
     let mut check = |what: &str, wire: Option<Wire>, code: &str| {
@@ -632,7 +552,7 @@ fn action_limits_are_checked_before_and_while_reading() {
 #[test]
 fn connections_are_capped() {
     let state = tempfile::tempdir().expect("state dir");
-    let server = Server::start(state.path(), &["--max-connections", "4"]);
+    let server = Server::start(SCFRT, state.path(), &["--max-connections", "4"]);
     let port = server.port;
     let list = || {
         let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
@@ -709,7 +629,7 @@ fn connections_are_capped() {
 #[test]
 fn other_methods_get_405_with_allow() {
     let state = tempfile::tempdir().expect("state dir");
-    let server = Server::start(state.path(), &[]);
+    let server = Server::start(SCFRT, state.path(), &[]);
     let port = server.port;
     let mut sec = Section::default();
     for method in [
@@ -782,28 +702,16 @@ fn other_methods_get_405_with_allow() {
     summary::write(tmpdir(), "serve-methods", &sec);
 }
 
-fn zip_b64(entries: &[(&str, &[u8], u32)]) -> String {
-    let mut buf = std::io::Cursor::new(Vec::new());
-    {
-        let mut z = zip::ZipWriter::new(&mut buf);
-        for (name, data, mode) in entries {
-            let opts = zip::write::SimpleFileOptions::default().unix_permissions(*mode);
-            z.start_file(*name, opts).expect("zip entry");
-            z.write_all(data).expect("zip write");
-        }
-        z.finish().expect("zip finish");
-    }
-    base64::engine::general_purpose::STANDARD.encode(buf.into_inner())
-}
-
 /// Point 8: a non-loopback `--host` warns on stderr (loopback does not); errors sent to API
 /// clients (a bad zip, a failing write, a bootstrap that cannot start) name no absolute path.
 #[test]
 fn exposure_is_warned_and_errors_name_no_server_paths() {
+    // `--host 0.0.0.0` is reachable from nowhere else in a namespace of the test's own.
+    own_network_namespace();
     let mut sec = Section::default();
     {
         let state = tempfile::tempdir().expect("state dir");
-        let exposed = Server::start(state.path(), &["--host", "0.0.0.0"]);
+        let exposed = Server::start(SCFRT, state.path(), &["--host", "0.0.0.0"]);
         let text = exposed.stderr_with("state in");
         sec.run += 1;
         let warning = text
@@ -821,7 +729,7 @@ fn exposure_is_warned_and_errors_name_no_server_paths() {
     }
     let state = tempfile::tempdir().expect("state dir");
     let root = state.path().to_str().expect("utf-8 path").to_owned();
-    let server = Server::start(state.path(), &[]);
+    let server = Server::start(SCFRT, state.path(), &[]);
     let port = server.port;
     let text = server.stderr_with("state in");
     sec.run += 1;
@@ -858,7 +766,7 @@ fn exposure_is_warned_and_errors_name_no_server_paths() {
         ),
         "InvalidParameterValue.ZipFile"
     );
-    let escaping = zip_b64(&[
+    let escaping = zip_base64(&[
         ("bootstrap", b"#!/bin/sh\n", 0o755),
         ("../evil", b"x", 0o644),
     ]);
@@ -873,7 +781,7 @@ fn exposure_is_warned_and_errors_name_no_server_paths() {
     );
 
     // A bootstrap without the executable bit: the function is created, its instance cannot start.
-    let code = zip_b64(&[("bootstrap", b"#!/bin/sh\nexit 0\n", 0o644)]);
+    let code = zip_base64(&[("bootstrap", b"#!/bin/sh\nexit 0\n", 0o644)]);
     let v = call(
         port,
         "CreateFunction",
@@ -943,8 +851,8 @@ fn exposure_is_warned_and_errors_name_no_server_paths() {
 fn leftover_meta_temp_files_are_removed_at_start() {
     let state = tempfile::tempdir().expect("state dir");
     {
-        let server = Server::start(state.path(), &[]);
-        let code = zip_b64(&[("bootstrap", b"#!/bin/sh\nexit 0\n", 0o755)]);
+        let server = Server::start(SCFRT, state.path(), &[]);
+        let code = zip_base64(&[("bootstrap", b"#!/bin/sh\nexit 0\n", 0o755)]);
         let v = call(
             server.port,
             "CreateFunction",
@@ -973,7 +881,7 @@ fn leftover_meta_temp_files_are_removed_at_start() {
     let dir_decoy = format!(".meta.json.{}", "a".repeat(32));
     std::fs::create_dir(dir.join(&dir_decoy)).expect("decoy dir");
 
-    let server = Server::start(state.path(), &[]);
+    let server = Server::start(SCFRT, state.path(), &[]);
     let text = server.stderr_with("state in");
     for l in &leftovers {
         assert!(!dir.join(l).exists(), "{l} was not removed");

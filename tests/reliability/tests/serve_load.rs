@@ -4,84 +4,38 @@
 //! start/end), bounded server RSS, the slow client cut off by the read timeout without blocking
 //! the others; the server listens on 127.0.0.1 unless asked otherwise.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use scf_reliability::api_client::call;
 use scf_reliability::bootstraps;
 use scf_reliability::proc_stats;
 use scf_reliability::summary::{self, Section};
 
-use scf_reliability::api_client::{SECRET_ID, SECRET_KEY};
+use scf_reliability::serve_proc::{ServeProcess, code_zip_base64, own_network_namespace};
 
 fn tmpdir() -> &'static Path {
     Path::new(env!("CARGO_TARGET_TMPDIR"))
 }
 
-struct Server {
-    child: Child,
-    port: u16,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server(state: &Path, extra: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rel-scfrt"))
-        .args(["serve", "--port", "0", "--state-dir"])
-        .arg(state)
-        .args(["--secret-id", SECRET_ID, "--secret-key", SECRET_KEY])
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn scfrt serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read the listening line");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
-    let port = addr
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .expect("port");
-    Server { child, port, addr }
+fn start_server(state: &Path, extra: &[&str]) -> ServeProcess {
+    ServeProcess::start(Path::new(env!("CARGO_BIN_EXE_rel-scfrt")), state, extra)
 }
 
 fn c_zip() -> String {
     let boot = std::fs::read(bootstraps::c_bootstrap(tmpdir())).expect("read bootstrap");
-    let mut buf = std::io::Cursor::new(Vec::new());
-    {
-        let mut z = zip::ZipWriter::new(&mut buf);
-        let opts = zip::write::SimpleFileOptions::default().unix_permissions(0o755);
-        z.start_file("bootstrap", opts).expect("zip entry");
-        z.write_all(&boot).expect("zip write");
-        z.finish().expect("zip finish");
-    }
-    base64::engine::general_purpose::STANDARD.encode(buf.into_inner())
+    code_zip_base64(&boot)
 }
 
 /// Whether a socket on `port` listens on 127.0.0.1 (per /proc/net/tcp).
 fn listens_on_loopback(port: u16) -> Option<bool> {
-    let tcp = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    // This thread's namespace (see listens_on_all_interfaces_only_when_asked).
+    let tcp = std::fs::read_to_string("/proc/thread-self/net/tcp").ok()?;
     for line in tcp.lines().skip(1) {
         let f: Vec<&str> = line.split_whitespace().collect();
         let (Some(local), Some(st)) = (f.get(1), f.get(3)) else {
@@ -271,6 +225,8 @@ fn sixteen_clients_with_a_slowloris_no_overlap_bounded_memory() {
 /// `--host 0.0.0.0` is honoured only when given.
 #[test]
 fn listens_on_all_interfaces_only_when_asked() {
+    // `--host 0.0.0.0` is reachable from nowhere else in a namespace of the test's own.
+    own_network_namespace();
     let state = tempfile::tempdir().expect("state dir");
     let server = start_server(state.path(), &["--host", "0.0.0.0"]);
     assert!(server.addr.starts_with("0.0.0.0:"), "{}", server.addr);

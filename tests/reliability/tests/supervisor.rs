@@ -14,17 +14,16 @@
 //! without its CRLF, 10^6 one-byte chunks, a head of 1 MiB. Each is a clean InvokeResult, no
 //! panic, scfrt's normal exit code.
 
-use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use base64::Engine;
-use scf_reliability::api_client::{SECRET_ID, SECRET_KEY, call};
+use scf_reliability::api_client::call;
 use scf_reliability::bootstraps::{Finished, run_bounded};
+use scf_reliability::serve_proc::{ServeProcess, code_zip_base64};
 use scf_reliability::summary::{self, Section};
 use serde_json::Value;
 
@@ -351,52 +350,13 @@ fn a_detached_memory_hog_counts_toward_the_memory_size() {
     cases.finish();
 }
 
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server(state: &Path) -> Server {
-    let mut child = rel_scfrt()
-        .args(["serve", "--port", "0", "--state-dir"])
-        .arg(state)
-        .args(["--secret-id", SECRET_ID, "--secret-key", SECRET_KEY])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn scfrt serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read the listening line");
-    let port = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    Server { child, port }
+fn start_server(state: &Path) -> ServeProcess {
+    ServeProcess::start(Path::new(env!("CARGO_BIN_EXE_rel-scfrt")), state, &[])
 }
 
 /// [`BOOTSTRAP`] as a base64 code zip.
 fn daemon_zip() -> String {
-    let mut buf = std::io::Cursor::new(Vec::new());
-    {
-        let mut z = zip::ZipWriter::new(&mut buf);
-        let opts = zip::write::SimpleFileOptions::default().unix_permissions(0o755);
-        z.start_file("bootstrap", opts).expect("zip entry");
-        z.write_all(BOOTSTRAP.as_bytes()).expect("zip write");
-        z.finish().expect("zip finish");
-    }
-    base64::engine::general_purpose::STANDARD.encode(buf.into_inner())
+    code_zip_base64(BOOTSTRAP.as_bytes())
 }
 
 fn create(port: u16, name: &str, timeout_s: u32) {
