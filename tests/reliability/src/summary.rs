@@ -74,3 +74,47 @@ pub fn write(tmpdir: &Path, name: &str, s: &Section) {
     ));
     let _ = fs::write(summary_path(tmpdir), all);
 }
+
+/// The per-case results of one summary section, written and asserted by [`finish`](Self::finish).
+pub struct Cases {
+    tmpdir: PathBuf,
+    name: String,
+    section: Section,
+}
+
+impl Cases {
+    /// Cases of the section `name`, to be written under `tmpdir` (`CARGO_TARGET_TMPDIR`).
+    pub fn new(tmpdir: &Path, name: &str) -> Cases {
+        Cases {
+            tmpdir: tmpdir.to_path_buf(),
+            name: name.to_string(),
+            section: Section::default(),
+        }
+    }
+
+    /// Record one case: `ok` or not, with `detail` in its line; returns `ok`.
+    pub fn check(&mut self, case: &str, ok: bool, detail: String) -> bool {
+        self.section.run += 1;
+        self.section.passed += usize::from(ok);
+        let mark = if ok { "ok  " } else { "FAIL" };
+        self.section.lines.push(format!("{mark} {case}: {detail}"));
+        ok
+    }
+
+    /// A free line (a number, a note).
+    pub fn note(&mut self, line: String) {
+        self.section.lines.push(line);
+    }
+
+    /// Write the section, then fail the test unless every case passed.
+    pub fn finish(self) {
+        write(&self.tmpdir, &self.name, &self.section);
+        assert_eq!(
+            self.section.passed,
+            self.section.run,
+            "{}:\n{}",
+            self.name,
+            self.section.lines.join("\n")
+        );
+    }
+}

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use scf_reliability::api_client::call;
 use scf_reliability::bootstraps::{Finished, run_bounded};
 use scf_reliability::serve_proc::{ServeProcess, code_zip_base64, own_network_namespace};
-use scf_reliability::summary::{self, Section};
+use scf_reliability::summary::Cases;
 use serde_json::Value;
 
 fn tmpdir() -> &'static Path {
@@ -32,40 +32,6 @@ const RUN_LIMIT: Duration = Duration::from_secs(120);
 
 /// SCF's documented PATH (docs/environment.md).
 const SCF_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// The per-case results of one summary section; asserted after the section is written.
-struct Cases {
-    name: &'static str,
-    section: Section,
-}
-
-impl Cases {
-    fn new(name: &'static str) -> Cases {
-        Cases {
-            name,
-            section: Section::default(),
-        }
-    }
-
-    fn check(&mut self, case: &str, ok: bool, detail: String) -> bool {
-        self.section.run += 1;
-        self.section.passed += usize::from(ok);
-        let mark = if ok { "ok  " } else { "FAIL" };
-        self.section.lines.push(format!("{mark} {case}: {detail}"));
-        ok
-    }
-
-    fn finish(self) {
-        summary::write(tmpdir(), self.name, &self.section);
-        assert_eq!(
-            self.section.passed,
-            self.section.run,
-            "{}:\n{}",
-            self.name,
-            self.section.lines.join("\n")
-        );
-    }
-}
 
 fn rel_scfrt() -> Command {
     Command::new(env!("CARGO_BIN_EXE_rel-scfrt"))
@@ -277,7 +243,7 @@ fn canonical(dir: &Path) -> String {
 
 #[test]
 fn invoke_gives_a_code_package_and_an_image_the_documented_environment() {
-    let mut cases = Cases::new("environment-invoke");
+    let mut cases = Cases::new(tmpdir(), "environment-invoke");
     let dir = tempfile::tempdir().expect("tempdir");
     let home = dir.path().join("home");
     std::fs::create_dir_all(&home).expect("home");
@@ -475,7 +441,7 @@ fn served_code_dir(state: &Path, name: &str) -> Option<PathBuf> {
 
 #[test]
 fn serve_gives_the_same_environment_and_refuses_reserved_names_alike() {
-    let mut cases = Cases::new("environment-serve");
+    let mut cases = Cases::new(tmpdir(), "environment-serve");
     let dir = tempfile::tempdir().expect("tempdir");
     let state = dir.path().join("state");
     let server = start_server(&state);
@@ -612,7 +578,7 @@ fn image_functions_that_listen_on_9000_themselves() {
         "port 9000 is in use by another process on this machine (socket inodes {held:?}; \
          `ss -ltnp 'sport = :9000'` names it): these cases need it free, stop that process"
     );
-    let mut cases = Cases::new("image-port-9000");
+    let mut cases = Cases::new(tmpdir(), "image-port-9000");
     let dir = tempfile::tempdir().expect("tempdir");
     let python = python3();
     let plain = dir.path().join("plain");

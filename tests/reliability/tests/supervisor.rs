@@ -24,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use scf_reliability::api_client::call;
 use scf_reliability::bootstraps::{Finished, run_bounded};
 use scf_reliability::serve_proc::{ServeProcess, code_zip_base64};
-use scf_reliability::summary::{self, Section};
+use scf_reliability::summary::Cases;
 use serde_json::Value;
 
 fn tmpdir() -> &'static Path {
@@ -33,44 +33,6 @@ fn tmpdir() -> &'static Path {
 
 /// How long a daemon may take to appear, or to be gone once it should be.
 const PROC_WAIT: Duration = Duration::from_secs(20);
-
-/// The per-case results of one summary section; asserted after the section is written.
-struct Cases {
-    name: &'static str,
-    section: Section,
-}
-
-impl Cases {
-    fn new(name: &'static str) -> Cases {
-        Cases {
-            name,
-            section: Section::default(),
-        }
-    }
-
-    fn check(&mut self, case: &str, ok: bool, detail: String) -> bool {
-        self.section.run += 1;
-        self.section.passed += usize::from(ok);
-        let mark = if ok { "ok  " } else { "FAIL" };
-        self.section.lines.push(format!("{mark} {case}: {detail}"));
-        ok
-    }
-
-    fn note(&mut self, line: String) {
-        self.section.lines.push(line);
-    }
-
-    fn finish(self) {
-        summary::write(tmpdir(), self.name, &self.section);
-        assert_eq!(
-            self.section.passed,
-            self.section.run,
-            "{}:\n{}",
-            self.name,
-            self.section.lines.join("\n")
-        );
-    }
-}
 
 /// A `sleep` argument no other process has: 3141 seconds and a unique fraction.
 fn unique_sleep() -> String {
@@ -271,7 +233,7 @@ fn error_message(result: &Value) -> String {
 
 #[test]
 fn invoke_leaves_no_setsid_or_double_fork_daemon_behind() {
-    let mut cases = Cases::new("supervisor-invoke");
+    let mut cases = Cases::new(tmpdir(), "supervisor-invoke");
     let dir = tempfile::tempdir().expect("tempdir");
     let pkg = daemon_package(dir.path());
     let d = Daemons::new(dir.path());
@@ -315,7 +277,7 @@ fn invoke_leaves_no_setsid_or_double_fork_daemon_behind() {
 
 #[test]
 fn a_detached_memory_hog_counts_toward_the_memory_size() {
-    let mut cases = Cases::new("supervisor-memory");
+    let mut cases = Cases::new(tmpdir(), "supervisor-memory");
     let dir = tempfile::tempdir().expect("tempdir");
     let pkg = daemon_package(dir.path());
     let d = Daemons::new(dir.path());
@@ -413,7 +375,7 @@ fn supervisor_memory(server: u32) -> Vec<(i32, u64, u64)> {
 
 #[test]
 fn serve_kills_an_instance_s_daemons_with_it_and_no_other_s() {
-    let mut cases = Cases::new("supervisor-serve");
+    let mut cases = Cases::new(tmpdir(), "supervisor-serve");
     let dir = tempfile::tempdir().expect("tempdir");
     let state = tempfile::tempdir().expect("state dir");
     let mut server = start_server(state.path());
@@ -490,7 +452,7 @@ fn serve_kills_an_instance_s_daemons_with_it_and_no_other_s() {
 
 #[test]
 fn serve_killed_with_sigkill_leaves_no_daemon() {
-    let mut cases = Cases::new("supervisor-serve-sigkill");
+    let mut cases = Cases::new(tmpdir(), "supervisor-serve-sigkill");
     let dir = tempfile::tempdir().expect("tempdir");
     let state = tempfile::tempdir().expect("state dir");
     let mut server = start_server(state.path());
@@ -571,7 +533,7 @@ fn python3() -> PathBuf {
 
 #[test]
 fn hostile_image_servers_get_a_clean_invoke_result() {
-    let mut cases = Cases::new("image-client-hostile");
+    let mut cases = Cases::new(tmpdir(), "image-client-hostile");
     let dir = tempfile::tempdir().expect("tempdir");
     let py = python3();
     let server = dir.path().join("server.py");
