@@ -231,7 +231,8 @@ fn utf8_output_without_lang() {
         &[("LANG", ""), ("LC_ALL", ""), ("LC_CTYPE", "")],
     );
     assert!(r.succeeded(), "{r:#?}");
-    assert_eq!(r.ret_msg, "utf-8");
+    // A str result is JSON-encoded, as the built-in runtime sends it (docs/python.md).
+    assert_eq!(r.ret_msg, "\"utf-8\"");
     assert!(r.log.contains("h\u{e9}llo \u{4f60}\u{597d}\n"), "{}", r.log);
 }
 
