@@ -7,10 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Tools the tests run: curl (the seed's bash bootstrap), valgrind (C leak checks), pkg-config
-# (the installed C library), make and cc (C builds), zipinfo (zip modes in the packaging tests).
+# (the installed C library), make and cc (C builds), zipinfo (zip modes in the packaging tests),
+# ip (the loopback of the network namespace the 0.0.0.0 cases run in).
 # The glibc-2.17 portable-build test fetches zig and cargo-zigbuild from PyPI itself.
 need_apt=()
-for tool in curl:curl valgrind:valgrind pkg-config:pkgconf make:make zipinfo:unzip taskset:util-linux; do
+for tool in curl:curl valgrind:valgrind pkg-config:pkgconf make:make zipinfo:unzip taskset:util-linux ip:iproute2; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt+=("${tool#*:}")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
