@@ -335,9 +335,6 @@ impl Poller {
             if stop.is_none()
                 && let Err(e) = py.check_signals()
             {
-                stop = Some(e);
-            }
-            if let Some(e) = stop.take() {
                 // Flag first, then `wake`: the poll thread clears the flag only after the
                 // answer is there to be read.
                 if !self.arriving.load(Ordering::SeqCst)
