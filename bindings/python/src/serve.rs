@@ -329,22 +329,26 @@ impl Poller {
         self.requests.send(Request::Next).map_err(|_| gone())?;
         let mut stop = None;
         let answer = loop {
-            if let Some(answer) = self.wait(py)? {
-                break answer;
-            }
+            let answer = self.wait(py)?;
+            // Checked after an answer too: a signal that landed between the last check and the
+            // start of `poll` does not interrupt it, and would otherwise raise in the handler.
             if stop.is_none()
                 && let Err(e) = py.check_signals()
             {
                 // Flag first, then `wake`: the poll thread clears the flag only after the
                 // answer is there to be read.
-                if !self.arriving.load(Ordering::SeqCst)
+                if answer.is_none()
+                    && !self.arriving.load(Ordering::SeqCst)
                     && !wait_readable(self.wake.as_raw_fd(), Duration::ZERO)
                 {
                     return Err(e);
                 }
-                // An event is on its way (the platform counts it as delivered): wait for it
-                // without running further handlers, answer it, then stop.
+                // An event is here or on its way (the platform counts it as delivered): take
+                // it without running further handlers, answer it, then stop.
                 stop = Some(e);
+            }
+            if let Some(answer) = answer {
+                break answer;
             }
         };
         let answer = answer.and_then(|inv| {
