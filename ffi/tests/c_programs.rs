@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::thread;
 use std::time::Duration;
 
-use scfrt::image::{Answer, ImagePort};
-use scfrt::runtime_api::{InvokeOptions, Limits, Outcome, RuntimeApi};
+use scf_runtime_api::image::{Answer, ImagePort};
+use scf_runtime_api::{InvokeOptions, Limits, Outcome, RuntimeApi};
 use serde_json::Value;
 
 const SIX_MB: usize = 6 * 1024 * 1024;

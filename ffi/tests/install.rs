@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use scfrt::runtime_api::{InvokeOptions, Limits, Outcome, RuntimeApi};
+use scf_runtime_api::{InvokeOptions, Limits, Outcome, RuntimeApi};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

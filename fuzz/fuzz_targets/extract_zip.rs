@@ -1,4 +1,4 @@
-//! `scfrt::package::extract_zip` on arbitrary bytes: extraction succeeds or fails with an error,
+//! `scf_package::extract::extract_zip` on arbitrary bytes: extraction succeeds or fails with an error,
 //! never panics, and never writes outside the destination directory.
 #![no_main]
 
@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     std::fs::write(&zip, data).expect("write input");
     let dest = root.path().join("dest");
     std::fs::create_dir(&dest).expect("mkdir dest");
-    let _ = scfrt::package::extract_zip(&zip, &dest);
+    let _ = scf_package::extract::extract_zip(&zip, &dest);
     let mut names: Vec<_> = std::fs::read_dir(root.path())
         .expect("read root")
         .map(|e| e.expect("entry").file_name())

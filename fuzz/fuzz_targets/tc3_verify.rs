@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use scfrt::tc3::{SignedRequest, parse_authorization, verify};
+use scf_cloud::tc3::{SignedRequest, parse_authorization, verify};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

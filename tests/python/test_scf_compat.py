@@ -51,7 +51,7 @@ import pytest
 from conftest import PROCESS_TIMEOUT, json_dumps_trace, log_body, make_package, source_frame, user_error
 
 COMPAT = Path(__file__).resolve().parent / "compat"
-# What scfrt sets for every local function (cli/src/emulator.rs: REGION, PLACEHOLDER_APPID,
+# What scfrt sets for every local function (cli/emulator/src/lib.rs: REGION, PLACEHOLDER_APPID,
 # PLACEHOLDER_UIN); the runtime reads them as it reads the platform's.
 REGION, APPID, UIN = "ap-guangzhou", "1250000000", "100000000001"
 

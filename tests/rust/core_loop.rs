@@ -6,7 +6,7 @@ use std::thread;
 use std::time::Duration;
 
 use scf_core::{Config, ErrorReport, Invocation, Runtime};
-use scfrt::runtime_api::{InvokeOptions, Limits, Outcome, RecordedRequest, RuntimeApi};
+use scf_runtime_api::{InvokeOptions, Limits, Outcome, RecordedRequest, RuntimeApi};
 use serde_json::Value;
 
 const LIMIT: Duration = Duration::from_secs(20);

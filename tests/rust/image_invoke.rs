@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
-use scfrt::emulator::{
+use scf_emulator::{
     IMAGE_LISTEN_ENV, IMAGE_MODE_ENV, PLACEHOLDER_APPID, PLACEHOLDER_SECRET_ID,
     PLACEHOLDER_SECRET_KEY, PLACEHOLDER_SESSION_TOKEN, PLACEHOLDER_UIN, REGION,
 };
 use serde_json::{Value, json};
 
-#[path = "../../cli/tests/common/mod.rs"]
+#[path = "../../cli/scfrt/tests/common/mod.rs"]
 mod common;
 use common::process_gone;
 

@@ -11,9 +11,9 @@ use std::time::Duration;
 use scf_core::{
     Config, ErrorReport, ImageConfig, ImageServer, Invocation, METADATA_FIELDS, RunStats, Runtime,
 };
-use scfrt::runtime_api::{InvokeOptions, Limits, Outcome, RuntimeApi};
+use scf_runtime_api::{InvokeOptions, Limits, Outcome, RuntimeApi};
 
-#[path = "../../cli/tests/common/mod.rs"]
+#[path = "../../cli/scfrt/tests/common/mod.rs"]
 mod common;
 use common::{HttpResponse, RawClient};
 use serde_json::{Value, json};

@@ -7,8 +7,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use scfrt::image::{Answer, ImagePort};
-use scfrt::runtime_api::{InvokeOptions, Limits, Outcome, RecordedRequest, RuntimeApi};
+use scf_runtime_api::image::{Answer, ImagePort};
+use scf_runtime_api::{InvokeOptions, Limits, Outcome, RecordedRequest, RuntimeApi};
 
 const LIMIT: Duration = Duration::from_secs(20);
 

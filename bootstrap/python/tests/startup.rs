@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use scfrt::emulator::{Function, FunctionConfig, InvokeResult};
+use scf_emulator::{Function, FunctionConfig, InvokeResult};
 use serde_json::Value;
 
 /// `major.minor` of the Python the bootstrap links (from build.rs).

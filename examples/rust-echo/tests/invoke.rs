@@ -3,7 +3,7 @@
 
 use std::fs;
 
-use scfrt::emulator::{Function, FunctionConfig};
+use scf_emulator::{Function, FunctionConfig};
 use serde_json::Value;
 
 #[test]

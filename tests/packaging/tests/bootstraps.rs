@@ -179,7 +179,7 @@ fn shell_bootstrap_init_failures() {
 /// The newest `GLIBC_x.y` an ELF file needs, via scfrt's own ELF reader.
 fn max_glibc(path: &Path) -> Option<Vec<u32>> {
     let data = std::fs::read(path).unwrap();
-    let info = scfrt::elf::inspect(&data).expect("an ELF file");
+    let info = scf_package::elf::inspect(&data).expect("an ELF file");
     assert!(
         info.is_x86_64(),
         "{}: {}",

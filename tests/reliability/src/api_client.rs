@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use scfrt::tc3;
+use scf_cloud::tc3;
 
 /// The SecretId the suite's servers accept.
 pub const SECRET_ID: &str = "AKIDreliability";

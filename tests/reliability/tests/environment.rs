@@ -541,7 +541,7 @@ fn honouring_server(python: &Path) -> String {
 
 /// Whether anything listens on port 9000 (IPv4 or IPv6, any address).
 fn port_9000_listeners() -> Vec<u64> {
-    scfrt::image::listening_socket_inodes(9000).expect("read /proc/net/tcp")
+    scf_runtime_api::image::listening_socket_inodes(9000).expect("read /proc/net/tcp")
 }
 
 /// Polls `cond` every 10 ms until it holds or `limit` passes.

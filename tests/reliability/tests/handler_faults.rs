@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use scf_emulator::{Function, FunctionConfig};
 use scf_reliability::bootstraps;
 use scf_reliability::summary::{self, Section};
-use scfrt::emulator::{Function, FunctionConfig};
 
 fn tmpdir() -> &'static Path {
     Path::new(env!("CARGO_TARGET_TMPDIR"))

@@ -6,9 +6,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use scf_package::extract::extract_zip;
 use scf_reliability::api_client::{SECRET_ID, SECRET_KEY, call};
 use scf_reliability::summary::{self, Section};
-use scfrt::package::extract_zip;
 
 fn tmpdir() -> &'static Path {
     Path::new(env!("CARGO_TARGET_TMPDIR"))

@@ -161,7 +161,7 @@ fn unix_now() -> i64 {
 /// must be refused with.
 fn unauthenticated() -> Vec<(&'static str, String, &'static str)> {
     let now = unix_now();
-    let date = scfrt::tc3::utc_date(now);
+    let date = scf_cloud::tc3::utc_date(now);
     let old = now - 3600;
     let zeros = "0".repeat(64);
     let auth = |id: &str, date: &str, sig: &str| {
@@ -188,7 +188,7 @@ fn unauthenticated() -> Vec<(&'static str, String, &'static str)> {
             "timestamp an hour old",
             format!(
                 "{}X-TC-Timestamp: {old}\r\n",
-                auth(SECRET_ID, &scfrt::tc3::utc_date(old), &zeros)
+                auth(SECRET_ID, &scf_cloud::tc3::utc_date(old), &zeros)
             ),
             "AuthFailure.SignatureExpire",
         ),

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use scf_reliability::bootstraps::{self, Bootstrap};
 use scf_reliability::proc_stats;
 use scf_reliability::summary::{self, Section};
-use scfrt::runtime_api::{InvokeOptions, Limits, Outcome, RuntimeApi};
+use scf_runtime_api::{InvokeOptions, Limits, Outcome, RuntimeApi};
 
 const SAMPLE_EVERY: usize = 10_000;
 

@@ -12,10 +12,8 @@ use std::path::PathBuf;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::emulator::{
-    Function, FunctionConfig, InvokeResult, STATUS_CONTAINER_EXITED, platform_error_json,
-};
-use crate::runtime_api::Limits;
+use crate::{Function, FunctionConfig, InvokeResult, STATUS_CONTAINER_EXITED, platform_error_json};
+use scf_runtime_api::Limits;
 
 /// Limits of a [`Pool`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

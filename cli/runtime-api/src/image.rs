@@ -32,7 +32,7 @@ use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::sync::{oneshot, watch};
 
-use crate::runtime_api::WaitError;
+use crate::WaitError;
 
 /// The path SCF posts events to.
 pub const EVENT_INVOKE_PATH: &str = "/event-invoke";

@@ -9,10 +9,10 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use scfrt::emulator::FunctionConfig;
-use scfrt::pool::{Pool, PoolOptions};
-use scfrt::serve::{ServeConfig, start};
-use scfrt::tc3;
+use scf_cloud::serve::{ServeConfig, start};
+use scf_cloud::tc3;
+use scf_emulator::FunctionConfig;
+use scf_emulator::pool::{Pool, PoolOptions};
 
 // ---- TC3 known-answer vector ---------------------------------------------------------------------
 //

@@ -1,6 +1,6 @@
 //! `scfrt init`: a starter function that `scfrt package` packs and `scfrt invoke` runs.
 //!
-//! The templates are in `cli/templates/`, compiled in with `include_str!`.
+//! The templates are in `cli/package/templates/`, compiled in with `include_str!`.
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +9,7 @@ use crate::pack::Lang;
 const README: &str = include_str!("../templates/README.md.in");
 const C_INDEX: &str = include_str!("../templates/c/index.c");
 const C_MAKEFILE: &str = include_str!("../templates/c/Makefile");
-const C_HEADER: &str = include_str!("../../include/scfruntime.h");
+const C_HEADER: &str = include_str!("../../../include/scfruntime.h");
 const PY_INDEX: &str = include_str!("../templates/python/index.py");
 const SH_INDEX: &str = include_str!("../templates/bash/index.sh");
 const RS_CARGO: &str = include_str!("../templates/rust/Cargo.toml");
@@ -31,7 +31,7 @@ impl ScfCoreSource {
     /// The scf-core of the source tree scfrt was built from, when it is still there; else the
     /// crates.io version matching this scfrt.
     pub fn default_for_this_build() -> ScfCoreSource {
-        let core = Path::new(env!("CARGO_MANIFEST_DIR")).join("../core");
+        let core = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../core");
         match std::fs::canonicalize(&core) {
             Ok(p) if p.join("Cargo.toml").is_file() => ScfCoreSource::Path(p),
             _ => ScfCoreSource::Version(env!("CARGO_PKG_VERSION").to_owned()),

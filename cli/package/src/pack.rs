@@ -29,7 +29,7 @@ pub const PORTABLE_TARGET: &str = "x86_64-unknown-linux-gnu.2.17";
 pub const BOOTSTRAP_DIR_ENV: &str = "SCFRT_BOOTSTRAP_DIR";
 
 /// The language of a function, for the ready-made bootstrap `--lang` supplies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
     /// A C handler in a shared object: `scf-c-bootstrap` dlopens it.
     C,
@@ -42,6 +42,9 @@ pub enum Lang {
 }
 
 impl Lang {
+    /// Every language, in the order the command line lists them.
+    pub const ALL: [Lang; 4] = [Lang::C, Lang::Python, Lang::Bash, Lang::Rust];
+
     /// The file name of the prebuilt bootstrap for this language (`None` for Rust, which is
     /// built from the project).
     pub fn bootstrap_binary(self) -> Option<&'static str> {
@@ -61,6 +64,21 @@ impl Lang {
             Lang::Bash => "bash",
             Lang::Rust => "rust",
         }
+    }
+}
+
+impl std::str::FromStr for Lang {
+    type Err = String;
+
+    /// A language by its command-line [`name`](Lang::name).
+    fn from_str(s: &str) -> Result<Lang, String> {
+        Lang::ALL
+            .into_iter()
+            .find(|l| l.name() == s)
+            .ok_or_else(|| {
+                let known: Vec<&str> = Lang::ALL.iter().map(|l| l.name()).collect();
+                format!("unknown language {s:?}; known: {}", known.join(", "))
+            })
     }
 }
 
@@ -484,7 +502,7 @@ fn walk(root: &Path, output: &Path) -> Result<Vec<Item>, PackError> {
                     )));
                 }
                 let lexical = rel.parent().unwrap_or(Path::new("")).join(&target);
-                let inside = crate::package::stays_inside(&lexical)
+                let inside = crate::extract::stays_inside(&lexical)
                     && std::fs::canonicalize(&path).is_ok_and(|real| real.starts_with(root));
                 if !inside {
                     return Err(PackError::Refused(format!(

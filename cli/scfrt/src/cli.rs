@@ -7,10 +7,19 @@ use std::time::Duration;
 
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
-use crate::emulator::{
+use scf_emulator::{
     Deployment, Function, FunctionConfig, IMAGE_INIT_TIMEOUT, kill_all_process_groups,
     reserved_env_error,
 };
+
+/// `--lang`: a [`Lang`](scf_package::pack::Lang) by name; `--help` lists them, as does the error
+/// for any other value.
+fn lang_parser() -> impl clap::builder::TypedValueParser<Value = scf_package::pack::Lang> {
+    use clap::builder::TypedValueParser;
+    use scf_package::pack::Lang;
+    clap::builder::PossibleValuesParser::new(Lang::ALL.map(Lang::name))
+        .try_map(|s: String| s.parse::<Lang>())
+}
 
 /// Every invocation succeeded.
 pub const EXIT_OK: u8 = 0;
@@ -166,7 +175,7 @@ pub struct CloudArgs {
     pub namespace: String,
     /// The API endpoint: `HOST[:PORT]` over https, or a loopback host over plain http
     /// (`127.0.0.1:9000`: a local `scfrt serve`).
-    #[arg(long, value_name = "HOST", default_value = crate::cloud::DEFAULT_HOST)]
+    #[arg(long, value_name = "HOST", default_value = scf_cloud::client::DEFAULT_HOST)]
     pub endpoint: String,
     /// The SecretId. Default: $TENCENTCLOUD_SECRET_ID.
     #[arg(long = "secret-id", value_name = "ID", requires = "secret_key")]
@@ -174,7 +183,7 @@ pub struct CloudArgs {
     /// The SecretKey (visible to other local users in the process list: prefer
     /// $TENCENTCLOUD_SECRET_KEY).
     #[arg(long = "secret-key", value_name = "KEY", requires = "secret_id")]
-    pub secret_key: Option<crate::cloud::Secret>,
+    pub secret_key: Option<scf_cloud::client::Secret>,
 }
 
 /// Arguments of `scfrt deploy`.
@@ -202,8 +211,8 @@ pub struct DeployArgs {
     #[arg(long, value_name = "HANDLER")]
     pub handler: Option<String>,
     /// Supply the ready-made bootstrap for this language when the directory has no `bootstrap`.
-    #[arg(long, value_name = "LANG", value_enum)]
-    pub lang: Option<crate::pack::Lang>,
+    #[arg(long, value_name = "LANG", value_parser = lang_parser())]
+    pub lang: Option<scf_package::pack::Lang>,
     /// Look for prebuilt bootstraps in DIR first (as `scfrt package --bootstrap-bin`).
     #[arg(long = "bootstrap-bin", value_name = "DIR")]
     pub bootstrap_bin: Option<PathBuf>,
@@ -239,8 +248,8 @@ pub struct PackageArgs {
     #[arg(short = 'o', long = "output", value_name = "ZIP")]
     pub output: PathBuf,
     /// Supply the ready-made bootstrap for this language when DIR has no `bootstrap`.
-    #[arg(long, value_name = "LANG", value_enum)]
-    pub lang: Option<crate::pack::Lang>,
+    #[arg(long, value_name = "LANG", value_parser = lang_parser())]
+    pub lang: Option<scf_package::pack::Lang>,
     /// Look for prebuilt bootstraps (scf-c-bootstrap, scf-python-bootstrap,
     /// scf-shell-bootstrap) in DIR first.
     #[arg(long = "bootstrap-bin", value_name = "DIR")]
@@ -254,8 +263,8 @@ pub struct PackageArgs {
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// The language of the starter function.
-    #[arg(long, value_name = "LANG", value_enum)]
-    pub lang: crate::pack::Lang,
+    #[arg(long, value_name = "LANG", value_parser = lang_parser())]
+    pub lang: scf_package::pack::Lang,
     /// Where to write it (a new or empty directory).
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
@@ -530,13 +539,13 @@ fn invoke(args: &InvokeArgs, matches: &ArgMatches) -> Result<u8, String> {
     let code_dir = if meta.is_dir() {
         args.package.clone()
     } else {
-        crate::pack::check_code_zip(&args.package)
+        scf_package::pack::check_code_zip(&args.package)
             .map_err(|e| format!("cannot unpack package: {e}"))?;
         let dir = tempfile::Builder::new()
             .prefix("scfrt-pkg-")
             .tempdir()
             .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
-        crate::package::extract_zip(&args.package, dir.path())
+        scf_package::extract::extract_zip(&args.package, dir.path())
             .map_err(|e| format!("cannot unpack package {}: {e}", args.package.display()))?;
         let path = dir.path().to_owned();
         _extracted = Some(dir);
@@ -586,7 +595,7 @@ fn invoke(args: &InvokeArgs, matches: &ArgMatches) -> Result<u8, String> {
 }
 
 fn package(args: &PackageArgs) -> u8 {
-    let opts = crate::pack::PackOptions {
+    let opts = scf_package::pack::PackOptions {
         dir: args.dir.clone(),
         output: args.output.clone(),
         lang: args.lang,
@@ -594,7 +603,7 @@ fn package(args: &PackageArgs) -> u8 {
         portable: args.portable,
     };
     let mut warn = |w: &str| eprintln!("scfrt package: warning: {w}");
-    match crate::pack::pack(&opts, &mut warn) {
+    match scf_package::pack::pack(&opts, &mut warn) {
         Ok(report) => {
             eprintln!(
                 "scfrt package: wrote {} ({} bytes, {} entries; bootstrap from {})",
@@ -614,10 +623,10 @@ fn package(args: &PackageArgs) -> u8 {
 
 fn init(args: &InitArgs) -> u8 {
     let core = match &args.scf_core_path {
-        Some(p) => crate::init::ScfCoreSource::Path(p.clone()),
-        None => crate::init::ScfCoreSource::default_for_this_build(),
+        Some(p) => scf_package::init::ScfCoreSource::Path(p.clone()),
+        None => scf_package::init::ScfCoreSource::default_for_this_build(),
     };
-    match crate::init::init(args.lang, &args.dir, &core) {
+    match scf_package::init::init(args.lang, &args.dir, &core) {
         Ok(files) => {
             let d = args.dir.display();
             for f in &files {
@@ -638,23 +647,31 @@ fn init(args: &InitArgs) -> u8 {
 }
 
 /// The exit code for a failed API step: 2 when nothing could be sent, else 1.
-fn cloud_exit(cmd: &str, e: &crate::cloud::CloudError) -> u8 {
+fn cloud_exit(cmd: &str, e: &scf_cloud::client::CloudError) -> u8 {
     eprintln!("scfrt {cmd}: error: {e}");
     match e {
-        crate::cloud::CloudError::Usage(_) => EXIT_USAGE,
+        scf_cloud::client::CloudError::Usage(_) => EXIT_USAGE,
         _ => EXIT_FUNCTION_FAILED,
     }
 }
 
-fn cloud_client(args: &CloudArgs) -> Result<crate::cloud::Client, crate::cloud::CloudError> {
-    let endpoint = crate::cloud::Endpoint::parse(&args.endpoint)?;
-    let creds =
-        crate::cloud::Credentials::resolve(args.secret_id.as_deref(), args.secret_key.as_ref())?;
-    Ok(crate::cloud::Client::new(endpoint, &args.region, creds))
+fn cloud_client(
+    args: &CloudArgs,
+) -> Result<scf_cloud::client::Client, scf_cloud::client::CloudError> {
+    let endpoint = scf_cloud::client::Endpoint::parse(&args.endpoint)?;
+    let creds = scf_cloud::client::Credentials::resolve(
+        args.secret_id.as_deref(),
+        args.secret_key.as_ref(),
+    )?;
+    Ok(scf_cloud::client::Client::new(
+        endpoint,
+        &args.region,
+        creds,
+    ))
 }
 
 fn deploy(args: &DeployArgs) -> u8 {
-    use crate::deploy::{CodeSource, FunctionSettings};
+    use scf_cloud::deploy::{CodeSource, FunctionSettings};
     let mut progress = |m: &str| eprintln!("scfrt deploy: {m}");
     // Everything that can fail without the network is checked before anything is sent.
     let client = match cloud_client(&args.cloud) {
@@ -662,7 +679,7 @@ fn deploy(args: &DeployArgs) -> u8 {
         Err(e) => return cloud_exit("deploy", &e),
     };
     let zip = match CodeSource::from_path(&args.package, args.lang, args.bootstrap_bin.clone())
-        .and_then(|code| crate::deploy::code_zip(&code, &mut progress))
+        .and_then(|code| scf_cloud::deploy::code_zip(&code, &mut progress))
     {
         Ok(z) => z,
         Err(e) => return cloud_exit("deploy", &e),
@@ -684,7 +701,7 @@ fn deploy(args: &DeployArgs) -> u8 {
         args.cloud.region,
         client.endpoint()
     ));
-    match crate::deploy::deploy(&client, &settings, &zip, &mut progress) {
+    match scf_cloud::deploy::deploy(&client, &settings, &zip, &mut progress) {
         Ok(r) => {
             progress(&format!(
                 "{} {}/{}: {} ({} bytes of code)",
@@ -725,13 +742,13 @@ fn remote_invoke(args: &RemoteInvokeArgs) -> u8 {
         Ok(c) => c,
         Err(e) => return cloud_exit("remote-invoke", &e),
     };
-    let req = crate::deploy::InvokeRequest {
+    let req = scf_cloud::deploy::InvokeRequest {
         name: args.name.clone(),
         namespace: args.cloud.namespace.clone(),
         event,
         tail_log: args.log,
     };
-    match crate::deploy::remote_invoke(&client, &req) {
+    match scf_cloud::deploy::remote_invoke(&client, &req) {
         Ok(response) => {
             if args.log
                 && let Some(log) = response.pointer("/Result/Log").and_then(|v| v.as_str())
@@ -739,7 +756,7 @@ fn remote_invoke(args: &RemoteInvokeArgs) -> u8 {
                 eprint!("{log}");
             }
             let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{}", crate::cloud::invoke_json_line(&response));
+            let _ = writeln!(out, "{}", scf_emulator::invoke_json_line(&response));
             let _ = out.flush();
             let ok = response
                 .pointer("/Result/InvokeResult")
@@ -791,9 +808,9 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
             .ok_or("cannot find a state directory: set --state-dir, XDG_STATE_HOME or HOME")?,
     };
     let mut cfg =
-        crate::serve::ServeConfig::new(state_dir.clone(), [(id, key)].into_iter().collect());
+        scf_cloud::serve::ServeConfig::new(state_dir.clone(), [(id, key)].into_iter().collect());
     cfg.addr = std::net::SocketAddr::new(args.host, args.port);
-    cfg.pool = crate::pool::PoolOptions {
+    cfg.pool = scf_emulator::pool::PoolOptions {
         max_instances: args.max_instances as usize,
         idle_timeout: args.idle_timeout,
     };
@@ -802,7 +819,7 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
     cfg.max_connections = args.max_connections as usize;
     cfg.max_buffered_bytes = args.max_buffered_mb as usize * 1024 * 1024;
     install_signal_handlers();
-    let server = crate::serve::start(cfg).map_err(|e| {
+    let server = scf_cloud::serve::start(cfg).map_err(|e| {
         format!(
             "cannot serve on {}:{} with state in {}: {e}",
             args.host,

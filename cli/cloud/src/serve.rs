@@ -31,10 +31,10 @@ use serde_json::{Map, Value, json};
 use tokio::sync::oneshot;
 
 use crate::api::{ApiError, Params, success_envelope};
-use crate::emulator::InvokeResult;
-use crate::pool::{Pool, PoolError, PoolOptions};
 use crate::store::{FunctionMeta, Store};
 use crate::tc3;
+use scf_emulator::InvokeResult;
+use scf_emulator::pool::{Pool, PoolError, PoolOptions};
 
 /// The API version this server implements.
 pub const API_VERSION: &str = "2018-04-16";
@@ -820,7 +820,7 @@ fn environment(env: &Value) -> Result<Vec<(String, String)>, ApiError> {
             return Err(bad(&format!("`{k}` is not a valid variable name")));
         }
         // The same rule and words as `scfrt invoke --env` (emulator.rs).
-        if let Some(message) = crate::emulator::reserved_env_error(k) {
+        if let Some(message) = scf_emulator::reserved_env_error(k) {
             return Err(ApiError::new(
                 "InvalidParameterValue.EnvironmentSystemProtect",
                 message,
@@ -1118,6 +1118,8 @@ fn run_on_pool(
         match pool.invoke(event, request_id.to_owned()) {
             Ok(result) => return Some(result),
             Err(PoolError::Retired) => continue,
+            // A refusal added to the pool later: the event was not run.
+            Err(_) => return None,
         }
     }
     None

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 
-use scfrt::cloud::{Client, CloudError, Credentials, Endpoint, Secret};
-use scfrt::tc3;
+use scf_cloud::client::{Client, CloudError, Credentials, Endpoint, Secret};
+use scf_cloud::tc3;
 use serde_json::{Value, json};
 
 const ID: &str = "AKIDscfrtDeployTest000000000000000";
@@ -28,7 +28,7 @@ struct SdkVector {
 }
 
 const SDK_VECTORS: [SdkVector; 2] = [
-    // The vector of cli/tests/serve.rs: `ScfClient` on http://127.0.0.1:9000, action Invoke.
+    // The vector of cli/scfrt/tests/serve.rs: `ScfClient` on http://127.0.0.1:9000, action Invoke.
     SdkVector {
         secret_id: "AKIDscfrtTESTID0000000000000000000",
         secret_key: "scfrtTestSecretKey000000000000000",
@@ -111,12 +111,12 @@ fn client_headers_match_the_sdk_request() {
 #[test]
 fn serve_accepts_our_signature_and_refuses_a_tampered_one() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut cfg = scfrt::serve::ServeConfig::new(
+    let mut cfg = scf_cloud::serve::ServeConfig::new(
         dir.path().join("state"),
         [(ID.to_owned(), KEY.to_owned())].into_iter().collect(),
     );
     cfg.addr = "127.0.0.1:0".parse().expect("addr");
-    let server = scfrt::serve::start(cfg).expect("start");
+    let server = scf_cloud::serve::start(cfg).expect("start");
     let endpoint = Endpoint::parse(&server.addr().to_string()).expect("endpoint");
     assert!(endpoint.plain_http);
     let client = Client::new(
@@ -199,7 +199,7 @@ fn bin_dir() -> &'static Path {
         let target = profile_dir.parent().expect("the target directory");
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let status = Command::new(cargo)
-            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
             .env("CARGO_TARGET_DIR", target)
             .args([
                 "build",

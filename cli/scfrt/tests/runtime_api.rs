@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::RawClient;
-use scfrt::runtime_api::{
+use scf_runtime_api::{
     InvokeError, InvokeOptions, Limits, Outcome, RecordedRequest, RuntimeApi, WaitError,
 };
 
@@ -31,7 +31,7 @@ fn req(method: &str, path: &str, body: &[u8]) -> RecordedRequest {
 fn defaults() {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<RuntimeApi>();
-    send_sync::<scfrt::emulator::Function>();
+    send_sync::<scf_emulator::Function>();
     let l = Limits::default();
     assert_eq!(l.max_event_bytes, 6 * MIB);
     assert_eq!(l.max_response_bytes, 6 * MIB);

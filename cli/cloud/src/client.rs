@@ -3,7 +3,7 @@
 //! `scfrt remote-invoke`.
 //!
 //! ```no_run
-//! use scfrt::cloud::{Client, Credentials, Endpoint};
+//! use scf_cloud::client::{Client, Credentials, Endpoint};
 //!
 //! let creds = Credentials::from_env().expect("TENCENTCLOUD_SECRET_ID / _KEY");
 //! let endpoint = Endpoint::parse("127.0.0.1:9000").expect("a loopback endpoint");
@@ -463,36 +463,6 @@ impl Client {
     }
 }
 
-/// The Invoke JSON line `scfrt invoke` prints, from an Invoke `Response` object: `Result`'s keys
-/// in the platform's order (MemUsage, Log, RetMsg, BillDuration, FunctionRequestId, Duration,
-/// ErrMsg, InvokeResult), then `RequestId`. Absent fields are written as the platform's zero
-/// values.
-pub fn invoke_json_line(response: &Value) -> String {
-    let result = response.get("Result");
-    let field = |name: &str, zero: Value| -> String {
-        result
-            .and_then(|r| r.get(name))
-            .filter(|v| !v.is_null())
-            .cloned()
-            .unwrap_or(zero)
-            .to_string()
-    };
-    let s = || Value::from("");
-    let n = || Value::from(0);
-    format!(
-        r#"{{"Response":{{"Result":{{"MemUsage":{},"Log":{},"RetMsg":{},"BillDuration":{},"FunctionRequestId":{},"Duration":{},"ErrMsg":{},"InvokeResult":{}}},"RequestId":{}}}}}"#,
-        field("MemUsage", n()),
-        field("Log", s()),
-        field("RetMsg", s()),
-        field("BillDuration", n()),
-        field("FunctionRequestId", s()),
-        field("Duration", n()),
-        field("ErrMsg", s()),
-        field("InvokeResult", n()),
-        response.get("RequestId").cloned().unwrap_or_else(s),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -546,18 +516,6 @@ mod tests {
             !req.header("authorization")
                 .unwrap()
                 .contains("topsecretkey")
-        );
-    }
-
-    #[test]
-    fn invoke_line_order() {
-        let v: Value = serde_json::from_str(
-            r#"{"Result":{"InvokeResult":0,"ErrMsg":"","RetMsg":"hi","Duration":1.5,"BillDuration":2,"MemUsage":3,"Log":"l","FunctionRequestId":"f"},"RequestId":"r"}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            invoke_json_line(&v),
-            r#"{"Response":{"Result":{"MemUsage":3,"Log":"l","RetMsg":"hi","BillDuration":2,"FunctionRequestId":"f","Duration":1.5,"ErrMsg":"","InvokeResult":0},"RequestId":"r"}}"#
         );
     }
 }

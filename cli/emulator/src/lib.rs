@@ -1,9 +1,19 @@
-//! A function run the way the platform runs it: cold start, warm reuse, timeouts, limits, logs.
+//! `scf-emulator`: a function run the way the platform runs it: cold start, warm reuse,
+//! timeouts, limits, logs. It stands on `scf-runtime-api` (the platform side of the protocols) and
+//! must not depend on packaging, the cloud API side (TC3, `serve`, `deploy`) or the command line,
+//! nor on TLS, zip or clap.
 //!
 //! [`Function`] owns at most one warm instance: a running `bootstrap` (under a supervisor process
-//! that owns every process it starts, see `process.rs`) plus its platform side: the [`RuntimeApi`] it polls (a code package), or the port its HTTP
-//! server listens on (an image, [`Deployment::Image`]). [`Function::invoke`] turns one event into
-//! an [`InvokeResult`], which renders as the Invoke API's `Result` JSON.
+//! that owns every process it starts, see `process.rs`) plus its platform side: the [`RuntimeApi`]
+//! it polls (a code package), or the port its HTTP server listens on (an image,
+//! [`Deployment::Image`]). [`Function::invoke`] turns one event into an [`InvokeResult`], which
+//! renders as the Invoke API's `Result` JSON ([`invoke_json_line`], the one writer of that line for
+//! local and remote invocations). [`pool`] keeps several warm instances of one function.
+#![warn(missing_docs)]
+
+mod logs;
+pub mod pool;
+mod process;
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -14,14 +24,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::image::{
-    Answer, EVENT_INVOKE_PATH, ImagePort, SCF_IMAGE_PORT, listening_socket_inodes,
-    process_holds_socket,
-};
 use crate::logs::LogHub;
 pub use crate::process::kill_all_process_groups;
 use crate::process::{Instance, Platform, Sampler};
-use crate::runtime_api::{
+use scf_runtime_api::image::{
+    Answer, EVENT_INVOKE_PATH, ImagePort, SCF_IMAGE_PORT, listening_socket_inodes,
+    process_holds_socket,
+};
+use scf_runtime_api::{
     InvokeError, InvokeOptions, Limits, Outcome, RESPONSE_TOO_LARGE_MESSAGE, RuntimeApi, WaitError,
 };
 
@@ -323,8 +333,38 @@ impl InvokeResult {
     /// [`to_invoke_json`](Self::to_invoke_json) as one line, keys in the platform's order
     /// (MemUsage, Log, RetMsg, BillDuration, FunctionRequestId, Duration, ErrMsg, InvokeResult).
     pub fn to_invoke_json_string(&self) -> String {
-        crate::cloud::invoke_json_line(&self.to_invoke_json()["Response"])
+        crate::invoke_json_line(&self.to_invoke_json()["Response"])
     }
+}
+
+/// The Invoke JSON line `scfrt invoke` prints, from an Invoke `Response` object: `Result`'s keys
+/// in the platform's order (MemUsage, Log, RetMsg, BillDuration, FunctionRequestId, Duration,
+/// ErrMsg, InvokeResult), then `RequestId`. Absent fields are written as the platform's zero
+/// values.
+pub fn invoke_json_line(response: &serde_json::Value) -> String {
+    let result = response.get("Result");
+    let field = |name: &str, zero: serde_json::Value| -> String {
+        result
+            .and_then(|r| r.get(name))
+            .filter(|v| !v.is_null())
+            .cloned()
+            .unwrap_or(zero)
+            .to_string()
+    };
+    let s = || serde_json::Value::from("");
+    let n = || serde_json::Value::from(0);
+    format!(
+        r#"{{"Response":{{"Result":{{"MemUsage":{},"Log":{},"RetMsg":{},"BillDuration":{},"FunctionRequestId":{},"Duration":{},"ErrMsg":{},"InvokeResult":{}}},"RequestId":{}}}}}"#,
+        field("MemUsage", n()),
+        field("Log", s()),
+        field("RetMsg", s()),
+        field("BillDuration", n()),
+        field("FunctionRequestId", s()),
+        field("Duration", n()),
+        field("ErrMsg", s()),
+        field("InvokeResult", n()),
+        response.get("RequestId").cloned().unwrap_or_else(s),
+    )
 }
 
 /// A function with at most one warm instance.
@@ -1217,6 +1257,18 @@ fn tail_utf8(bytes: &[u8], max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invoke_line_order() {
+        let v: serde_json::Value = serde_json::from_str(
+            r#"{"Result":{"InvokeResult":0,"ErrMsg":"","RetMsg":"hi","Duration":1.5,"BillDuration":2,"MemUsage":3,"Log":"l","FunctionRequestId":"f"},"RequestId":"r"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            invoke_json_line(&v),
+            r#"{"Response":{"Result":{"MemUsage":3,"Log":"l","RetMsg":"hi","BillDuration":2,"FunctionRequestId":"f","Duration":1.5,"ErrMsg":"","InvokeResult":0},"RequestId":"r"}}"#
+        );
+    }
 
     #[test]
     fn tail_respects_char_boundaries() {

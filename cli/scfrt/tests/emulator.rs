@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{process_gone, read_pid, write_bootstrap};
-use scfrt::emulator::{EmulatorError, Function, FunctionConfig, InvokeResult};
+use scf_emulator::{EmulatorError, Function, FunctionConfig, InvokeResult};
 
 const MIB: usize = 1024 * 1024;
 

@@ -38,9 +38,9 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::image::ImagePort;
 use crate::logs::{LogHub, LogReader};
-use crate::runtime_api::RuntimeApi;
+use scf_runtime_api::RuntimeApi;
+use scf_runtime_api::image::ImagePort;
 
 /// How many process groups [`kill_all_process_groups`] can track at once.
 const GROUP_SLOTS: usize = 64;

@@ -20,11 +20,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::api::ApiError;
-use crate::emulator::FunctionConfig;
+use scf_emulator::FunctionConfig;
 
 /// Largest accepted code zip (decoded), as SCF's direct upload limit.
 pub const MAX_ZIP_BYTES: usize = 50 * 1024 * 1024;
-pub use crate::package::{MAX_UNZIPPED_BYTES, MAX_ZIP_ENTRIES};
+pub use scf_package::extract::{MAX_UNZIPPED_BYTES, MAX_ZIP_ENTRIES};
 
 /// A function's stored configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,8 +116,8 @@ fn is_meta_tmp(name: &str) -> bool {
 }
 
 /// Why a code zip was refused, without the server's paths.
-fn zip_refusal(e: &crate::package::PackageError) -> String {
-    use crate::package::PackageError;
+fn zip_refusal(e: &scf_package::extract::PackageError) -> String {
+    use scf_package::extract::PackageError;
     match e {
         PackageError::Zip { source, .. } => format!("not a readable zip archive: {source}"),
         PackageError::TooLarge { reason, .. } => reason.clone(),
@@ -128,6 +128,8 @@ fn zip_refusal(e: &crate::package::PackageError) -> String {
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
             format!("cannot extract {file}: {source}")
         }
+        // Reasons added later carry no server path of their own.
+        _ => e.to_string(),
     }
 }
 
@@ -262,7 +264,7 @@ impl Store {
             self.write_file(&zip_path, zip)?;
             let code = staging.join("code");
             std::fs::create_dir(&code).map_err(|e| self.io_error("cannot create", &code, &e))?;
-            crate::package::extract_zip(&zip_path, &code).map_err(|e| {
+            scf_package::extract::extract_zip(&zip_path, &code).map_err(|e| {
                 ApiError::invalid(
                     "ZipFile",
                     format!("The code zip is refused: {}", zip_refusal(&e)),

@@ -1,6 +1,6 @@
 //! `scfrt deploy` and `scfrt remote-invoke`: the package `scfrt invoke` runs, on SCF itself.
 //!
-//! [`deploy`] builds the code zip with [`crate::pack`] (or checks a given zip the way
+//! [`deploy`] builds the code zip with [`scf_package::pack`] (or checks a given zip the way
 //! `scfrt invoke` does), then through a [`Client`]: `GetFunction` decides between
 //! `CreateFunction` (on `ResourceNotFound.Function`) and `UpdateFunctionCode` +
 //! `UpdateFunctionConfiguration`, and `GetFunction` is polled until the function is `Active`.
@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
-use crate::cloud::{Client, CloudError};
-use crate::pack::{Lang, MAX_CODE_ZIP_BYTES};
+use crate::client::{Client, CloudError};
+use scf_package::pack::{Lang, MAX_CODE_ZIP_BYTES};
 
 /// Most `GetFunction` polls while waiting for `Active`.
 pub const MAX_STATUS_POLLS: u32 = 120;
@@ -118,7 +118,7 @@ pub fn code_zip(code: &CodeSource, progress: &mut dyn FnMut(&str)) -> Result<Vec
             bootstrap_bin,
         } => {
             let out = tmp.path().join("fn.zip");
-            let opts = crate::pack::PackOptions {
+            let opts = scf_package::pack::PackOptions {
                 dir: dir.clone(),
                 output: out.clone(),
                 lang: *lang,
@@ -126,7 +126,7 @@ pub fn code_zip(code: &CodeSource, progress: &mut dyn FnMut(&str)) -> Result<Vec
                 portable: false,
             };
             let mut warn = |w: &str| progress(&format!("warning: {w}"));
-            let report = crate::pack::pack(&opts, &mut warn)
+            let report = scf_package::pack::pack(&opts, &mut warn)
                 .map_err(|e| usage(format!("cannot package {}: {e}", dir.display())))?;
             progress(&format!(
                 "packaged {} ({} bytes, {} entries; bootstrap from {})",
@@ -141,11 +141,12 @@ pub fn code_zip(code: &CodeSource, progress: &mut dyn FnMut(&str)) -> Result<Vec
             if let Ok(meta) = std::fs::metadata(zip) {
                 check_upload_size(meta.len())?;
             }
-            crate::pack::check_code_zip(zip).map_err(|e| usage(format!("cannot deploy {e}")))?;
+            scf_package::pack::check_code_zip(zip)
+                .map_err(|e| usage(format!("cannot deploy {e}")))?;
             let dest = tmp.path().join("check");
             std::fs::create_dir(&dest)
                 .map_err(|e| usage(format!("cannot create a temporary directory: {e}")))?;
-            crate::package::extract_zip(zip, &dest)
+            scf_package::extract::extract_zip(zip, &dest)
                 .map_err(|e| usage(format!("cannot deploy {}: {e}", zip.display())))?;
             check_unpacked_bootstrap(&dest, zip, progress)?;
             zip.clone()
@@ -195,9 +196,9 @@ fn check_unpacked_bootstrap(
     let data = std::fs::read(&path)
         .map_err(|e| CloudError::Usage(format!("{}: bootstrap: {e}", zip.display())))?;
     let shown = format!("bootstrap (in {})", zip.display());
-    crate::pack::check_bootstrap(&data, meta.permissions().mode(), &shown)
+    scf_package::pack::check_bootstrap(&data, meta.permissions().mode(), &shown)
         .map_err(|e| CloudError::Usage(e.to_string()))?;
-    for w in crate::pack::elf_warnings(&data, &shown) {
+    for w in scf_package::pack::elf_warnings(&data, &shown) {
         progress(&format!("warning: {w}"));
     }
     Ok(())

@@ -10,18 +10,26 @@ use std::process::Command;
 use std::sync::Once;
 use std::time::Duration;
 
+/// The repository's root: the nearest directory above the crate holding `Cargo.lock` (this file
+/// is compiled into crates at different depths: `cli/scfrt`, `tests`).
+pub fn repo_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .find(|d| d.join("Cargo.lock").is_file())
+        .unwrap_or_else(|| panic!("no Cargo.lock above {}", manifest.display()))
+        .to_owned()
+}
+
 /// The repository's `examples/bash-echo`.
 pub fn bash_echo_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("examples")
-        .join("bash-echo")
+    repo_root().join("examples").join("bash-echo")
 }
 
 /// The `-l` flags a program linking `libscfruntime.a` also needs, as the shipped pkg-config file
 /// (`ffi/scfruntime.pc.in`, `static_libs=`) tells users.
 pub fn static_libs() -> Vec<String> {
-    let pc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ffi/scfruntime.pc.in");
+    let pc = repo_root().join("ffi/scfruntime.pc.in");
     let text = std::fs::read_to_string(&pc).unwrap_or_else(|e| panic!("{}: {e}", pc.display()));
     let line = text
         .lines()

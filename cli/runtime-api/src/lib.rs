@@ -1,11 +1,20 @@
-//! The platform side of the SCF runtime API (protocol.md section 1), without any process management.
+//! `scf-runtime-api`: the platform side of the two ways SCF hands a function its events, without
+//! any process management. Used by the emulator (`scf-emulator`) and by tests that need a runtime
+//! API to poll; it must not depend on the emulator, packaging, the cloud API side or the command
+//! line, nor on TLS, zip or clap.
 //!
-//! [`RuntimeApi`] serves the four routes on `127.0.0.1:<free port>` from its own tokio runtime on a
-//! background thread, and exposes a blocking API to the supervisor: [`RuntimeApi::wait_ready`] for the
-//! init phase and [`RuntimeApi::invoke`] to hand one event to the bootstrap and wait for its result.
-//! Every request is recorded ([`RuntimeApi::requests`]) so tests can assert on the wire log; the
-//! log keeps the most recent requests within a count and byte budget, so a long-lived instance
-//! (`scfrt serve`) does not grow without bound.
+//! - The crate root: the SCF runtime API (protocol.md section 1). [`RuntimeApi`] serves the four
+//!   routes on `127.0.0.1:<free port>` from its own tokio runtime on a background thread, and
+//!   exposes a blocking API to the supervisor: [`RuntimeApi::wait_ready`] for the init phase and
+//!   [`RuntimeApi::invoke`] to hand one event to the bootstrap and wait for its result. Every
+//!   request is recorded ([`RuntimeApi::requests`]) so tests can assert on the wire log; the log
+//!   keeps the most recent requests within a count and byte budget, so a long-lived instance
+//!   (`scfrt serve`) does not grow without bound.
+//! - [`image`]: an image-deployed function, whose own HTTP server gets each event as
+//!   `POST /event-invoke`.
+#![warn(missing_docs)]
+
+pub mod image;
 
 use std::convert::Infallible;
 use std::fmt;

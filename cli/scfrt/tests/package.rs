@@ -4,7 +4,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use scfrt::package::{PackageError, extract_zip};
+use scf_package::extract::{PackageError, extract_zip};
 use zip::write::SimpleFileOptions;
 
 enum Item<'a> {
