@@ -90,13 +90,15 @@ def test_seed_create_and_invoke(server, bash_echo_zip):
     assert result.InvokeResult == 0 and result.ErrMsg == ""
     assert result.FunctionRequestId and resp.RequestId
     assert result.BillDuration >= 1 and result.Duration > 0 and result.MemUsage > 0
-    # index.sh echoes the event to stderr: it is in the log, framed, with the cold start's Init Report.
-    assert SEED_EVENT in result.Log
-    assert f"START RequestId: {result.FunctionRequestId}" in result.Log
-    assert "Init Report" in result.Log
-    # Warm: the same instance answers; no init this time.
+    # The seed asks for no LogType: the API's default is None, no log in the answer.
+    assert result.Log == ""
+    # Warm, with LogType=Tail: the same instance answers (no init this time), and index.sh's
+    # echo of the event to stderr is in the log, framed.
+    req.LogType = "Tail"
     again = client.Invoke(req).Result
     assert again.RetMsg == SEED_RETMSG
+    assert SEED_EVENT in again.Log
+    assert f"START RequestId: {again.FunctionRequestId}" in again.Log
     assert "Init Report" not in again.Log
     # The response JSON as the seed prints it.
     printed = json.loads(resp.to_json_string())
@@ -109,10 +111,24 @@ def test_invoke_function_and_log_type(client, bash_echo_zip):
     create(client, name, bash_echo_zip)
     r = invoke(client, name, '{"a": 1}', LogType="None")
     assert r.RetMsg == "Echoing request: '{\"a\": 1}'" and r.Log == ""
+    # No LogType: the API's default is None for both actions (the SDK model's documentation).
+    r = invoke(client, name, '{"a": 1}')
+    assert r.InvokeResult == 0 and r.Log == ""
+    r = invoke(client, name, '{"a": 1}', LogType="Tail")
+    assert '{"a": 1}' in r.Log and f"END RequestId: {r.FunctionRequestId}" in r.Log
     req = models.InvokeFunctionRequest()
     req.from_json_string(json.dumps({"FunctionName": name, "Event": '{"b": 2}'}))
     r = client.InvokeFunction(req).Result
-    assert r.RetMsg == "Echoing request: '{\"b\": 2}'" and r.InvokeResult == 0
+    assert r.RetMsg == "Echoing request: '{\"b\": 2}'" and r.InvokeResult == 0 and r.Log == ""
+    # $DEFAULT, InvokeFunction's documented default qualifier (the alias on $LATEST), and
+    # $LATEST are accepted by both actions; a version that does not exist is not.
+    for qualifier in ("$DEFAULT", "$LATEST"):
+        req.Qualifier = qualifier
+        req.LogType = "Tail"
+        r = client.InvokeFunction(req).Result
+        assert r.InvokeResult == 0 and '{"b": 2}' in r.Log, qualifier
+        assert invoke(client, name, '{"c": 3}', Qualifier=qualifier).InvokeResult == 0
+    assert error_code(lambda: invoke(client, name, Qualifier="7")) == "ResourceNotFound.Version"
 
 
 def test_get_list_update_delete(client, bash_echo_zip):
@@ -332,7 +348,7 @@ def test_restart_keeps_functions(binary, tmp_path, bash_echo_zip):
         listed = client.ListFunctions(req)
         assert [f.FunctionName for f in listed.Functions] == ["Kept-Fn"]
         assert listed.Functions[0].Description == "survives"
-        r = invoke(client, "Kept-Fn", SEED_EVENT)
+        r = invoke(client, "Kept-Fn", SEED_EVENT, LogType="Tail")
         assert r.RetMsg == SEED_RETMSG and "Init Report" in r.Log
 
         # Slowloris: a client that never finishes its headers is cut off after --read-timeout.

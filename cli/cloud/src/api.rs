@@ -88,6 +88,53 @@ impl Params {
         }
     }
 
+    /// Parameters given as form pairs (a GET's query string, a form body): the SDKs flatten
+    /// structures into dotted keys (`Code.ZipFile`, `Environment.Variables.0.Key`), which become
+    /// nested objects again, and arrays where every key of a level is an index. Values stay
+    /// strings ([`opt_int`](Self::opt_int) reads digits).
+    ///
+    /// # Errors
+    /// `InvalidParameter` when a key is both a value and a structure (`A=1&A.B=2`) or has an
+    /// empty segment.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Params, ApiError> {
+        let conflict = |key: &str| {
+            ApiError::new(
+                "InvalidParameter",
+                format!("The parameter `{key}` is given both as a value and as a structure."),
+            )
+        };
+        let mut root = Map::new();
+        for (key, value) in pairs {
+            let segments: Vec<&str> = key.split('.').collect();
+            if segments.iter().any(|s| s.is_empty()) {
+                return Err(ApiError::new(
+                    "InvalidParameter",
+                    format!("The parameter name `{key}` has an empty part."),
+                ));
+            }
+            let (last, parents) = segments.split_last().ok_or_else(|| conflict(key))?;
+            let mut node = &mut root;
+            for seg in parents {
+                let child = node
+                    .entry((*seg).to_owned())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                node = match child {
+                    Value::Object(m) => m,
+                    _ => return Err(conflict(key)),
+                };
+            }
+            if node.contains_key(*last) {
+                return Err(conflict(key));
+            }
+            node.insert((*last).to_owned(), Value::String(value.clone()));
+        }
+        Ok(Params(
+            root.into_iter()
+                .map(|(k, v)| (k, indexed_to_arrays(v)))
+                .collect(),
+        ))
+    }
+
     /// The raw value of `name`, if present and not null.
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.0.get(name).filter(|v| !v.is_null())
@@ -141,6 +188,33 @@ impl Params {
     }
 }
 
+/// Objects whose keys are all indexes (`0`, `1`, ...) become arrays in index order.
+fn indexed_to_arrays(v: Value) -> Value {
+    let Value::Object(map) = v else {
+        return v;
+    };
+    let indexed: Option<Vec<(usize, Value)>> = map
+        .iter()
+        .map(|(k, v)| k.parse::<usize>().ok().map(|i| (i, v.clone())))
+        .collect();
+    match indexed {
+        Some(mut items) if !items.is_empty() => {
+            items.sort_by_key(|(i, _)| *i);
+            Value::Array(
+                items
+                    .into_iter()
+                    .map(|(_, v)| indexed_to_arrays(v))
+                    .collect(),
+            )
+        }
+        _ => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, indexed_to_arrays(v)))
+                .collect(),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,5 +246,40 @@ mod tests {
         );
         assert_eq!(Params::parse(b"[]").unwrap_err().code, "InvalidParameter");
         assert!(Params::parse(b"").unwrap().0.is_empty());
+    }
+
+    #[test]
+    fn form_pairs_become_structures() {
+        let pairs: Vec<(String, String)> = [
+            ("FunctionName", "f"),
+            ("Code.ZipFile", "UEsD"),
+            ("Environment.Variables.1.Key", "B"),
+            ("Environment.Variables.0.Key", "A"),
+            ("Environment.Variables.0.Value", "1"),
+            ("MemorySize", "256"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        let p = Params::from_pairs(&pairs).unwrap();
+        assert_eq!(
+            Value::Object(p.0.clone()),
+            json!({"FunctionName": "f", "Code": {"ZipFile": "UEsD"}, "MemorySize": "256",
+                   "Environment": {"Variables": [{"Key": "A", "Value": "1"}, {"Key": "B"}]}})
+        );
+        assert_eq!(p.opt_int("MemorySize", "MemorySize").unwrap(), Some(256));
+        let clash = [
+            ("A".to_owned(), "1".to_owned()),
+            ("A.B".to_owned(), "2".to_owned()),
+        ];
+        assert_eq!(
+            Params::from_pairs(&clash).unwrap_err().code,
+            "InvalidParameter"
+        );
+        let empty = [("A..B".to_owned(), "1".to_owned())];
+        assert_eq!(
+            Params::from_pairs(&empty).unwrap_err().code,
+            "InvalidParameter"
+        );
     }
 }

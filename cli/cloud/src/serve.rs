@@ -3,13 +3,16 @@
 //! the endpoint.
 //!
 //! Actions: `CreateFunction`, `UpdateFunctionCode`, `UpdateFunctionConfiguration`, `GetFunction`,
-//! `ListFunctions`, `DeleteFunction`, `Invoke`, `InvokeFunction`. Every request must carry a valid
-//! TC3-HMAC-SHA256 signature ([`crate::tc3`]). Errors travel as HTTP 200 with
+//! `ListFunctions`, `DeleteFunction`, `Invoke`, `InvokeFunction`. Every request must be signed
+//! the ways the SDKs sign: TC3-HMAC-SHA256 ([`crate::tc3`]) over POST with a JSON (or form) body
+//! or over GET with the parameters in the query string; or signature method v1 ([`crate::v1`],
+//! HmacSHA1/HmacSHA256) over GET or POST form. Errors travel as HTTP 200 with
 //! `Content-Type: application/json` and the `{"Response":{"Error":..}}` envelope, which is the
 //! only form the SDK parses. Functions live in a [`Store`]; each has a [`Pool`] of instances.
 //!
 //! Hostile clients: a request's headers are checked ([`tc3::verify_headers`], the action, the
-//! version, the action's body limit) before its body is read, and a refusal closes the
+//! version, the action's body limit; a v1 request, whose signature is in its body, is held to the
+//! platform's 1 MB for v1) before its body is read, and a refusal closes the
 //! connection; request bodies held at once and connections served at once are capped
 //! ([`ServeConfig::max_buffered_bytes`], [`ServeConfig::max_connections`]), over which the answer
 //! is `RequestLimitExceeded`; methods other than GET and POST get `405` with `Allow`.
@@ -32,7 +35,7 @@ use tokio::sync::oneshot;
 
 use crate::api::{ApiError, Params, success_envelope};
 use crate::store::{FunctionMeta, Store};
-use crate::tc3;
+use crate::{tc3, v1};
 use scf_emulator::InvokeResult;
 use scf_emulator::pool::{Pool, PoolError, PoolOptions};
 
@@ -55,6 +58,8 @@ pub const MAX_INVOKE_BODY_BYTES: usize = 3 * MAX_SYNC_EVENT_BYTES + 64 * 1024;
 pub const MAX_SMALL_BODY_BYTES: usize = 1024 * 1024;
 /// The methods the API answers (`Allow` of a 405).
 pub const ALLOWED_METHODS: &str = "GET, POST";
+/// The content type of form-encoded parameters.
+const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
 /// Largest read buffer of a connection (request headers must fit in it).
 const CONN_BUF_BYTES: usize = 64 * 1024;
 /// Bodies from this size on are hashed (to check their signature) off the async workers.
@@ -457,20 +462,74 @@ fn unknown_action(action: &str) -> ApiError {
     )
 }
 
-/// The checks made on the headers alone, before any of the body is read: the signature's
-/// headers ([`tc3::verify_headers`]), then the action and the version. Returns the action's
-/// body limit.
+/// How a request carries its signature and parameters, decided from its headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signing {
+    /// TC3-HMAC-SHA256 in `Authorization`; the action and version in `X-TC-*` headers, the
+    /// parameters in a JSON body (POST), a form body (POST) or the query string (GET).
+    Tc3,
+    /// Signature method v1 (HmacSHA1/HmacSHA256): every parameter, signature included, in the
+    /// query string (GET) or a form body (POST).
+    V1,
+}
+
+/// `Content-Type: application/x-www-form-urlencoded` (parameters for v1, or TC3 POST form).
+fn is_form(content_type: Option<&str>) -> bool {
+    content_type.is_some_and(|ct| {
+        ct.split(';')
+            .next()
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case(FORM_CONTENT_TYPE))
+    })
+}
+
+/// The checks made on the headers alone, before any of the body is read. TC3: the signature's
+/// headers ([`tc3::verify_headers`]), then the action and the version. v1 (no `Authorization`):
+/// only a form body can carry it, so the body is bounded by the platform's 1 MB for v1. A GET
+/// has no body at all. Returns how the request is signed and its body limit.
 fn check_headers<'a>(
     app: &App,
+    method: &Method,
     header: &dyn Fn(&str) -> Option<&'a str>,
-) -> Result<usize, ApiError> {
+    query: &str,
+) -> Result<(Signing, usize), ApiError> {
+    if *method == Method::GET {
+        if query.len() > v1::MAX_GET_BYTES {
+            return Err(ApiError::new(
+                "InvalidParameter.RequestTooLarge",
+                format!(
+                    "The query string exceeds {} bytes; send large requests with POST.",
+                    v1::MAX_GET_BYTES
+                ),
+            ));
+        }
+        if header("content-length").is_some_and(|n| n.trim() != "0") {
+            return Err(ApiError::new(
+                "InvalidParameter",
+                "A GET request carries its parameters in the query string; it has no body.",
+            ));
+        }
+    }
+    let get_body = |limit: usize| if *method == Method::GET { 0 } else { limit };
+    if header("authorization").is_none() {
+        if *method == Method::POST && !is_form(header("content-type")) {
+            // Neither signature: the TC3 message says what a JSON request lacks.
+            let creds = |id: &str| app.credentials.get(id).cloned();
+            tc3::verify_headers(header, &creds, unix_now())?;
+        }
+        return Ok((
+            Signing::V1,
+            get_body(v1::MAX_POST_BYTES.min(app.max_body_bytes)),
+        ));
+    }
     let creds = |id: &str| app.credentials.get(id).cloned();
     tc3::verify_headers(header, &creds, unix_now())?;
     let Some(action) = header("x-tc-action") else {
         return Err(ApiError::missing("X-TC-Action"));
     };
     check_version(header("x-tc-version"))?;
-    action_body_limit(action, app.max_body_bytes).ok_or_else(|| unknown_action(action))
+    let limit =
+        action_body_limit(action, app.max_body_bytes).ok_or_else(|| unknown_action(action))?;
+    Ok((Signing::Tc3, get_body(limit)))
 }
 
 fn check_version(version: Option<&str>) -> Result<(), ApiError> {
@@ -588,8 +647,9 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
         }
     };
     let lookup = |name: &str| if name == "host" { host } else { header(name) };
-    let limit = match check_headers(&app, &lookup) {
-        Ok(limit) => limit,
+    let query = parts.uri.query().unwrap_or("");
+    let (signing, limit) = match check_headers(&app, &parts.method, &lookup, query) {
+        Ok(checked) => checked,
         Err(e) => return refusal(&e, &request_id),
     };
     let mut reservation = Reservation::new(&app);
@@ -612,11 +672,11 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
     let signed = tc3::SignedRequest {
         method: parts.method.as_str(),
         path: parts.uri.path(),
-        query: parts.uri.query().unwrap_or(""),
+        query,
         header: &lookup,
         body: &body,
     };
-    let result = dispatch(&app, &signed, &request_id).await;
+    let result = dispatch(&app, signing, &signed, &request_id).await;
     drop(reservation);
     match result {
         Ok(body) => json_response(body, false),
@@ -626,29 +686,15 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
 
 async fn dispatch(
     app: &Arc<App>,
+    signing: Signing,
     req: &tc3::SignedRequest<'_>,
     request_id: &str,
 ) -> Result<String, ApiError> {
-    let creds = |id: &str| app.credentials.get(id).cloned();
-    let verify = || tc3::verify(req, &creds, unix_now());
-    if req.body.len() >= BLOCKING_VERIFY_BYTES {
-        // Hashing a large body takes a while: let the runtime move its other tasks off
-        // this worker meanwhile.
-        tokio::task::block_in_place(verify)?;
-    } else {
-        verify()?;
-    }
-    if req.method != "POST" {
-        return Err(ApiError::new(
-            "UnsupportedOperation",
-            "Only POST with a JSON body is supported (the SDK's default).",
-        ));
-    }
-    let Some(action) = (req.header)("x-tc-action") else {
-        return Err(ApiError::missing("X-TC-Action"));
+    let (action, params) = match signing {
+        Signing::Tc3 => verified_tc3(app, req)?,
+        Signing::V1 => verified_v1(app, req)?,
     };
-    check_version((req.header)("x-tc-version"))?;
-    let params = Params::parse(req.body)?;
+    let action = action.as_str();
     let app2 = Arc::clone(app);
     let rid = request_id.to_owned();
     match action {
@@ -664,6 +710,64 @@ async fn dispatch(
         "InvokeFunction" => invoke(app, &params, true).await,
         other => Err(unknown_action(other)),
     }
+}
+
+/// A TC3 request verified ([`tc3::verify`]): its action and parameters (JSON body, form body,
+/// or the query string of a GET).
+fn verified_tc3(app: &App, req: &tc3::SignedRequest<'_>) -> Result<(String, Params), ApiError> {
+    let creds = |id: &str| app.credentials.get(id).cloned();
+    let verify = || tc3::verify(req, &creds, unix_now());
+    if req.body.len() >= BLOCKING_VERIFY_BYTES {
+        // Hashing a large body takes a while: let the runtime move its other tasks off
+        // this worker meanwhile.
+        tokio::task::block_in_place(verify)?;
+    } else {
+        verify()?;
+    }
+    let Some(action) = (req.header)("x-tc-action") else {
+        return Err(ApiError::missing("X-TC-Action"));
+    };
+    check_version((req.header)("x-tc-version"))?;
+    let params = if req.method == "GET" {
+        Params::from_pairs(&v1::decode_form(req.query.as_bytes())?)?
+    } else if is_form((req.header)("content-type")) {
+        Params::from_pairs(&v1::decode_form(req.body)?)?
+    } else {
+        Params::parse(req.body)?
+    };
+    Ok((action.to_owned(), params))
+}
+
+/// A v1 request verified ([`v1::verify`]): its action, and its parameters without the common
+/// ones.
+fn verified_v1(app: &App, req: &tc3::SignedRequest<'_>) -> Result<(String, Params), ApiError> {
+    let form = if req.method == "GET" {
+        req.query.as_bytes()
+    } else {
+        req.body
+    };
+    let pairs = v1::decode_form(form)?;
+    let creds = |id: &str| app.credentials.get(id).cloned();
+    let signed = v1::SignedRequest {
+        method: req.method,
+        host: (req.header)("host").unwrap_or(""),
+        path: req.path,
+        params: &pairs,
+    };
+    v1::verify(&signed, &creds, unix_now())?;
+    let Some(action) = v1::param(&pairs, "Action").filter(|a| !a.is_empty()) else {
+        return Err(ApiError::missing("Action"));
+    };
+    check_version(v1::param(&pairs, "Version"))?;
+    if action_body_limit(action, app.max_body_bytes).is_none() {
+        return Err(unknown_action(action));
+    }
+    let own: Vec<(String, String)> = pairs
+        .iter()
+        .filter(|(k, _)| !v1::COMMON_PARAMS.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    Ok((action.to_owned(), Params::from_pairs(&own)?))
 }
 
 async fn blocking<F>(f: F) -> Result<String, ApiError>
@@ -713,10 +817,14 @@ fn valid_name(s: &str, min: usize, max: usize) -> bool {
 
 fn qualifier(params: &Params) -> Result<(), ApiError> {
     match params.opt_str("Qualifier", "Qualifier")? {
-        None | Some("") | Some("$LATEST") => Ok(()),
+        // `$DEFAULT` is the alias every function has, pointing at $LATEST until moved
+        // (InvokeFunction's default qualifier).
+        None | Some("") | Some("$LATEST") | Some("$DEFAULT") => Ok(()),
         Some(q) => Err(ApiError::new(
             "ResourceNotFound.Version",
-            format!("Version `{q}` not found: scfrt serve keeps only $LATEST."),
+            format!(
+                "Version `{q}` not found: scfrt serve keeps only $LATEST (and $DEFAULT, its alias)."
+            ),
         )),
     }
 }
@@ -1177,7 +1285,8 @@ async fn invoke(
             }
         }
     };
-    let tail = match params.opt_str("LogType", "LogType")?.unwrap_or("Tail") {
+    // The API's default is `None`: the log comes back only when asked for with `Tail`.
+    let tail = match params.opt_str("LogType", "LogType")?.unwrap_or("None") {
         "Tail" => true,
         "None" => false,
         other => {
