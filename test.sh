@@ -8,10 +8,11 @@ cd "$(dirname "$0")"
 
 # Tools the tests run: curl (the seed's bash bootstrap), valgrind (C leak checks), pkg-config
 # (the installed C library), make and cc (C builds), zipinfo (zip modes in the packaging tests),
-# ip (the loopback of the network namespace the 0.0.0.0 cases run in).
+# ip (the loopback of the network namespace the 0.0.0.0 cases run in), node and npm (the Node SDK
+# that tests/sdk drives scfrt serve with).
 # The glibc-2.17 portable-build test fetches zig and cargo-zigbuild from PyPI itself.
 need_apt=()
-for tool in curl:curl valgrind:valgrind pkg-config:pkgconf make:make zipinfo:unzip taskset:util-linux ip:iproute2; do
+for tool in curl:curl valgrind:valgrind pkg-config:pkgconf make:make zipinfo:unzip taskset:util-linux ip:iproute2 node:nodejs npm:npm; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt+=("${tool#*:}")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -28,6 +29,9 @@ free_kb=$(df -Pk "${CARGO_TARGET_DIR:-.}" 2>/dev/null | awk 'NR==2 {print $4}')
 if [ "${free_kb:-0}" -lt $((8 * 1024 * 1024)) ]; then
   echo "test.sh: warning: only $((free_kb / 1024)) MB free here; a clean build and test run writes about 4 GB" >&2
 fi
+
+echo "== node SDK (tests/sdk/node, from npm)"
+(cd tests/sdk/node && npm ci --silent --no-audit --no-fund)
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -54,5 +58,5 @@ cargo build --workspace --bins -q
 export SCFRT_BIN="$target/debug/scfrt" SCF_PYTHON_BOOTSTRAP="$target/debug/scf-python-bootstrap"
 echo "== pytest tests/python (the scfruntime wheel and the embedded bootstrap)"
 .venv/bin/python -m pytest -q tests/python
-echo "== pytest tests/sdk (scfrt serve through tencentcloud-sdk-python)"
+echo "== pytest tests/sdk (scfrt serve through tencentcloud-sdk-python and the Node SDK)"
 .venv/bin/python -m pytest -q tests/sdk

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use scf_cloud::tc3::{SignedRequest, parse_authorization, verify};
+use scf_cloud::tc3::{Rules, SignedRequest, parse_authorization, verify};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -30,5 +30,7 @@ fuzz_target!(|data: &[u8]| {
         body,
     };
     let key = |id: &str| (id == "AKIDfuzz").then(|| "fuzzkey".to_string());
-    let _ = verify(&req, &key, 1_700_000_000);
+    for rules in [Rules::Platform, Rules::Loopback] {
+        let _ = verify(&req, &key, 1_700_000_000, rules);
+    }
 });

@@ -132,6 +132,8 @@ struct App {
     max_buffered_bytes: usize,
     /// Request-body bytes reserved by the connections (see [`Reservation`]).
     buffered: AtomicUsize,
+    /// The signature forms accepted: the Node SDK's local-endpoint forms only on loopback.
+    rules: tc3::Rules,
 }
 
 /// A running server (see [`start`]); dropping it stops the server and its instances.
@@ -220,6 +222,11 @@ pub fn start(cfg: ServeConfig) -> std::io::Result<ServerHandle> {
         refusing: Arc::new(AtomicUsize::new(0)),
         max_buffered_bytes: cfg.max_buffered_bytes,
         buffered: AtomicUsize::new(0),
+        rules: if cfg.addr.ip().is_loopback() {
+            tc3::Rules::Loopback
+        } else {
+            tc3::Rules::Platform
+        },
     });
     let listener = std::net::TcpListener::bind(cfg.addr)?;
     listener.set_nonblocking(true)?;
@@ -514,7 +521,7 @@ fn check_headers<'a>(
         if *method == Method::POST && !is_form(header("content-type")) {
             // Neither signature: the TC3 message says what a JSON request lacks.
             let creds = |id: &str| app.credentials.get(id).cloned();
-            tc3::verify_headers(header, &creds, unix_now())?;
+            tc3::verify_headers(header, &creds, unix_now(), app.rules)?;
         }
         return Ok((
             Signing::V1,
@@ -522,7 +529,7 @@ fn check_headers<'a>(
         ));
     }
     let creds = |id: &str| app.credentials.get(id).cloned();
-    tc3::verify_headers(header, &creds, unix_now())?;
+    tc3::verify_headers(header, &creds, unix_now(), app.rules)?;
     let Some(action) = header("x-tc-action") else {
         return Err(ApiError::missing("X-TC-Action"));
     };
@@ -716,7 +723,7 @@ async fn dispatch(
 /// or the query string of a GET).
 fn verified_tc3(app: &App, req: &tc3::SignedRequest<'_>) -> Result<(String, Params), ApiError> {
     let creds = |id: &str| app.credentials.get(id).cloned();
-    let verify = || tc3::verify(req, &creds, unix_now());
+    let verify = || tc3::verify(req, &creds, unix_now(), app.rules);
     if req.body.len() >= BLOCKING_VERIFY_BYTES {
         // Hashing a large body takes a while: let the runtime move its other tasks off
         // this worker meanwhile.

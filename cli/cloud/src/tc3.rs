@@ -17,6 +17,17 @@ pub const ALGORITHM: &str = "TC3-HMAC-SHA256";
 /// How far `X-TC-Timestamp` may be from the server's clock (the platform allows 5 minutes).
 pub const MAX_SKEW_SECS: i64 = 300;
 
+/// Which forms of a signature a verifier accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rules {
+    /// The platform's: credential scope service `scf`, the `Host` header signed as sent.
+    Platform,
+    /// Also what the Node SDK signs for an endpoint such as `127.0.0.1:9000` (a server that
+    /// listens on loopback only): the scope's service taken from the endpoint's first label (`127`,
+    /// `localhost:9000`), and the host signed without its port while `Host` carries it.
+    Loopback,
+}
+
 /// The parts of a request the signature covers.
 #[derive(Clone, Copy)]
 pub struct SignedRequest<'a> {
@@ -285,6 +296,7 @@ pub fn verify_headers<'a>(
     header: &dyn Fn(&str) -> Option<&'a str>,
     secret_key_of: &dyn Fn(&str) -> Option<String>,
     now: i64,
+    rules: Rules,
 ) -> Result<CheckedHeaders, ApiError> {
     let Some(auth) = header("authorization") else {
         return Err(ApiError::new(
@@ -319,7 +331,9 @@ pub fn verify_headers<'a>(
             "the credential scope's date is not the UTC date of X-TC-Timestamp",
         ));
     }
-    if auth.service != "scf" {
+    if auth.service != "scf"
+        && !(rules == Rules::Loopback && is_endpoint_label(&auth.service, header("host")))
+    {
         return Err(signature_failure(
             "the credential scope's service is not `scf`",
         ));
@@ -346,29 +360,67 @@ pub fn verify_headers<'a>(
 /// # Errors
 /// `AuthFailure` (no `Authorization`), `AuthFailure.InvalidAuthorization` (malformed),
 /// `AuthFailure.SecretIdNotFound`, `AuthFailure.SignatureExpire` (timestamp missing or more than
-/// 5 minutes off), `AuthFailure.SignatureFailure` (wrong key, scope or content).
+/// 5 minutes off), `AuthFailure.SignatureFailure` (wrong key, scope or content). `rules` says
+/// whether the Node SDK's forms for a loopback endpoint are accepted too.
 pub fn verify(
     req: &SignedRequest<'_>,
     secret_key_of: &dyn Fn(&str) -> Option<String>,
     now: i64,
+    rules: Rules,
 ) -> Result<(), ApiError> {
-    let checked = verify_headers(req.header, secret_key_of, now)?;
+    let checked = verify_headers(req.header, secret_key_of, now, rules)?;
     let auth = &checked.auth;
-    let canonical = canonical_request(req, &auth.signed_headers);
-    let to_sign = string_to_sign(
-        &canonical,
-        &checked.timestamp_text,
-        &auth.date,
-        &auth.service,
-    );
     let key = signing_key(&checked.secret_key, &auth.date, &auth.service);
     let Ok(given) = hex::decode(&auth.signature) else {
         return Err(signature_failure("the signature is not hex"));
     };
-    // verify_slice compares in constant time.
-    hmac(&key, to_sign.as_bytes())
-        .verify_slice(&given)
-        .map_err(|_| signature_failure("please check your signature is correct"))
+    let matches = |req: &SignedRequest<'_>| {
+        let canonical = canonical_request(req, &auth.signed_headers);
+        let to_sign = string_to_sign(
+            &canonical,
+            &checked.timestamp_text,
+            &auth.date,
+            &auth.service,
+        );
+        // verify_slice compares in constant time.
+        hmac(&key, to_sign.as_bytes()).verify_slice(&given).is_ok()
+    };
+    if matches(req) {
+        return Ok(());
+    }
+    // The Node SDK signs the host without the port it sends in `Host`.
+    if rules == Rules::Loopback
+        && let Some(host) = (req.header)("host")
+        && let Some((bare, _port)) = host.rsplit_once(':')
+        && !bare.is_empty()
+    {
+        let header = |name: &str| {
+            if name == "host" {
+                Some(bare)
+            } else {
+                (req.header)(name)
+            }
+        };
+        if matches(&SignedRequest {
+            header: &header,
+            ..*req
+        }) {
+            return Ok(());
+        }
+    }
+    Err(signature_failure("please check your signature is correct"))
+}
+
+/// Whether `service` is what the Node SDK takes for the service from an endpoint sent as `host`:
+/// the text before the first dot (`127` of `127.0.0.1:9000`, `localhost:9000` of itself),
+/// compared without a port on either side.
+fn is_endpoint_label(service: &str, host: Option<&str>) -> bool {
+    let Some(host) = host else {
+        return false;
+    };
+    let label = host.split('.').next().unwrap_or(host);
+    let bare = |s: &str| s.split(':').next().unwrap_or(s).to_owned();
+    !label.is_empty() && bare(label) == bare(service)
 }
 
 #[cfg(test)]
@@ -381,5 +433,59 @@ mod tests {
         assert_eq!(utc_date(1_700_000_000), "2023-11-14");
         assert_eq!(utc_datetime(1_700_000_000), "2023-11-14 22:13:20");
         assert_eq!(utc_date(951_782_400), "2000-02-29");
+    }
+
+    /// What the Node SDK sends for endpoint `127.0.0.1:9000`: scope service `127`, the host
+    /// signed without the port that `Host` carries.
+    #[test]
+    fn node_sdk_local_endpoint_forms_pass_on_loopback_only() {
+        let ts = 1_700_000_000;
+        let body = br#"{"FunctionName":"f"}"#;
+        let signed_host = |name: &str| match name {
+            "host" => Some("127.0.0.1"),
+            "content-type" => Some("application/json"),
+            _ => None,
+        };
+        let unsigned = SignedRequest {
+            method: "POST",
+            path: "/",
+            query: "",
+            header: &signed_host,
+            body,
+        };
+        let names: Vec<String> = CLIENT_SIGNED_HEADERS
+            .iter()
+            .map(|h| (*h).to_owned())
+            .collect();
+        let date = utc_date(ts);
+        let to_sign = string_to_sign(
+            &canonical_request(&unsigned, &names),
+            &ts.to_string(),
+            &date,
+            "127",
+        );
+        let auth = format!(
+            "{ALGORITHM} Credential=AKIDx/{date}/127/tc3_request, SignedHeaders=content-type;host, Signature={}",
+            sign("key", &date, "127", &to_sign)
+        );
+        let ts_text = ts.to_string();
+        let sent = |name: &str| match name {
+            "host" => Some("127.0.0.1:9000"),
+            "content-type" => Some("application/json"),
+            "authorization" => Some(auth.as_str()),
+            "x-tc-timestamp" => Some(ts_text.as_str()),
+            _ => None,
+        };
+        let req = SignedRequest {
+            header: &sent,
+            ..unsigned
+        };
+        let keys = |id: &str| (id == "AKIDx").then(|| "key".to_owned());
+        assert_eq!(verify(&req, &keys, ts, Rules::Loopback), Ok(()));
+        let refused = verify(&req, &keys, ts, Rules::Platform).unwrap_err();
+        assert_eq!(refused.code, "AuthFailure.SignatureFailure");
+        let wrong_key = |id: &str| (id == "AKIDx").then(|| "other".to_owned());
+        let refused = verify(&req, &wrong_key, ts, Rules::Loopback).unwrap_err();
+        assert_eq!(refused.code, "AuthFailure.SignatureFailure");
     }
 }

@@ -100,7 +100,10 @@ fn client_headers_match_the_sdk_request() {
         body: &req.body,
     };
     let creds = |id: &str| (id == v.secret_id).then(|| v.secret_key.to_owned());
-    assert_eq!(tc3::verify(&signed, &creds, v.timestamp), Ok(()));
+    assert_eq!(
+        tc3::verify(&signed, &creds, v.timestamp, tc3::Rules::Platform),
+        Ok(())
+    );
     let auth = req.header("authorization").expect("authorization");
     assert!(auth.starts_with(
         "TC3-HMAC-SHA256 Credential=AKIDscfrtDEPLOYKAT000000000000000/2025-01-04/scf/tc3_request, SignedHeaders=content-type;host, Signature="

@@ -46,7 +46,7 @@ fn kat_verify(auth: &str, body: &str, now: i64, key: Option<&str>) -> Result<(),
         body: body.as_bytes(),
     };
     let creds = |id: &str| (id == KAT_ID).then(|| key.unwrap_or(KAT_KEY).to_owned());
-    tc3::verify(&req, &creds, now).map_err(|e| e.code)
+    tc3::verify(&req, &creds, now, tc3::Rules::Platform).map_err(|e| e.code)
 }
 
 #[test]
