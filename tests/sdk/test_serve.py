@@ -366,3 +366,56 @@ def test_restart_keeps_functions(binary, tmp_path, bash_echo_zip):
             assert time.monotonic() - started < 5
     finally:
         second.stop()
+
+
+def test_get_and_list_answer_every_field_the_sdk_model_declares(client, bash_echo_zip):
+    name = unique("fields")
+    create(client, name, bash_echo_zip)
+    # The raw JSON (the SDK's models would turn a missing field into None silently).
+    got = json.loads(client.call("GetFunction", {"FunctionName": name}))["Response"]
+    declared = [k.lstrip("_") for k in models.GetFunctionResponse().__dict__]
+    assert [k for k in declared if k not in got] == []
+    listed = json.loads(client.call("ListFunctions", {"SearchKey": name}))["Response"]
+    assert [k for k in (k.lstrip("_") for k in models.ListFunctionsResponse().__dict__)
+            if k not in listed] == []
+    (fn,) = listed["Functions"]
+    assert [k for k in (k.lstrip("_") for k in models.Function().__dict__) if k not in fn] == []
+
+
+def test_namespaces(client, bash_echo_zip):
+    ns = unique("ns")[:30]
+    # A function in a namespace that does not exist: refused, never created implicitly.
+    assert error_code(lambda: create(client, "in-missing-ns", bash_echo_zip, Namespace=ns)) == \
+        "ResourceNotFound.Namespace"
+    assert error_code(lambda: call(client, "ListFunctions", {"Namespace": ns})) == \
+        "ResourceNotFound.Namespace"
+    call(client, "CreateNamespace", {"Namespace": ns, "Description": "for tests"})
+    assert error_code(lambda: call(client, "CreateNamespace", {"Namespace": ns})) == \
+        "ResourceInUse.Namespace"
+    assert error_code(lambda: call(client, "CreateNamespace", {"Namespace": "default"})) == \
+        "InvalidParameterValue.DefaultNamespace"
+    listed = call(client, "ListNamespaces", {"Limit": 100})
+    by_name = {n.Name: n for n in listed.Namespaces}
+    assert listed.TotalCount == len(listed.Namespaces) >= 2
+    assert by_name["default"].Type == "default"
+    assert by_name[ns].Description == "for tests" and by_name[ns].AddTime
+    # Functions live in it, invoked by namespace; it cannot be deleted while it holds one.
+    create(client, "fn-in-ns", bash_echo_zip, Namespace=ns)
+    r = invoke(client, "fn-in-ns", SEED_EVENT, Namespace=ns)
+    assert r.RetMsg == SEED_RETMSG
+    assert error_code(lambda: invoke(client, "fn-in-ns", SEED_EVENT)) == "ResourceNotFound.Function"
+    assert error_code(lambda: call(client, "DeleteNamespace", {"Namespace": ns})) == \
+        "FailedOperation.DeleteNamespace"
+    call(client, "DeleteFunction", {"FunctionName": "fn-in-ns", "Namespace": ns})
+    call(client, "DeleteNamespace", {"Namespace": ns})
+    assert ns not in [n.Name for n in call(client, "ListNamespaces", {"Limit": 100}).Namespaces]
+    assert error_code(lambda: call(client, "DeleteNamespace", {"Namespace": ns})) == \
+        "ResourceNotFound.Namespace"
+    assert error_code(lambda: call(client, "DeleteNamespace", {"Namespace": "default"})) == \
+        "FailedOperation.DeleteNamespace"
+
+
+def call(client, action, params):
+    req = getattr(models, action + "Request")()
+    req.from_json_string(json.dumps(params))
+    return getattr(client, action)(req)

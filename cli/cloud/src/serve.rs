@@ -34,7 +34,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::oneshot;
 
 use crate::api::{ApiError, Params, success_envelope};
-use crate::store::{FunctionMeta, Store};
+use crate::store::{FunctionMeta, NamespaceMeta, Store};
 use crate::{tc3, v1};
 use scf_emulator::InvokeResult;
 use scf_emulator::pool::{Pool, PoolError, PoolOptions};
@@ -48,7 +48,7 @@ pub const MAX_ASYNC_EVENT_BYTES: usize = 128 * 1024;
 /// Most `Event` invocations accepted but not finished; beyond, `RequestLimitExceeded`.
 pub const MAX_PENDING_EVENTS: usize = 1024;
 /// Namespace used when a request names none.
-pub const DEFAULT_NAMESPACE: &str = "default";
+pub use crate::store::DEFAULT_NAMESPACE;
 /// Largest body of an `Invoke` or `InvokeFunction` request: a sync event at its limit written as
 /// a JSON string (at most 3 bytes per byte: a 4-byte character escaped as two `\uXXXX`), plus
 /// 64 KiB for the other parameters.
@@ -119,6 +119,8 @@ struct Entry {
 struct App {
     store: Store,
     functions: Mutex<BTreeMap<(String, String), Entry>>,
+    /// The namespaces, by name. Taken before `functions` when both are held.
+    namespaces: Mutex<BTreeMap<String, NamespaceMeta>>,
     credentials: HashMap<String, String>,
     pool_opts: PoolOptions,
     max_body_bytes: usize,
@@ -183,6 +185,12 @@ fn unix_now() -> i64 {
 }
 
 impl App {
+    fn namespaces(&self) -> MutexGuard<'_, BTreeMap<String, NamespaceMeta>> {
+        self.namespaces
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn lock(&self) -> MutexGuard<'_, BTreeMap<(String, String), Entry>> {
         self.functions
             .lock()
@@ -202,7 +210,14 @@ pub fn start(cfg: ServeConfig) -> std::io::Result<ServerHandle> {
     let store = Store::open(&cfg.state_dir)?;
     let mut functions = BTreeMap::new();
     let app_pool_opts = cfg.pool;
-    for meta in store.load_all() {
+    let metas = store.load_all();
+    let namespaces: BTreeMap<String, NamespaceMeta> = store
+        .load_namespaces(&metas, unix_now())
+        .map_err(|e| std::io::Error::other(e.message))?
+        .into_iter()
+        .map(|ns| (ns.name.clone(), ns))
+        .collect();
+    for meta in metas {
         let pool = Arc::new(Pool::new(meta.function_config(&store), app_pool_opts));
         functions.insert(
             (meta.namespace.clone(), meta.name.clone()),
@@ -212,6 +227,7 @@ pub fn start(cfg: ServeConfig) -> std::io::Result<ServerHandle> {
     let app = Arc::new(App {
         store,
         functions: Mutex::new(functions),
+        namespaces: Mutex::new(namespaces),
         credentials: cfg.credentials,
         pool_opts: cfg.pool,
         max_body_bytes: cfg.max_body_bytes,
@@ -454,9 +470,13 @@ fn action_body_limit(action: &str, max_body_bytes: usize) -> Option<usize> {
     let limit = match action {
         "CreateFunction" | "UpdateFunctionCode" => max_body_bytes,
         "Invoke" | "InvokeFunction" => MAX_INVOKE_BODY_BYTES,
-        "UpdateFunctionConfiguration" | "GetFunction" | "ListFunctions" | "DeleteFunction" => {
-            MAX_SMALL_BODY_BYTES
-        }
+        "UpdateFunctionConfiguration"
+        | "GetFunction"
+        | "ListFunctions"
+        | "DeleteFunction"
+        | "CreateNamespace"
+        | "ListNamespaces"
+        | "DeleteNamespace" => MAX_SMALL_BODY_BYTES,
         _ => return None,
     };
     Some(limit.min(max_body_bytes))
@@ -715,6 +735,9 @@ async fn dispatch(
         "ListFunctions" => list_functions(app, &params, request_id),
         "Invoke" => invoke(app, &params, false).await,
         "InvokeFunction" => invoke(app, &params, true).await,
+        "CreateNamespace" => blocking(move || create_namespace(&app2, &params, &rid)).await,
+        "ListNamespaces" => list_namespaces(app, &params, request_id),
+        "DeleteNamespace" => blocking(move || delete_namespace(&app2, &params, &rid)).await,
         other => Err(unknown_action(other)),
     }
 }
@@ -789,7 +812,8 @@ where
     })
 }
 
-fn namespace(params: &Params) -> Result<String, ApiError> {
+/// The `Namespace` parameter (default `default`), checked for form only.
+fn namespace_name(params: &Params) -> Result<String, ApiError> {
     let ns = params
         .opt_str("Namespace", "Namespace")?
         .filter(|s| !s.is_empty())
@@ -801,6 +825,22 @@ fn namespace(params: &Params) -> Result<String, ApiError> {
         ));
     }
     Ok(ns.to_owned())
+}
+
+/// The `Namespace` parameter, which must exist.
+fn namespace(app: &App, params: &Params) -> Result<String, ApiError> {
+    let ns = namespace_name(params)?;
+    if !app.namespaces().contains_key(&ns) {
+        return Err(namespace_not_found(&ns));
+    }
+    Ok(ns)
+}
+
+fn namespace_not_found(ns: &str) -> ApiError {
+    ApiError::new(
+        "ResourceNotFound.Namespace",
+        format!("The namespace `{ns}` does not exist."),
+    )
 }
 
 fn function_name(params: &Params) -> Result<String, ApiError> {
@@ -988,7 +1028,7 @@ fn zip_file(params: &Params) -> Result<Option<Vec<u8>>, ApiError> {
 
 fn create_function(app: &App, params: &Params, request_id: &str) -> Result<String, ApiError> {
     let name = function_name(params)?;
-    let ns = namespace(params)?;
+    let ns = namespace(app, params)?;
     let now = unix_now();
     let mut meta = FunctionMeta {
         name: name.clone(),
@@ -1020,6 +1060,11 @@ fn create_function(app: &App, params: &Params, request_id: &str) -> Result<Strin
         ));
     };
     meta.code_size = zip.len() as u64;
+    // Held until the function is in: DeleteNamespace cannot empty the namespace meanwhile.
+    let namespaces = app.namespaces();
+    if !namespaces.contains_key(&ns) {
+        return Err(namespace_not_found(&ns));
+    }
     if app.lock().contains_key(&(ns.clone(), name.clone())) {
         return Err(ApiError::new(
             "ResourceInUse.Function",
@@ -1029,12 +1074,13 @@ fn create_function(app: &App, params: &Params, request_id: &str) -> Result<Strin
     app.store.create(&mut meta, &zip)?;
     let pool = app.new_pool(&meta);
     app.lock().insert((ns, name), Entry { meta, pool });
+    drop(namespaces);
     Ok(success_envelope(Map::new(), request_id))
 }
 
 fn lookup(app: &App, params: &Params) -> Result<(String, String, FunctionMeta), ApiError> {
     let name = function_name(params)?;
-    let ns = namespace(params)?;
+    let ns = namespace(app, params)?;
     let meta = app
         .lock()
         .get(&(ns.clone(), name.clone()))
@@ -1141,14 +1187,33 @@ fn get_function(app: &App, params: &Params, request_id: &str) -> Result<String, 
         "TraceEnable": "FALSE",
         "ProtocolType": "",
     });
-    let Value::Object(fields) = fields else {
+    // What an event function without VPC, CFS, dead-letter queue or EIP shows; the fields only
+    // web or image functions fill are null, as the API documents they may be.
+    let more = json!({
+        "EipConfig": {"EipFixed": "FALSE", "Eips": []},
+        "AccessInfo": {"Host": "", "Vip": ""},
+        "L5Enable": "FALSE",
+        "DeadLetterConfig": {"Type": "", "Name": "", "FilterType": ""},
+        "PublicNetConfig": {
+            "PublicNetStatus": "ENABLE",
+            "EipConfig": {"EipStatus": "DISABLE", "EipAddress": []},
+        },
+        "CfsConfig": {"CfsInsList": []},
+        "ImageConfig": null,
+        "ProtocolParams": null,
+        "InstanceConcurrencyConfig": null,
+        "DnsCache": "FALSE",
+        "IntranetConfig": {"IpFixed": "DISABLE", "IpAddress": []},
+    });
+    let (Value::Object(mut fields), Value::Object(more)) = (fields, more) else {
         unreachable!("json! of an object literal");
     };
+    fields.extend(more);
     Ok(success_envelope(fields, request_id))
 }
 
 fn list_functions(app: &App, params: &Params, request_id: &str) -> Result<String, ApiError> {
-    let ns = namespace(params)?;
+    let ns = namespace(app, params)?;
     let offset = params.opt_int("Offset", "Offset")?.unwrap_or(0);
     let limit = params.opt_int("Limit", "Limit")?.unwrap_or(20);
     if offset < 0 {
@@ -1221,6 +1286,135 @@ fn list_functions(app: &App, params: &Params, request_id: &str) -> Result<String
 
 /// Runs `event` on the function's current pool, moving to the new pool if it is replaced
 /// while the invocation waits in line.
+fn create_namespace(app: &App, params: &Params, request_id: &str) -> Result<String, ApiError> {
+    if params
+        .opt_str("Namespace", "Namespace")?
+        .is_none_or(str::is_empty)
+    {
+        return Err(ApiError::missing("Namespace"));
+    }
+    let name = namespace_name(params)?;
+    if name == DEFAULT_NAMESPACE {
+        return Err(ApiError::new(
+            "InvalidParameterValue.DefaultNamespace",
+            "The namespace `default` always exists; it cannot be created.",
+        ));
+    }
+    let description = params.opt_str("Description", "Description")?.unwrap_or("");
+    if description.chars().count() > 50 {
+        return Err(ApiError::invalid(
+            "Description",
+            "Description must be at most 50 characters.",
+        ));
+    }
+    let mut namespaces = app.namespaces();
+    if namespaces.contains_key(&name) {
+        return Err(ApiError::new(
+            "ResourceInUse.Namespace",
+            format!("The namespace `{name}` already exists."),
+        ));
+    }
+    let now = unix_now();
+    let ns = NamespaceMeta {
+        name: name.clone(),
+        description: description.to_owned(),
+        add_time: now,
+        mod_time: now,
+    };
+    app.store.save_namespace(&ns)?;
+    namespaces.insert(name, ns);
+    Ok(success_envelope(Map::new(), request_id))
+}
+
+fn delete_namespace(app: &App, params: &Params, request_id: &str) -> Result<String, ApiError> {
+    if params
+        .opt_str("Namespace", "Namespace")?
+        .is_none_or(str::is_empty)
+    {
+        return Err(ApiError::missing("Namespace"));
+    }
+    let name = namespace_name(params)?;
+    if name == DEFAULT_NAMESPACE {
+        return Err(ApiError::new(
+            "FailedOperation.DeleteNamespace",
+            "The namespace `default` cannot be deleted.",
+        ));
+    }
+    let mut namespaces = app.namespaces();
+    if !namespaces.contains_key(&name) {
+        return Err(namespace_not_found(&name));
+    }
+    let held = app.lock().keys().filter(|(ns, _)| *ns == name).count();
+    if held > 0 {
+        return Err(ApiError::new(
+            "FailedOperation.DeleteNamespace",
+            format!("The namespace `{name}` still holds {held} function(s); delete them first."),
+        ));
+    }
+    app.store.delete_namespace(&name)?;
+    namespaces.remove(&name);
+    Ok(success_envelope(Map::new(), request_id))
+}
+
+fn list_namespaces(app: &App, params: &Params, request_id: &str) -> Result<String, ApiError> {
+    let offset = params.opt_int("Offset", "Offset")?.unwrap_or(0);
+    let limit = params.opt_int("Limit", "Limit")?.unwrap_or(20);
+    if offset < 0 {
+        return Err(ApiError::invalid("Offset", "Offset must be at least 0."));
+    }
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid("Limit", "Limit must be 1 to 100."));
+    }
+    let search = params.opt_str("SearchKey", "SearchKey")?.unwrap_or("");
+    let mut list: Vec<NamespaceMeta> = app
+        .namespaces()
+        .values()
+        .filter(|ns| ns.name.contains(search) || ns.description.contains(search))
+        .cloned()
+        .collect();
+    match params.opt_str("Orderby", "Orderby")?.unwrap_or("AddTime") {
+        "Name" => list.sort_by(|a, b| a.name.cmp(&b.name)),
+        "ModTime" => list.sort_by_key(|n| (n.mod_time, n.name.clone())),
+        "AddTime" => list.sort_by_key(|n| (n.add_time, n.name.clone())),
+        other => {
+            return Err(ApiError::invalid(
+                "Orderby",
+                format!("Orderby `{other}` is not one of AddTime, ModTime, Name."),
+            ));
+        }
+    }
+    match params.opt_str("Order", "Order")?.unwrap_or("ASC") {
+        o if o.eq_ignore_ascii_case("DESC") => list.reverse(),
+        o if o.eq_ignore_ascii_case("ASC") => {}
+        other => {
+            return Err(ApiError::invalid(
+                "Order",
+                format!("Order `{other}` is not ASC or DESC."),
+            ));
+        }
+    }
+    let total = list.len();
+    let namespaces: Vec<Value> = list
+        .iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(100))
+        .map(|ns| {
+            json!({
+                "ModTime": tc3::utc_datetime(ns.mod_time),
+                "AddTime": tc3::utc_datetime(ns.add_time),
+                "Description": ns.description,
+                "Name": ns.name,
+                // `default` for the account's own namespace, `custom` for those created.
+                "Type": if ns.name == DEFAULT_NAMESPACE { "default" } else { "custom" },
+            })
+        })
+        .collect();
+    let mut fields = Map::new();
+    fields.insert("Namespaces".into(), Value::Array(namespaces));
+    fields.insert("TotalCount".into(), Value::from(total));
+    Ok(success_envelope(fields, request_id))
+}
+
 fn run_on_pool(
     app: &App,
     key: &(String, String),
@@ -1273,7 +1467,7 @@ async fn invoke(
     invoke_function: bool,
 ) -> Result<String, ApiError> {
     let name = function_name(params)?;
-    let ns = namespace(params)?;
+    let ns = namespace(app, params)?;
     qualifier(params)?;
     let is_async = if invoke_function {
         false

@@ -3,6 +3,7 @@
 //! ```text
 //! <state>/functions/<namespace>/<name>/meta.json      the configuration
 //! <state>/functions/<namespace>/<name>/code-<uuid>/   the unpacked code (named in meta.json)
+//! <state>/namespaces/<namespace>.json                 a namespace (`default` is always there)
 //! <state>/tmp/                                         staging; emptied at start
 //! <state>/invocations.log                              one JSON line per finished invocation
 //! ```
@@ -25,6 +26,22 @@ use scf_emulator::FunctionConfig;
 /// Largest accepted code zip (decoded), as SCF's direct upload limit.
 pub const MAX_ZIP_BYTES: usize = 50 * 1024 * 1024;
 pub use scf_package::extract::{MAX_UNZIPPED_BYTES, MAX_ZIP_ENTRIES};
+
+/// The namespace every account has; it cannot be created or deleted.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// A namespace's stored record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamespaceMeta {
+    /// `Name`.
+    pub name: String,
+    /// `Description`.
+    pub description: String,
+    /// Creation time, Unix seconds.
+    pub add_time: i64,
+    /// Last modification time, Unix seconds.
+    pub mod_time: i64,
+}
 
 /// A function's stored configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -376,6 +393,84 @@ impl Store {
             let _ = std::fs::remove_file(&tmp);
             self.io_error("cannot write", &dest, &e)
         })
+    }
+
+    fn namespace_path(&self, name: &str) -> PathBuf {
+        self.root.join("namespaces").join(format!("{name}.json"))
+    }
+
+    /// Every namespace, by name. `default` is there whatever the disk says; a namespace that
+    /// holds functions but has no record (state written before namespaces were stored) gets one.
+    ///
+    /// # Errors
+    /// When a record that is missing cannot be written.
+    pub fn load_namespaces(
+        &self,
+        functions: &[FunctionMeta],
+        now: i64,
+    ) -> Result<Vec<NamespaceMeta>, ApiError> {
+        let mut out: Vec<NamespaceMeta> = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(self.root.join("namespaces")) {
+            for e in entries.flatten() {
+                let path = e.path();
+                if path.extension().is_none_or(|x| x != "json") {
+                    continue;
+                }
+                match std::fs::read(&path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| {
+                        serde_json::from_slice::<NamespaceMeta>(&b).map_err(|e| e.to_string())
+                    }) {
+                    Ok(ns) => out.push(ns),
+                    Err(e) => eprintln!("scfrt serve: skipping {}: {e}", path.display()),
+                }
+            }
+        }
+        let mut wanted: Vec<&str> = vec![DEFAULT_NAMESPACE];
+        wanted.extend(functions.iter().map(|f| f.namespace.as_str()));
+        for name in wanted {
+            if !out.iter().any(|ns| ns.name == name) {
+                let ns = NamespaceMeta {
+                    name: name.to_owned(),
+                    description: String::new(),
+                    add_time: now,
+                    mod_time: now,
+                };
+                self.save_namespace(&ns)?;
+                out.push(ns);
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Writes a namespace's record (a complete temporary file renamed into place).
+    ///
+    /// # Errors
+    /// When it cannot be written.
+    pub fn save_namespace(&self, ns: &NamespaceMeta) -> Result<(), ApiError> {
+        let dir = self.root.join("namespaces");
+        std::fs::create_dir_all(&dir).map_err(|e| self.io_error("cannot create", &dir, &e))?;
+        let text = serde_json::to_vec_pretty(ns)
+            .map_err(|e| ApiError::new("InternalError", e.to_string()))?;
+        let tmp = self.staging();
+        self.write_file(&tmp, &text)?;
+        let dest = self.namespace_path(&ns.name);
+        std::fs::rename(&tmp, &dest).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            self.io_error("cannot write", &dest, &e)
+        })
+    }
+
+    /// Removes a namespace's record and its (empty) function directory.
+    ///
+    /// # Errors
+    /// When the record cannot be removed.
+    pub fn delete_namespace(&self, name: &str) -> Result<(), ApiError> {
+        let path = self.namespace_path(name);
+        std::fs::remove_file(&path).map_err(|e| self.io_error("cannot remove", &path, &e))?;
+        let _ = std::fs::remove_dir(self.root.join("functions").join(name));
+        Ok(())
     }
 
     /// Appends one line to the invocation log.
