@@ -320,6 +320,46 @@ impl Client {
     /// A client for `endpoint` in `region`. Proxies from the environment (`HTTPS_PROXY`, ...) are
     /// used for remote endpoints, never for a loopback one.
     pub fn new(endpoint: Endpoint, region: &str, creds: Credentials) -> Client {
+        Client::build(endpoint, region, creds, None)
+    }
+
+    /// [`Client::new`] trusting only the CA certificates in the PEM file `ca` for https (e.g.
+    /// the `ca.pem` of `scfrt serve --tls`) instead of the public roots.
+    ///
+    /// # Errors
+    /// [`CloudError::Usage`] when the file cannot be read or holds no PEM certificate.
+    pub fn with_ca_file(
+        endpoint: Endpoint,
+        region: &str,
+        creds: Credentials,
+        ca: &std::path::Path,
+    ) -> Result<Client, CloudError> {
+        let pem = std::fs::read(ca)
+            .map_err(|e| CloudError::Usage(format!("cannot read {}: {e}", ca.display())))?;
+        let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                _ => None,
+            })
+            .collect();
+        if certs.is_empty() {
+            return Err(CloudError::Usage(format!(
+                "{} holds no PEM certificate",
+                ca.display()
+            )));
+        }
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+            .build();
+        Ok(Client::build(endpoint, region, creds, Some(tls)))
+    }
+
+    fn build(
+        endpoint: Endpoint,
+        region: &str,
+        creds: Credentials,
+        tls: Option<ureq::tls::TlsConfig>,
+    ) -> Client {
         let loopback = is_loopback(&endpoint.host);
         let mut cfg = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -329,6 +369,9 @@ impl Client {
             .user_agent(concat!("scfrt/", env!("CARGO_PKG_VERSION")));
         if loopback {
             cfg = cfg.proxy(None);
+        }
+        if let Some(tls) = tls {
+            cfg = cfg.tls_config(tls);
         }
         Client {
             agent: cfg.build().into(),

@@ -91,6 +91,8 @@ pub struct ServeConfig {
     /// Most request-body bytes held in memory at once, across connections; a request whose
     /// body would go over gets `RequestLimitExceeded`. Should be at least `max_body_bytes`.
     pub max_buffered_bytes: usize,
+    /// Serve HTTPS with this certificate and key ([`crate::tls`]); `None`: plain HTTP.
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 impl ServeConfig {
@@ -106,6 +108,7 @@ impl ServeConfig {
             read_timeout: Duration::from_secs(30),
             max_connections: 256,
             max_buffered_bytes: 256 * 1024 * 1024,
+            tls: None,
         }
     }
 }
@@ -136,6 +139,8 @@ struct App {
     buffered: AtomicUsize,
     /// The signature forms accepted: the Node SDK's local-endpoint forms only on loopback.
     rules: tc3::Rules,
+    /// `Some` when serving HTTPS.
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// A running server (see [`start`]); dropping it stops the server and its instances.
@@ -207,6 +212,12 @@ impl App {
 /// # Errors
 /// When the state directory cannot be opened or the address cannot be bound.
 pub fn start(cfg: ServeConfig) -> std::io::Result<ServerHandle> {
+    let tls = match &cfg.tls {
+        Some(files) => Some(tokio_rustls::TlsAcceptor::from(
+            crate::tls::server_config(files).map_err(std::io::Error::other)?,
+        )),
+        None => None,
+    };
     let store = Store::open(&cfg.state_dir)?;
     let mut functions = BTreeMap::new();
     let app_pool_opts = cfg.pool;
@@ -243,6 +254,7 @@ pub fn start(cfg: ServeConfig) -> std::io::Result<ServerHandle> {
         } else {
             tc3::Rules::Platform
         },
+        tls,
     });
     let listener = std::net::TcpListener::bind(cfg.addr)?;
     listener.set_nonblocking(true)?;
@@ -295,35 +307,22 @@ async fn accept_loop(
             },
         };
         let _ = stream.set_nodelay(true);
-        let Some(slot) = Slot::take(&app.connections, app.max_connections) else {
-            // Over the limit: answer RequestLimitExceeded, as long as that too is bounded.
-            match Slot::take(&app.refusing, app.max_connections) {
-                Some(slot) => {
-                    tokio::spawn(refuse_connection(
-                        stream,
-                        slot,
-                        app.max_connections,
-                        app.max_body_bytes,
-                    ));
-                }
-                None => drop(stream),
-            }
+        // Counted before any TLS handshake: connections over both limits cost nothing.
+        let Some(admission) = Admission::take(&app) else {
+            drop(stream);
             continue;
         };
         let app = Arc::clone(&app);
-        let drain_limit = app.max_body_bytes;
         tokio::spawn(async move {
-            let _slot = slot;
-            let io = hyper_util::rt::TokioIo::new(stream);
-            let read_timeout = app.read_timeout;
-            let service = hyper::service::service_fn(move |req| {
-                let app = Arc::clone(&app);
-                async move { Ok::<_, Infallible>(handle(app, req).await) }
-            });
-            // Slowloris: headers must arrive within the read timeout (and the body, in `handle`).
-            let conn = conn_builder(read_timeout).serve_connection(io, service);
-            if let Ok(parts) = conn.without_shutdown().await {
-                linger(parts.io.into_inner(), drain_limit).await;
+            match app.tls.clone() {
+                None => admission.serve(stream, app).await,
+                Some(acceptor) => {
+                    // The handshake too must end within the read timeout (slowloris).
+                    let handshake = tokio::time::timeout(app.read_timeout, acceptor.accept(stream));
+                    if let Ok(Ok(tls)) = handshake.await {
+                        admission.serve(tls, app).await;
+                    }
+                }
             }
         });
     }
@@ -363,12 +362,52 @@ fn conn_builder(header_timeout: Duration) -> hyper::server::conn::http1::Builder
 
 /// Answers each request of a connection over `--max-connections` with `RequestLimitExceeded`
 /// (without reading its body) and closes it.
-async fn refuse_connection(
-    stream: tokio::net::TcpStream,
-    slot: Slot,
-    max_connections: usize,
-    drain_limit: usize,
-) {
+/// A connection's place: served, or answered `RequestLimitExceeded` when the server is at its
+/// limit of connections (itself bounded: beyond both, connections are closed at once).
+enum Admission {
+    Serve(Slot),
+    Refuse(Slot),
+}
+
+impl Admission {
+    fn take(app: &App) -> Option<Admission> {
+        Slot::take(&app.connections, app.max_connections)
+            .map(Admission::Serve)
+            .or_else(|| Slot::take(&app.refusing, app.max_connections).map(Admission::Refuse))
+    }
+
+    /// Serves the connection (TCP or TLS) as admitted.
+    async fn serve<S>(self, stream: S, app: Arc<App>)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let slot = match self {
+            Admission::Serve(slot) => slot,
+            Admission::Refuse(slot) => {
+                refuse_connection(stream, slot, app.max_connections, app.max_body_bytes).await;
+                return;
+            }
+        };
+        let _slot = slot;
+        let drain_limit = app.max_body_bytes;
+        let io = hyper_util::rt::TokioIo::new(stream);
+        let read_timeout = app.read_timeout;
+        let service = hyper::service::service_fn(move |req| {
+            let app = Arc::clone(&app);
+            async move { Ok::<_, Infallible>(handle(app, req).await) }
+        });
+        // Slowloris: headers must arrive within the read timeout (and the body, in `handle`).
+        let conn = conn_builder(read_timeout).serve_connection(io, service);
+        if let Ok(parts) = conn.without_shutdown().await {
+            linger(parts.io.into_inner(), drain_limit).await;
+        }
+    }
+}
+
+async fn refuse_connection<S>(stream: S, slot: Slot, max_connections: usize, drain_limit: usize)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let _slot = slot;
     let io = hyper_util::rt::TokioIo::new(stream);
     let service = hyper::service::service_fn(move |_req| async move {
@@ -393,7 +432,10 @@ async fn refuse_connection(
 /// reads and discards up to `limit` bytes for at most [`LINGER_TIME`]. Closing with unread data
 /// would send a reset instead, and a client still writing its body would see that rather than
 /// the answer.
-async fn linger(mut stream: tokio::net::TcpStream, limit: usize) {
+async fn linger<S>(mut stream: S, limit: usize)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     if stream.shutdown().await.is_err() {
         return;

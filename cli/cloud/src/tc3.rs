@@ -239,6 +239,11 @@ pub fn utc_datetime(timestamp: i64) -> String {
     )
 }
 
+/// (year, month, day) in UTC of a Unix timestamp.
+pub(crate) fn civil_date(timestamp: i64) -> (i64, u32, u32) {
+    civil_from_days(timestamp.div_euclid(86_400))
+}
+
 /// Howard Hinnant's days-to-civil algorithm.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;

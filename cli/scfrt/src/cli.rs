@@ -87,7 +87,7 @@ pub enum Commands {
         ListFunctions, DeleteFunction, Invoke (RequestResponse and Event) and InvokeFunction, with \
         TC3-HMAC-SHA256 signature checks. Functions are kept in the state directory and survive a \
         restart; each function runs a pool of warm instances.\n\n\
-        The first line on stdout is `listening on http://HOST:PORT`. Event invocations and every \
+        The first line on stdout is `listening on http://HOST:PORT` (https with --tls). Event invocations and every \
         finished invocation are logged to stderr and, as JSON lines, to STATE_DIR/invocations.log.\n\n\
         Point the TencentCloud SDK at it by changing only the endpoint:\n  \
         from tencentcloud.common.profile.http_profile import HttpProfile\n  \
@@ -184,6 +184,10 @@ pub struct CloudArgs {
     /// $TENCENTCLOUD_SECRET_KEY).
     #[arg(long = "secret-key", value_name = "KEY", requires = "secret_id")]
     pub secret_key: Option<scf_cloud::client::Secret>,
+    /// Trust only the CA certificates in this PEM file for an https endpoint (e.g. the
+    /// STATE_DIR/tls/ca.pem of `scfrt serve --tls`).
+    #[arg(long = "ca-file", value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Arguments of `scfrt deploy`.
@@ -313,6 +317,16 @@ pub struct ServeArgs {
     /// body would go over is answered RequestLimitExceeded. At least --max-body-mb.
     #[arg(long = "max-buffered-mb", value_name = "MB", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub max_buffered_mb: u32,
+    /// Serve HTTPS, with a certificate for 127.0.0.1, ::1 and localhost signed by a local CA that
+    /// serve makes once in STATE_DIR/tls/ (clients trust STATE_DIR/tls/ca.pem).
+    #[arg(long)]
+    pub tls: bool,
+    /// Serve HTTPS with this PEM certificate chain instead (with --tls-key).
+    #[arg(long = "tls-cert", value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long = "tls-key", value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// `LogType` of the Invoke API.
@@ -663,11 +677,14 @@ fn cloud_client(
         args.secret_id.as_deref(),
         args.secret_key.as_ref(),
     )?;
-    Ok(scf_cloud::client::Client::new(
-        endpoint,
-        &args.region,
-        creds,
-    ))
+    match &args.ca_file {
+        Some(ca) => scf_cloud::client::Client::with_ca_file(endpoint, &args.region, creds, ca),
+        None => Ok(scf_cloud::client::Client::new(
+            endpoint,
+            &args.region,
+            creds,
+        )),
+    }
 }
 
 fn deploy(args: &DeployArgs) -> u8 {
@@ -818,6 +835,22 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
     cfg.read_timeout = args.read_timeout;
     cfg.max_connections = args.max_connections as usize;
     cfg.max_buffered_bytes = args.max_buffered_mb as usize * 1024 * 1024;
+    cfg.tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(scf_cloud::tls::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            ca: None,
+        }),
+        _ if args.tls => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            Some(scf_cloud::tls::local_ca_files(&state_dir, now)?)
+        }
+        _ => None,
+    };
+    let scheme = if cfg.tls.is_some() { "https" } else { "http" };
+    let trust = cfg.tls.as_ref().and_then(|t| t.ca.clone());
     install_signal_handlers();
     let server = scf_cloud::serve::start(cfg).map_err(|e| {
         format!(
@@ -828,15 +861,26 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
         )
     })?;
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "listening on http://{}", server.addr());
+    let _ = writeln!(out, "listening on {scheme}://{}", server.addr());
     let _ = out.flush();
     drop(out);
     if !args.host.is_loopback() {
         eprintln!(
             "scfrt serve: warning: listening on {}, not a loopback address: the API is exposed to \
              the network, and whoever holds the SecretId and SecretKey can upload and run code \
-             on this machine (over plain HTTP)",
-            server.addr()
+             on this machine{}",
+            server.addr(),
+            if scheme == "http" {
+                " (over plain HTTP)"
+            } else {
+                ""
+            }
+        );
+    }
+    if let Some(ca) = trust {
+        eprintln!(
+            "scfrt serve: TLS certificate signed by the local CA {}: make clients trust that file",
+            ca.display()
         );
     }
     eprintln!("scfrt serve: state in {}", state_dir.display());

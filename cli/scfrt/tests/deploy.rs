@@ -248,16 +248,23 @@ fn text(out: &Output) -> (String, String) {
 struct Serve {
     child: Child,
     endpoint: String,
+    /// `--tls`: the local CA that signed the server's certificate.
+    ca: Option<PathBuf>,
     _state: tempfile::TempDir,
 }
 
 impl Serve {
     fn start() -> Serve {
+        Serve::start_with(false)
+    }
+
+    fn start_with(tls: bool) -> Serve {
         let state = tempfile::tempdir().expect("tempdir");
         let mut child = Command::new(scfrt_bin())
             .args(["serve", "--port", "0", "--state-dir"])
             .arg(state.path())
             .args(["--secret-id", ID, "--secret-key", KEY])
+            .args(if tls { &["--tls"][..] } else { &[][..] })
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -268,14 +275,17 @@ impl Serve {
         BufReader::new(stdout)
             .read_line(&mut line)
             .expect("read the listening line");
+        let scheme = if tls { "https://" } else { "http://" };
         let endpoint = line
             .trim()
-            .strip_prefix("listening on http://")
+            .strip_prefix("listening on ")
+            .filter(|e| e.starts_with(scheme))
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_owned();
         Serve {
             child,
             endpoint,
+            ca: tls.then(|| state.path().join("tls").join("ca.pem")),
             _state: state,
         }
     }
@@ -300,6 +310,10 @@ impl Serve {
             "--secret-key",
             KEY,
         ]);
+        let ca = self.ca.as_ref().map(|p| p.to_string_lossy().into_owned());
+        if let Some(ca) = &ca {
+            all.extend_from_slice(&["--ca-file", ca]);
+        }
         scfrt(&all, &[])
     }
 
@@ -672,6 +686,67 @@ fn network_errors_name_the_endpoint() {
         "{stderr}"
     );
     assert!(!stderr.contains(KEY));
+}
+
+/// `scfrt serve --tls` and `scfrt deploy` / `remote-invoke` over https, trusting serve's local
+/// CA with `--ca-file`; without it the public roots do not know that CA and nothing is sent.
+#[test]
+fn deploy_over_https_to_serve_tls() {
+    let serve = Serve::start_with(true);
+    let ca = serve.ca.clone().expect("ca");
+    assert!(ca.is_file(), "{}", ca.display());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pkg = dir.path().join("fn");
+    init("bash", &pkg);
+    deploy_ok(&serve, &pkg, "over-tls", &["--lang", "bash"]);
+    let (code, line, json, stderr) = serve.invoke("over-tls", r#"{"hello":"tls"}"#);
+    assert_eq!(code, 0, "{line} {stderr}");
+    assert_eq!(json["Response"]["Result"]["InvokeResult"], 0, "{line}");
+    assert_key_order(&line);
+    // Without the CA: the handshake fails on the certificate, and the message names the endpoint.
+    let out = scfrt(
+        &[
+            "remote-invoke",
+            "--name",
+            "over-tls",
+            "--endpoint",
+            &serve.endpoint,
+            "--secret-id",
+            ID,
+            "--secret-key",
+            KEY,
+        ],
+        &[],
+    );
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&serve.endpoint), "{stderr}");
+    assert!(
+        stderr.to_lowercase().contains("certificate") || stderr.contains("UnknownIssuer"),
+        "{stderr}"
+    );
+    // A file without a certificate is refused before anything is sent (exit 2).
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "").expect("write");
+    let out = scfrt(
+        &[
+            "remote-invoke",
+            "--name",
+            "over-tls",
+            "--endpoint",
+            &serve.endpoint,
+            "--secret-id",
+            ID,
+            "--secret-key",
+            KEY,
+            "--ca-file",
+            empty.to_str().expect("utf-8"),
+        ],
+        &[],
+    );
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("holds no PEM certificate"), "{stderr}");
 }
 
 #[test]
