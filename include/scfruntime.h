@@ -368,8 +368,10 @@ enum scf_result scf_runtime_new(struct scf_runtime **out);
  * Register handler `f` under `name`, with `userdata` passed to each call.
  *
  * `name` is matched against the function part of `_HANDLER` (the text after its last '.': for
- * `index.main_handler`, register `"main_handler"`); a name equal to the whole `_HANDLER` also
- * matches. `name` NULL registers the default handler, used when no name matches. Registering
+ * `index.main_handler`, register `"main_handler"`), as the one `_HANDLER` parser of scfruntime
+ * reads it (docs/handler.md); a name equal to the whole `_HANDLER` also matches. A `_HANDLER`
+ * that parser refuses (`index.1main`, whitespace, non-ASCII letters) has no function part: only
+ * a name equal to the whole string, or the default handler, serves it. `name` NULL registers the default handler, used when no name matches. Registering
  * a name again replaces the earlier handler and runs its `free_userdata` at once. The runtime
  * owns `userdata` from now on: `free_userdata` (may be NULL) runs exactly once, when the
  * handler is replaced or the runtime is freed. The name is copied. On failure nothing is

@@ -1,7 +1,9 @@
-//! The `_HANDLER` string every bootstrap parses: `<file>.<function>`.
+//! The `_HANDLER` string every binding parses: `<file>.<function>`.
 //!
-//! SCF passes the function's handler setting as `_HANDLER`. All of scfruntime's bootstraps read it
-//! the same way:
+//! SCF passes the function's handler setting as `_HANDLER`. Every bootstrap and binding of
+//! scfruntime reads it with [`HandlerSpec::parse`], and nothing else: the C and shell bootstraps
+//! to find `./<file>.so` / `./<file>.sh`, the Python binding to import the module, and
+//! libscfruntime's registry (`scf_runtime_register`) to pick a handler by its function name.
 //!
 //! | `_HANDLER`           | file path (`path`) | module path (`module()`) | function       |
 //! |----------------------|--------------------|--------------------------|----------------|
@@ -10,17 +12,18 @@
 //! | `src.app.handler`    | `src/app`          | `src.app`                | `handler`      |
 //!
 //! The function is the text after the last `.`; the rest names a file relative to the code
-//! directory, with `/` or `.` between directories. Each bootstrap adds its own extension
-//! (`.sh`, `.so`, `.py`): see [`HandlerSpec::file_with_extension`].
+//! directory, without its extension, with `/` or `.` between directories. Each bootstrap adds its
+//! own extension (`.sh`, `.so`, `.py`): see [`HandlerSpec::file_with_extension`]. The rules, and
+//! what SCF itself accepts, are in docs/handler.md.
 
 use std::fmt;
 use std::path::PathBuf;
 
 /// The expected form, quoted in every parse error.
 pub const HANDLER_FORM: &str = "'<file>.<function>' (e.g. 'index.main_handler', \
-     'src/app.handler' or 'src.app.handler'): a relative file path of letters, digits, '_' and \
-     '-' separated by '/' or '.', then '.', then a function name of letters, digits and '_' not \
-     starting with a digit";
+     'src/app.handler' or 'src.app.handler'): a relative file path without extension, of ASCII \
+     letters, digits, '_' and '-' separated by '/' or '.', then '.', then a function name of \
+     ASCII letters, digits and '_' not starting with a digit";
 
 /// A parsed handler string.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,13 +57,29 @@ impl fmt::Display for HandlerSpecError {
 impl std::error::Error for HandlerSpecError {}
 
 impl HandlerSpec {
-    /// Parses a handler string such as `index.main_handler`.
+    /// Parses a handler string such as `index.main_handler`: the one `_HANDLER` parser of
+    /// scfruntime (docs/handler.md gives the rules with their reasons).
+    ///
+    /// The rules, in the order they are checked:
+    ///
+    /// 1. The string is taken as it is: nothing is trimmed, and whitespace anywhere refuses it.
+    /// 2. It must not start with `/`: the file is relative to the code directory.
+    /// 3. It splits at its **last** `.`: the function after, the file before.
+    /// 4. The function is an ASCII identifier: a letter or `_`, then letters, digits and `_`
+    ///    (`main_handler`, `_h`, `fn_1`; not `1main`, `main-handler` or non-ASCII letters).
+    /// 5. The file is one or more non-empty components separated by `/` or `.`, each of ASCII
+    ///    letters, digits, `_` and `-` (`index`, `my-fn`, `2024`, `src/app`, `src.app`); so no `..`,
+    ///    `./`, `//`, leading or trailing separator, and no non-ASCII letters.
+    /// 6. Nothing is stripped from the file: it is the name without extension, as SCF documents
+    ///    it, and a `.` in it separates directories. `index.py.main_handler` is the file
+    ///    `index/py` (for Python the module `index.py`, which does not exist), not `index.py`.
+    ///
+    /// Parsing is pure: it does not look at the file system.
     ///
     /// # Errors
     ///
-    /// [`HandlerSpecError`] for an empty string, one without a `.`, an empty file or function part
-    /// (leading or trailing `.`, `..`, `//`), an absolute path, whitespace or other characters
-    /// outside the form, and a function name that is not an identifier.
+    /// [`HandlerSpecError`] for a string that breaks a rule; its message names the string, what is
+    /// wrong, and the expected form ([`HANDLER_FORM`]).
     pub fn parse(spec: &str) -> Result<HandlerSpec, HandlerSpecError> {
         let bad = |reason: &str| HandlerSpecError {
             spec: spec.to_owned(),
@@ -177,6 +196,47 @@ mod tests {
         assert_eq!(ok("a/b.c.fn_1"), t("a/b/c", "a.b.c", "fn_1"));
         assert_eq!(ok("libecho.handle"), t("libecho", "libecho", "handle"));
         assert_eq!(ok("my-fn._h"), t("my-fn", "my-fn", "_h"));
+    }
+
+    /// Where the Python binding and the C registry used to read `_HANDLER` differently, the one
+    /// parser does what SCF does (docs/handler.md).
+    #[test]
+    fn rules_where_the_bindings_used_to_differ() {
+        let t = |p: &str, m: &str, f: &str| (p.to_owned(), m.to_owned(), f.to_owned());
+        // No extension is stripped: the file part is the name without one, and its dots are
+        // directory separators.
+        assert_eq!(
+            ok("index.py.main_handler"),
+            t("index/py", "index.py", "main_handler")
+        );
+        assert_eq!(ok("app.so.handle"), t("app/so", "app.so", "handle"));
+        // ASCII only, in the function and in the file.
+        assert!(err("index.处理").contains("identifier"));
+        assert!(err("index.mäin").contains("identifier"));
+        assert!(err("índex.main").contains("character"));
+        assert!(err("src/模块.main").contains("character"));
+        // A function never starts with a digit; a file component may (all bindings agreed).
+        assert!(err("index.1main").contains("identifier"));
+        assert!(err("index.٣main").contains("identifier"));
+        assert_eq!(ok("2024/app.handler"), t("2024/app", "2024.app", "handler"));
+        assert_eq!(ok("index._private"), t("index", "index", "_private"));
+        // Nothing is trimmed.
+        assert!(err(" index.main_handler").contains("whitespace"));
+        assert!(err("index.main_handler ").contains("whitespace"));
+        assert!(err("index.main_handler\t").contains("whitespace"));
+        assert!(err("index.main\u{a0}").contains("whitespace"));
+        // A file part is required: the text after the last '.' alone does not name a handler.
+        assert!(err(".main_handler").contains("file name"));
+        assert!(err("main_handler").contains("no '.'"));
+    }
+
+    #[test]
+    fn the_function_is_after_the_last_dot() {
+        let h = HandlerSpec::parse("a.b.c.d").unwrap();
+        assert_eq!((h.path.as_str(), h.function.as_str()), ("a/b/c", "d"));
+        // Re-joined, a parsed spec parses to itself.
+        let again = HandlerSpec::parse(&format!("{}.{}", h.path, h.function)).unwrap();
+        assert_eq!(again, h);
     }
 
     #[test]

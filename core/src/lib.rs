@@ -22,6 +22,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod answer;
 mod config;
 mod error;
 mod handler_spec;
@@ -35,6 +36,7 @@ mod signal;
 mod source;
 mod transport;
 
+pub use answer::{Answer, Answered, MAX_RESPONSE_BYTES};
 pub use config::{
     Config, DEFAULT_LISTEN, IMAGE_MAX_EVENT_BYTES, ImageConfig, LISTEN_ENV, MODE_ENV, Mode,
     RETRY_BUDGET_ENV,
@@ -45,7 +47,7 @@ pub use handler_spec::{HANDLER_FORM, HandlerSpec, HandlerSpecError};
 pub use image::{EVENT_INVOKE_PATH, HANDLER_ERROR_STATUS, ImageServer};
 pub use invocation::Invocation;
 pub use metadata::{FunctionMetadata, METADATA_FIELDS, MetadataField};
-pub use runtime::{Handler, MAX_RESPONSE_BYTES, RunStats, Runtime, serve};
+pub use runtime::{Handler, RunStats, Runtime, serve};
 pub use signal::block_stop_signals;
 pub use source::{ShutdownGuard, Source};
 pub use transport::{

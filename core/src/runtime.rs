@@ -4,20 +4,19 @@ use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
-use crate::{Config, Error, ErrorReport, Invocation, Result, RetryPolicy, Source, signal};
+use crate::{
+    Answer, Answered, Config, Error, ErrorReport, Invocation, Result, RetryPolicy, Source, signal,
+};
 
 /// In image mode, how often a loop waiting for an event looks for a stop signal (the wait is
 /// a condition variable, which a signal handler cannot wake).
 const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(200);
 
-/// The largest response the platform accepts (6 MB); a larger one is reported as an error
-/// instead of being sent.
-pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
-
 /// Something that turns one event into a response.
 ///
-/// Implemented for every `FnMut(&Invocation) -> Result<Vec<u8>, ErrorReport>`; the C and
-/// Python bindings implement it for their callbacks.
+/// Implemented for every `FnMut(&Invocation) -> Result<Vec<u8>, ErrorReport>`; the C binding
+/// passes such a closure around its callback. (The Python binding drives a [`Source`] from a
+/// loop of its own and answers through the same [`Source::answer`].)
 pub trait Handler {
     /// Handle one invocation; `Err` is posted to `/runtime/invocation/error`.
     fn handle(&mut self, inv: &Invocation) -> Result<Vec<u8>, ErrorReport>;
@@ -41,6 +40,15 @@ pub struct RunStats {
     pub responses: u64,
     /// Invocations answered as failed (`/runtime/invocation/error`, or 500 in image mode).
     pub errors: u64,
+}
+
+impl RunStats {
+    fn count(&mut self, answered: Answered) {
+        match answered {
+            Answered::Response => self.responses += 1,
+            Answered::Error => self.errors += 1,
+        }
+    }
 }
 
 type InitHook = Box<dyn FnOnce() -> Result<(), ErrorReport> + Send>;
@@ -200,35 +208,19 @@ impl Runtime {
             };
             let inv = match next {
                 Ok(inv) => inv,
-                Err(Error::InvalidEvent {
-                    reason, request_id, ..
-                }) => {
-                    eprintln!("scfruntime: invalid event: {reason}");
-                    let report = ErrorReport::invalid_event(reason);
-                    self.post(false, &report.to_json(&request_id));
-                    stats.errors += 1;
+                // An invalid event is answered there and the loop goes on; any other error ends it.
+                Err(e) => {
+                    self.source.answer_unreadable(e)?;
+                    stats.count(Answered::Error);
                     continue;
                 }
-                Err(e) => return Err(e),
             };
             let outcome = match catch_unwind(AssertUnwindSafe(|| handler.handle(&inv))) {
-                Ok(Ok(body)) if body.len() > MAX_RESPONSE_BYTES => {
-                    Err(ErrorReport::response_too_large(body.len()))
-                }
                 Ok(result) => result,
                 Err(payload) => Err(panic_report(payload.as_ref())),
             };
             flush_std();
-            match outcome {
-                Ok(body) => {
-                    self.post(true, &body);
-                    stats.responses += 1;
-                }
-                Err(report) => {
-                    self.post(false, &report.to_json(&inv.request_id));
-                    stats.errors += 1;
-                }
-            }
+            stats.count(self.source.answer(&inv.request_id, Answer::from(&outcome)));
             after_each(&inv);
             self.source.recycle(inv.body);
         }
@@ -259,19 +251,6 @@ impl Runtime {
         // answered before the loop ends. `enter` refuses when a signal already arrived.
         let _polling = signal::PollGuard::enter()?;
         Some(self.source.next_with(&signal::on_poll))
-    }
-
-    fn post(&self, ok: bool, body: &[u8]) {
-        let result = if ok {
-            self.source.respond(body)
-        } else {
-            self.source.fail(body)
-        };
-        // The platform decides what a refused or lost result means; re-sending could deliver
-        // it twice, so log it and go on to the next event.
-        if let Err(e) = result {
-            eprintln!("scfruntime: {e}");
-        }
     }
 }
 

@@ -11,15 +11,24 @@ use crate::{Config, Invocation, PollState, Result, RetryPolicy, Transport};
 ///
 /// [`Runtime`](crate::Runtime) drives it; a binding with a loop of its own (the Python one polls
 /// from a thread of its own) can drive it the same way, sharing it in an `Arc` (`Send + Sync`).
+/// Such a loop answers each invocation with [`answer`](Self::answer) and each error of `next`
+/// with [`answer_unreadable`](Self::answer_unreadable), as `Runtime` does, rather than with
+/// [`respond`](Self::respond) and [`fail`](Self::fail): those two only post.
 ///
 /// ```no_run
-/// use scf_core::{Config, ErrorReport, Source};
+/// use scf_core::{Answer, Config, Source};
 ///
 /// let source = Source::new(&Config::from_env().expect("SCF environment"));
 /// source.ready().expect("ready");
 /// loop {
-///     let inv = source.next().expect("next event");
-///     let _ = source.respond(&inv.body);
+///     let inv = match source.next() {
+///         Ok(inv) => inv,
+///         Err(e) => {
+///             source.answer_unreadable(e).expect("next event");
+///             continue;
+///         }
+///     };
+///     source.answer(&inv.request_id, Answer::Result(&inv.body));
 /// }
 /// ```
 #[derive(Debug)]

@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_void};
 
-use scf_core::{Config, ErrorReport, Invocation, Runtime};
+use scf_core::{Config, ErrorReport, HandlerSpec, Invocation, Runtime};
 
 use crate::error::{fail, fail_core, last_message, scf_result};
 use crate::invocation::{scf_invocation, scf_response};
@@ -193,13 +193,23 @@ impl Drop for RunningGuard<'_> {
 }
 
 impl Inner {
-    /// The handler `_HANDLER` selects: the one registered under its function part (the text
-    /// after the last '.') or under the whole string, else the default one.
+    /// The handler `_HANDLER` selects: the first one registered under its function part (as
+    /// core's one parser reads it, `scf_core::HandlerSpec`: the text after the last '.' of a
+    /// valid handler string) or under the whole string, else the default one.
+    ///
+    /// A `_HANDLER` the parser refuses has no function part: only a handler registered under
+    /// the whole string, or the default one, serves it.
     fn select_handler(&self) -> Result<&Callback<HandlerFn>, String> {
         let wanted = self.config.handler.as_deref();
-        let function = wanted.map(|h| h.rsplit('.').next().unwrap_or(h));
+        let parsed = wanted.map(HandlerSpec::parse);
+        let function = match &parsed {
+            Some(Ok(spec)) => Some(spec.function.as_str()),
+            _ => None,
+        };
         let named = self.handlers.iter().find(|r| {
-            r.name.is_some() && (r.name.as_deref() == function || r.name.as_deref() == wanted)
+            r.name.is_some()
+                && ((function.is_some() && r.name.as_deref() == function)
+                    || r.name.as_deref() == wanted)
         });
         let default = || self.handlers.iter().find(|r| r.name.is_none());
         if let Some(found) = named.or_else(default) {
@@ -215,13 +225,18 @@ impl Inner {
         } else {
             names.join(", ")
         };
-        Err(match wanted {
-            Some(h) => format!(
+        Err(match (wanted, &parsed) {
+            (Some(h), Some(Ok(spec))) => format!(
                 "no handler for _HANDLER={h:?}: nothing is registered as {:?} and there is no \
                  default handler (registered: {registered})",
-                function.unwrap_or(h)
+                spec.function
             ),
-            None => format!(
+            (Some(h), Some(Err(e))) => format!(
+                "no handler for _HANDLER={h:?}: it has no function part ({e}), nothing is \
+                 registered under the whole string and there is no default handler \
+                 (registered: {registered})"
+            ),
+            _ => format!(
                 "_HANDLER is not set and there is no default handler (registered: {registered}); \
                  register one with name NULL"
             ),
@@ -323,8 +338,10 @@ pub unsafe extern "C" fn scf_runtime_new(out: *mut *mut scf_runtime) -> scf_resu
 /// Register handler `f` under `name`, with `userdata` passed to each call.
 ///
 /// `name` is matched against the function part of `_HANDLER` (the text after its last '.': for
-/// `index.main_handler`, register `"main_handler"`); a name equal to the whole `_HANDLER` also
-/// matches. `name` NULL registers the default handler, used when no name matches. Registering
+/// `index.main_handler`, register `"main_handler"`), as the one `_HANDLER` parser of scfruntime
+/// reads it (docs/handler.md); a name equal to the whole `_HANDLER` also matches. A `_HANDLER`
+/// that parser refuses (`index.1main`, whitespace, non-ASCII letters) has no function part: only
+/// a name equal to the whole string, or the default handler, serves it. `name` NULL registers the default handler, used when no name matches. Registering
 /// a name again replaces the earlier handler and runs its `free_userdata` at once. The runtime
 /// owns `userdata` from now on: `free_userdata` (may be NULL) runs exactly once, when the
 /// handler is replaced or the runtime is freed. The name is copied. On failure nothing is
@@ -593,6 +610,37 @@ mod tests {
         assert_eq!(selected(None, &names), Ok(2));
         // A name may also be the whole _HANDLER string.
         assert_eq!(selected(Some("index.x"), &[Some("index.x")]), Ok(0));
+    }
+
+    /// The function part is what core's parser says (docs/handler.md): a `_HANDLER` it refuses
+    /// no longer selects a handler by the text after its last '.'.
+    #[test]
+    fn the_function_part_is_core_parsers() {
+        let names = [Some("main_handler"), Some("1main"), Some("处理"), None];
+        assert_eq!(selected(Some("index.py.main_handler"), &names), Ok(0));
+        assert_eq!(selected(Some("src.app.main_handler"), &names), Ok(0));
+        for refused in [
+            "index.1main",
+            "index.处理",
+            " index.main_handler",
+            "index.main_handler\n",
+            ".main_handler",
+            "/abs/index.main_handler",
+            "../index.main_handler",
+        ] {
+            assert_eq!(selected(Some(refused), &names), Ok(3), "{refused:?}");
+        }
+        // A name equal to the whole string still matches, parsed or not.
+        assert_eq!(selected(Some("1main"), &names), Ok(1));
+        assert_eq!(selected(Some("处理"), &names), Ok(2));
+        // Without a default, the error says why the string has no function part.
+        let e = selected(Some("index.1main"), &names[..3]).unwrap_err();
+        assert!(
+            e.contains("no function part")
+                && e.contains("not an identifier")
+                && e.contains("expected '<file>.<function>'"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 /* ABI contract checks that need no runtime API server: NULL arguments, out-params untouched on
  * failure, invalid UTF-8, finalizers exactly once, per-thread last error, result strings, the
  * version macros, and (when SCFRUNTIME_TEST_PANIC names scf_runtime_set_max_invocations) a
- * panic caught at the boundary with the process going on. Prints "abi: all checks passed". */
+ * panic caught at the boundary with the process going on, and which registered handler _HANDLER
+ * selects (core's one parser, docs/handler.md). Prints "abi: all checks passed". */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 
@@ -160,11 +161,78 @@ static void registration_and_finalizers(void) {
     EXPECT(finalized[0] == 1 && finalized[1] == 1 && finalized[2] == 0 && finalized[3] == 1);
 }
 
+static int refusing_init(void *userdata) {
+    (void)userdata;
+    return 1;
+}
+
+/* The result of scf_runtime_run for `_HANDLER=spec` with only a handler named `name`
+ * registered (no default) and an init callback that refuses: SCF_RESULT_INIT_FAILED when `name`
+ * was selected (init runs only then), SCF_RESULT_HANDLER_NOT_FOUND when not. Either way nothing
+ * reaches the network: init and selection come before ready. */
+static scf_result select_only(const char *spec, const char *name) {
+    setenv("_HANDLER", spec, 1);
+    scf_runtime *rt = NULL;
+    CHECK(scf_runtime_new(&rt));
+    CHECK(scf_runtime_register(rt, name, handler, NULL, NULL));
+    CHECK(scf_runtime_set_init(rt, refusing_init, NULL, NULL));
+    CHECK(scf_runtime_set_handle_signals(rt, 0));
+    scf_result rc = scf_runtime_run(rt);
+    scf_runtime_free(rt);
+    return rc;
+}
+
+/* The registry takes _HANDLER's function part from core's one parser (docs/handler.md). */
+static void handler_selection(void) {
+    /* Accepted: the function is after the last '.', nothing is stripped from the file. */
+    const char *selects[] = {"index.main_handler", "src/app.main_handler", "src.app.main_handler",
+                             "index.py.main_handler", "2024/app.main_handler"};
+    for (size_t i = 0; i < sizeof selects / sizeof *selects; i++) {
+        scf_result rc = select_only(selects[i], "main_handler");
+        if (rc != SCF_RESULT_INIT_FAILED) {
+            fprintf(stderr, "abi: _HANDLER=%s did not select main_handler: %s: %s\n", selects[i],
+                    scf_result_str((int)rc), last_error());
+            test_failures++;
+        }
+    }
+    /* A name equal to the whole _HANDLER matches, whether or not it parses. */
+    EXPECT_RC(select_only("main_handler", "main_handler"), SCF_RESULT_INIT_FAILED);
+    EXPECT_RC(select_only("index.1main", "index.1main"), SCF_RESULT_INIT_FAILED);
+
+    /* Refused by the parser: the text after the last '.' selects nothing, and the message says
+     * which rule the string breaks. */
+    struct {
+        const char *handler, *name, *why;
+    } refused[] = {
+        {"index.1main", "1main", "not an identifier"},               /* digit first */
+        {"index.\xe5\xa4\x84\xe7\x90\x86", "\xe5\xa4\x84\xe7\x90\x86", "not an identifier"}, /* 处理 */
+        {"\xc3\xadndex.main_handler", "main_handler", "character"},  /* índex */
+        {"index.main-handler", "main-handler", "not an identifier"},
+        {" index.main_handler", "main_handler", "whitespace"},        /* not trimmed */
+        {"index.main_handler ", "main_handler", "whitespace"},
+        {".main_handler", "main_handler", "file name"},
+        {"../index.main_handler", "main_handler", "empty component"},
+        {"/abs/index.main_handler", "main_handler", "relative"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        scf_result rc = select_only(refused[i].handler, refused[i].name);
+        const char *msg = last_error();
+        if (rc != SCF_RESULT_HANDLER_NOT_FOUND || strstr(msg, refused[i].why) == NULL ||
+            strstr(msg, "no function part") == NULL) {
+            fprintf(stderr, "abi: _HANDLER=\"%s\" with \"%s\" registered: %s: %s\n",
+                    refused[i].handler, refused[i].name, scf_result_str((int)rc), msg);
+            test_failures++;
+        }
+    }
+    unsetenv("_HANDLER");
+}
+
 int main(void) {
     results_and_version();
     null_arguments();
     environment();
     registration_and_finalizers();
+    handler_selection();
 
     pthread_t t;
     void *ok = NULL;

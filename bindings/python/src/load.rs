@@ -9,32 +9,29 @@ use pyo3::exceptions::{PyKeyboardInterrupt, PyModuleNotFoundError, PySystemExit}
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
+use scf_core::{HANDLER_FORM, HandlerSpec};
 
 use crate::serve::serve;
 use crate::{HandlerImportError, HandlerNotFoundError, ScfRuntimeError};
 
-/// Split a handler string into (module, function): `index.main_handler`, `dir/mod.fn` and
-/// `dir.mod.fn` name the function after the last dot in the module before it, whose path
-/// separators become dots.
+/// The module to import and the function to take from it for the handler string `spec`, as
+/// core's one `_HANDLER` parser reads it ([`scf_core::HandlerSpec::parse`], docs/handler.md):
+/// `index.main_handler`, `dir/mod.fn` and `dir.mod.fn` name the function after the last dot in
+/// the module before it, whose path separators become dots. Nothing is trimmed or stripped:
+/// `index.py.main_handler` names the module `index.py`.
 ///
 /// # Errors
 ///
-/// A message when the string has no dot or an empty part.
+/// The message for `[437] handler not found` when `spec` breaks a rule of the parser; it says
+/// which, and the expected form.
 pub fn load_handler_spec(spec: &str) -> Result<(String, String), String> {
-    let spec = spec.trim();
-    let bad = || {
-        format!("handler '{spec}' is not of the form 'file.function' (e.g. 'index.main_handler')")
-    };
-    let (module, function) = spec.rsplit_once('.').ok_or_else(bad)?;
-    let module = module.trim_end_matches(".py").replace('/', ".");
-    if module.is_empty()
-        || function.is_empty()
-        || module.split('.').any(str::is_empty)
-        || !function.chars().all(|c| c == '_' || c.is_alphanumeric())
-    {
-        return Err(bad());
+    match HandlerSpec::parse(spec) {
+        Ok(h) => Ok((h.module(), h.function)),
+        Err(e) => Err(format!(
+            "handler {spec:?} is not of the form 'file.function': {}; expected {HANDLER_FORM}",
+            e.reason
+        )),
     }
-    Ok((module, function.to_owned()))
 }
 
 /// Import the handler named by `spec` from the code directory (the current directory, put
@@ -419,6 +416,31 @@ mod tests {
         ok("a/b/c.handler", "a.b.c", "handler");
         for bad in ["index", "", ".fn", "index.", "a//b.fn", "index.a-b"] {
             assert!(load_handler_spec(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// The rules core's parser has where this binding used to differ (docs/handler.md).
+    #[test]
+    fn core_rules_where_python_used_to_differ() {
+        // `.py` is not stripped: the module is `index.py`.
+        assert_eq!(
+            load_handler_spec("index.py.main_handler"),
+            Ok(("index.py".to_string(), "main_handler".to_string()))
+        );
+        for bad in [
+            " index.main_handler",
+            "index.main_handler\n",
+            "index.处理",
+            "模块.main_handler",
+            "index.1main",
+            "in$dex.main_handler",
+        ] {
+            let e = load_handler_spec(bad).unwrap_err();
+            assert!(
+                e.contains("is not of the form 'file.function'")
+                    && e.contains("expected '<file>.<function>'"),
+                "{bad:?}: {e}"
+            );
         }
     }
 }

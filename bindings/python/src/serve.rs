@@ -21,7 +21,7 @@ use std::time::Duration;
 use pyo3::exceptions::{PySystemExit, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
-use scf_core::{Config, Error, ErrorReport, Invocation, MAX_RESPONSE_BYTES, PollState, Source};
+use scf_core::{Answer, Config, Error, ErrorReport, Invocation, PollState, Source};
 
 use crate::context::{ContextTemplate, EnvMirror};
 use crate::convert::{Outcome, call_python, user_error_json, user_error_trace};
@@ -132,24 +132,23 @@ fn serve_loop(
     let mut answered = 0u64;
     while max_invocations.is_none_or(|max| answered < max) {
         py.check_signals()?;
-        let Polled { answer, stop } = poller.next(py)?;
-        let inv = match answer {
+        let Polled { event, stop } = poller.next(py)?;
+        let inv = match event {
             Ok(inv) => inv,
-            Err(Error::InvalidEvent {
-                reason, request_id, ..
-            }) => {
-                eprintln!("scfruntime: invalid event: {reason}");
-                let report = ErrorReport::invalid_event(reason);
-                post(py, source, false, &report.to_json(&request_id));
-                answered += 1;
-                if let Some(stop) = stop {
-                    return Err(stop);
+            // An event that cannot be read is answered by core (with the GIL released), and the
+            // loop goes on; any other error ends it.
+            Err(e) => match py.detach(|| source.answer_unreadable(e)) {
+                Ok(()) => {
+                    answered += 1;
+                    if let Some(stop) = stop {
+                        return Err(stop);
+                    }
+                    continue;
                 }
-                continue;
-            }
-            // Image mode's server was shut down (by another thread): no event will come.
-            Err(Error::ServerStopped) => return stop.map_or(Ok(()), Err),
-            Err(e) => return Err(stop.unwrap_or_else(|| to_pyerr(e))),
+                // Image mode's server was shut down (by another thread): no event will come.
+                Err(Error::ServerStopped) => return stop.map_or(Ok(()), Err),
+                Err(e) => return Err(stop.unwrap_or_else(|| to_pyerr(e))),
+            },
         };
         let request_id = inv.request_id.clone();
         // Image mode: the event's credentials and identity where a code package has them.
@@ -164,15 +163,11 @@ fn serve_loop(
         let abort = match outcome {
             Outcome::Respond(body) => {
                 match body.as_bytes() {
-                    Ok(bytes) if bytes.len() > MAX_RESPONSE_BYTES => {
-                        flush_python(py);
-                        let report = ErrorReport::response_too_large(bytes.len());
-                        post(py, source, false, &report.to_json(&request_id));
-                    }
-                    // Posted straight from the Python object's buffer: no copy.
+                    // Posted straight from the Python object's buffer, no copy; core checks the
+                    // size (over 6 MB it posts the ResponseTooLarge error instead).
                     Ok(bytes) => {
                         flush_python(py);
-                        post(py, source, true, bytes);
+                        answer_detached(py, source, &request_id, Answer::Result(bytes));
                     }
                     Err(report) => fail_user(py, source, &report, &request_id),
                 }
@@ -213,23 +208,14 @@ fn fail_user(py: Python<'_>, source: &Source, report: &ErrorReport, request_id: 
         let _ = stderr.call_method1(intern!(py, "write"), (format!("{trace}\n"),));
     }
     flush_python(py);
-    post(py, source, false, &user_error_json(report, request_id));
+    let json = user_error_json(report, request_id);
+    answer_detached(py, source, request_id, Answer::ErrorJson(&json));
 }
 
-/// Post a result with the GIL released (image mode: answer the request). A refused or lost
-/// post is logged, never retried (the first result is final), and the loop goes on, as in
-/// `scf_core::Runtime::run`.
-fn post(py: Python<'_>, source: &Source, ok: bool, body: &[u8]) {
-    let result = py.detach(|| {
-        if ok {
-            source.respond(body)
-        } else {
-            source.fail(body)
-        }
-    });
-    if let Err(e) = result {
-        eprintln!("scfruntime: {e}");
-    }
+/// Answer the invocation through core's [`Source::answer`] (which checks the size, posts, and
+/// logs a refused post) with the GIL released: other Python threads run while the post waits.
+fn answer_detached(py: Python<'_>, source: &Source, request_id: &str, answer: Answer<'_>) {
+    py.detach(|| source.answer(request_id, answer));
 }
 
 /// Flush `sys.stdout` and `sys.stderr` so the handler's output is in the log before the result.
@@ -253,13 +239,13 @@ enum Request {
     Next,
 }
 
-/// What the poll thread answers: `None` for ready, the event for next.
-type Answer = scf_core::Result<Option<Invocation>>;
+/// What the poll thread replies: `None` for ready, the event for next.
+type Reply = scf_core::Result<Option<Invocation>>;
 
 /// An answer to `next`, with the exception a stop signal raised while that event was arriving:
 /// the event is answered first, then `stop` ends `run`.
 struct Polled {
-    answer: scf_core::Result<Invocation>,
+    event: scf_core::Result<Invocation>,
     stop: Option<PyErr>,
 }
 
@@ -267,7 +253,7 @@ struct Polled {
 /// request) for the life of a `run`.
 struct Poller {
     requests: mpsc::Sender<Request>,
-    results: mpsc::Receiver<Answer>,
+    results: mpsc::Receiver<Reply>,
     wake: UnixStream,
     /// Set by the poll thread from the first byte of an answer to `next` until that answer has
     /// been handed over (or its attempt failed): an event is on its way and must be answered.
@@ -351,18 +337,18 @@ impl Poller {
                 break answer;
             }
         };
-        let answer = answer.and_then(|inv| {
+        let event = answer.and_then(|inv| {
             inv.ok_or_else(|| Error::Protocol {
                 endpoint: scf_core::NEXT_PATH,
                 reason: "the poll thread answered next without an event".into(),
             })
         });
-        Ok(Polled { answer, stop })
+        Ok(Polled { event, stop })
     }
 
     /// One bounded wait for the poll thread's answer; `None` when the wait ended without one
     /// (a signal, or the check interval).
-    fn wait(&self, py: Python<'_>) -> PyResult<Option<Answer>> {
+    fn wait(&self, py: Python<'_>) -> PyResult<Option<Reply>> {
         let fd = self.wake.as_raw_fd();
         if !py.detach(|| wait_readable(fd, SIGNAL_CHECK_INTERVAL)) {
             return Ok(None);

@@ -69,7 +69,9 @@ def encode_result(value: object) -> bytes:
 
 def load_handler(spec: str) -> Callable[..., Any]:
     """Import the handler ``file.function`` (also ``dir/file.function``, ``dir.file.function``)
-    from the current directory. Raises HandlerImportError or HandlerNotFoundError."""
+    from the current directory, the string read as every scfruntime bootstrap reads ``_HANDLER``
+    (docs/handler.md: nothing trimmed or stripped, ASCII names). Raises HandlerImportError or
+    HandlerNotFoundError."""
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m scfruntime [--max-invocations N] [HANDLER]``; returns the exit status."""
