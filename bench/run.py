@@ -106,7 +106,9 @@ def build(out, quick):
     out.mkdir(parents=True, exist_ok=True)
     rel = target_dir() / "release"
     cflags = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Wpedantic", "-Werror"]
-    static_libs = ["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"]
+    # The -l flags a static link needs, from the pkg-config file (the one place they are written).
+    pc = (ROOT / "ffi/scfruntime.pc.in").read_text()
+    static_libs = next(l for l in pc.splitlines() if l.startswith("static_libs=")).split("=", 1)[1].split()
     sh(["cargo", "build", "--release", "-q", "-p", "scf-tests", "--bin", "fixture-echo"], cwd=ROOT)
     sh(["cargo", "build", "--release", "-q", "-p", "scfruntime-ffi", "-p", "scf-bootstrap-python",
         "-p", "scf-bootstrap-c", "-p", "scf-bootstrap-shell"], cwd=ROOT)

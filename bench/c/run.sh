@@ -30,12 +30,14 @@ CPU_CLIENT=0
 CPU_SERVER=${BENCH_SERVER_CPU:-0}
 
 mkdir -p "$OUT"
+# The -l flags a static link needs, from the pkg-config file (the one place they are written).
+STATIC_LIBS=$(sed -n 's/^static_libs=//p' "$ROOT/ffi/scfruntime.pc.in")
 make -s -C "$ROOT" lib CARGO_TARGET_DIR="$TARGET" >&2
 CFLAGS="-std=c11 -O2 -Wall -Wextra -Wpedantic -Werror"
 $CC $CFLAGS "$ROOT/bench/c/server.c" -o "$OUT/server"
 $CC $CFLAGS "$ROOT/bench/c/raw_client.c" -o "$OUT/raw_client"
 $CC $CFLAGS -I"$ROOT/include" "$ROOT/bench/c/echo_lib.c" "$TARGET/release/libscfruntime.a" \
-    -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc -o "$OUT/echo_lib"
+    $STATIC_LIBS -o "$OUT/echo_lib"
 if [ "$DIAGNOSE" = 1 ]; then
     rustc -O --edition 2021 "$ROOT/bench/c/minimal_rust_client.rs" -o "$OUT/minimal_rust_client"
 fi

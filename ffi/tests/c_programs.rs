@@ -25,16 +25,6 @@ const SIX_MB: usize = 6 * 1024 * 1024;
 const TIME_LIMIT: Duration = Duration::from_secs(60);
 /// The most a whole program run may take before it is killed.
 const RUN_LIMIT: Duration = Duration::from_secs(120);
-/// `-l` flags the static library needs (`rustc --print native-static-libs`).
-const STATIC_LIBS: &[&str] = &[
-    "-lgcc_s",
-    "-lutil",
-    "-lrt",
-    "-lpthread",
-    "-lm",
-    "-ldl",
-    "-lc",
-];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Variant {
@@ -191,7 +181,7 @@ fn compile(build: Build, program: &str) -> PathBuf {
                 .arg(format!("-Wl,-rpath,{}", libs.shared_dir.display()));
         }
         Build::Static | Build::Sanitized => {
-            cmd.arg(&libs.archive).args(STATIC_LIBS);
+            cmd.arg(&libs.archive).args(scf_test_support::static_libs());
         }
     }
     let out = cmd

@@ -147,11 +147,20 @@ fn make_install_then_build_with_pkg_config() {
         "{ldd}"
     );
 
-    // Static: the archive plus the .pc file's static link list.
+    // Static: the archive plus the .pc file's static link list, which `Libs.private` expands
+    // for `pkg-config --static` too.
     let fixed = out.join("bootstrap-static");
     let static_libs = run(Command::new("pkg-config")
         .env("PKG_CONFIG_PATH", lib.join("pkgconfig"))
         .args(["--variable=static_libs", "scfruntime"]));
+    let listed: Vec<String> = String::from_utf8_lossy(&static_libs.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(listed, scf_test_support::static_libs());
+    let mut expected = vec![format!("-L{}", lib.display()), "-lscfruntime".to_owned()];
+    expected.extend(listed);
+    assert_eq!(pkg_config(&prefix, &["--libs", "--static"]), expected);
     run(Command::new("cc")
         .args(strict)
         .arg(&main_c)

@@ -82,7 +82,7 @@ fn compile(name: &str, src: &Path, shared_object: bool) -> PathBuf {
     } else {
         cmd.arg(src)
             .arg(bin_dir().join("libscfruntime.a"))
-            .args(common::static_libs());
+            .args(scf_test_support::static_libs());
     }
     let result = cmd
         .arg("-o")
@@ -657,6 +657,10 @@ fn the_dockerfile_example_matches_core_and_the_tree() {
         ("-Iinclude", "include/scfruntime.h"),
         ("-p scfruntime-ffi", "ffi/Cargo.toml"),
         ("target/release/libscfruntime.a", "ffi/Cargo.toml"),
+        (
+            "s/^static_libs=//p' ffi/scfruntime.pc.in",
+            "ffi/scfruntime.pc.in",
+        ),
     ] {
         assert!(
             dockerfile.contains(mention),

@@ -33,17 +33,6 @@ pub fn static_lib() -> PathBuf {
     a
 }
 
-/// `-l` flags the static library needs (`rustc --print native-static-libs`).
-pub const STATIC_LIBS: &[&str] = &[
-    "-lgcc_s",
-    "-lutil",
-    "-lrt",
-    "-lpthread",
-    "-lm",
-    "-ldl",
-    "-lc",
-];
-
 /// Compile `tests/c/reliability.c` (once per test process) into `out_dir/bootstrap-c/bootstrap`.
 pub fn c_bootstrap(out_dir: &Path) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
@@ -71,7 +60,7 @@ pub fn c_bootstrap(out_dir: &Path) -> PathBuf {
                 .arg(&exe)
                 .arg("-pthread")
                 .arg(static_lib())
-                .args(STATIC_LIBS)
+                .args(scf_test_support::static_libs())
                 .output()
                 .unwrap_or_else(|e| panic!("cannot run the C compiler {cc:?}: {e}"));
             assert!(

@@ -1,6 +1,8 @@
-//! The reliability and security suite of scfruntime (issue 8): a fault-injecting runtime API
-//! ([`faults`]), the bootstraps of each binding as subprocesses ([`bootstraps`]), process
-//! statistics ([`proc_stats`]) and the summary file ([`summary`]) that test.sh prints.
+//! The reliability and security suite of scfruntime (issue 8): the bootstraps of each binding as
+//! subprocesses ([`bootstraps`]), process statistics ([`proc_stats`]) and the summary file
+//! ([`summary`]) that test.sh prints. The fault-injecting runtime API is
+//! `scf_test_support::faults` (tests/support/src/faults.rs), shared with the tests in
+//! `tests/rust/`.
 //!
 //! The tests are in `tests/`: `fault_matrix` (transport faults x endpoints x bindings),
 //! `handler_faults` (crashes, loops, floods through the emulator), `soak` (10^5 invocations),
@@ -13,7 +15,6 @@
 
 pub mod api_client;
 pub mod bootstraps;
-pub mod faults;
 pub mod proc_stats;
 pub mod serve_proc;
 pub mod summary;

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use scf_core::{Config, Error, RetryPolicy, Runtime};
 use scf_reliability::bootstraps::{self, Bootstrap};
-use scf_reliability::faults::{
+use scf_reliability::summary::{self, Section};
+use scf_test_support::faults::{
     Endpoint, Event, Fault, FaultServer, Mode, Report, Scheduled, rust_handler,
 };
-use scf_reliability::summary::{self, Section};
 
 /// The most one case may take before it counts as a hang.
 const CASE_LIMIT: Duration = Duration::from_secs(90);

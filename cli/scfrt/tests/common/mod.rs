@@ -26,18 +26,6 @@ pub fn bash_echo_dir() -> PathBuf {
     repo_root().join("examples").join("bash-echo")
 }
 
-/// The `-l` flags a program linking `libscfruntime.a` also needs, as the shipped pkg-config file
-/// (`ffi/scfruntime.pc.in`, `static_libs=`) tells users.
-pub fn static_libs() -> Vec<String> {
-    let pc = repo_root().join("ffi/scfruntime.pc.in");
-    let text = std::fs::read_to_string(&pc).unwrap_or_else(|e| panic!("{}: {e}", pc.display()));
-    let line = text
-        .lines()
-        .find_map(|l| l.strip_prefix("static_libs="))
-        .unwrap_or_else(|| panic!("{} has no static_libs= line", pc.display()));
-    line.split_whitespace().map(str::to_owned).collect()
-}
-
 /// The bash bootstrap of the examples needs curl. Install it where we can (root + apt-get, as on a
 /// fresh CI machine); otherwise fail loudly rather than skip.
 pub fn require_curl() {

@@ -1,7 +1,7 @@
 //! The Rust bootstrap of this suite: `scf_core::serve` with the handler the in-process Rust
-//! cases use ([`scf_reliability::faults::rust_handler`]). A subprocess, so that signals can be
+//! cases use ([`scf_test_support::faults::rust_handler`]). A subprocess, so that signals can be
 //! sent to it.
 
 fn main() -> std::process::ExitCode {
-    scf_core::serve(scf_reliability::faults::rust_handler)
+    scf_core::serve(scf_test_support::faults::rust_handler)
 }

@@ -119,6 +119,10 @@ pub enum Fault {
     /// `next` only: the event's body is [`OVERSIZED_BYTES`], with neither Content-Length nor
     /// chunked (framed by the connection's close).
     OversizedToClose,
+    /// `next` only: the head announces a body of [`ANNOUNCED_BYTES`] (Content-Length) and none
+    /// of it is sent; then the connection closes. A client that refuses the event from its
+    /// head reports it; one that buffers first meets a truncated body instead.
+    OversizedAnnounced,
     /// `next` only: the head and half the body are sent, then the rest waits for
     /// [`FaultServer::release`] (see [`FaultServer::wait_held`]).
     HoldBody,
@@ -126,6 +130,10 @@ pub enum Fault {
 
 /// The body size of the oversized-event faults: 20 MB, over the runtime's 16 MB limit.
 pub const OVERSIZED_BYTES: usize = 20 * 1024 * 1024;
+
+/// The Content-Length of [`Fault::OversizedAnnounced`]: one byte over the runtime's 16 MiB
+/// event limit.
+pub const ANNOUNCED_BYTES: usize = 16 * 1024 * 1024 + 1;
 
 impl Fault {
     /// Whether the fault makes sense on `ep`.
@@ -142,6 +150,7 @@ impl Fault {
             | Fault::NoRequestIdFor(_)
             | Fault::OversizedChunked
             | Fault::OversizedToClose
+            | Fault::OversizedAnnounced
             | Fault::HoldBody => ep == Endpoint::Next,
             _ => true,
         }
@@ -172,6 +181,7 @@ impl Fault {
             Fault::NoRequestIdFor(_) => "no-request-id".into(),
             Fault::OversizedChunked => "oversized-chunked".into(),
             Fault::OversizedToClose => "oversized-to-close".into(),
+            Fault::OversizedAnnounced => "oversized-announced".into(),
             Fault::HoldBody => "hold-body".into(),
         }
     }
@@ -424,10 +434,20 @@ fn bind_port(port: u16) -> io::Result<TcpListener> {
 }
 
 impl FaultServer {
-    /// Serve `events` with the `faults`. A `Refused` fault on the first `ready` keeps the port
-    /// closed for its duration from now.
+    /// Serve `events` with the `faults` on a port of 127.0.0.1 of its own. A `Refused` fault on
+    /// the first `ready` keeps the port closed for its duration from now.
     pub fn start(events: Vec<Event>, faults: Vec<Scheduled>) -> FaultServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        FaultServer::start_on(listener, events, faults)
+    }
+
+    /// As [`start`](FaultServer::start), on a listener the caller bound (a port a client is
+    /// already trying to reach). A later rebind (after a `Refused` fault) is on 127.0.0.1.
+    pub fn start_on(
+        listener: TcpListener,
+        events: Vec<Event>,
+        faults: Vec<Scheduled>,
+    ) -> FaultServer {
         let port = listener.local_addr().expect("local addr").port();
         let n = events.len();
         let mut st = State {
@@ -624,7 +644,13 @@ fn serve(
             },
         };
         let conn = match l.accept() {
-            Ok((c, _)) => c,
+            Ok((c, _)) => {
+                // Answers go out in several writes (head, then body; half a body before a
+                // reset): with Nagle's algorithm a write could wait for the client's delayed ACK
+                // (~40 ms each) or still be unsent when the reset comes.
+                let _ = c.set_nodelay(true);
+                c
+            }
             Err(_) => return,
         };
         listener = Some(l);
@@ -905,6 +931,12 @@ fn write_answer(
         Some(Fault::OversizedChunked | Fault::OversizedToClose)
     ) {
         return write_oversized(w, head, fault == Some(Fault::OversizedChunked));
+    }
+    if fault == Some(Fault::OversizedAnnounced) {
+        head.push_str(&format!("Content-Length: {ANNOUNCED_BYTES}\r\n\r\n"));
+        // The client may close as soon as it has read the head: not our failure.
+        let _ = w.write_all(head.as_bytes()).and_then(|()| w.flush());
+        return Ok(After::Close);
     }
     // Empty bodies of post answers get a small one so that "mid-body" has a middle.
     let body: &[u8] =
