@@ -1,25 +1,29 @@
 #!/usr/bin/env bash
 # Runs every test of the project: formatting, lints, the Rust workspace tests (core, emulator, C
 # programs, header), then the Python suites (the binding and embedded bootstrap; scfrt serve driven
-# by Tencent's SDK). Installs what the tests need on a fresh machine first: apt tools, and a venv
-# (.venv) with maturin, pytest, mypy and the TencentCloud SDK.
+# by Tencent's SDKs and tccli). Installs everything the tests need on a fresh machine first, before
+# any test runs: apt tools; a venv (.venv) with maturin and the scfruntime extension, pytest, mypy,
+# the TencentCloud SDK, zig and cargo-zigbuild; the Node SDK from npm. No
+# test installs anything: a test whose tool is missing fails, naming the step below that installs
+# it (tests/support/src/tools.rs).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 # Tools the tests run: curl (the seed's bash bootstrap), valgrind (C leak checks), pkg-config
-# (the installed C library), make and cc (C builds), zipinfo (zip modes in the packaging tests),
-# ip (the loopback of the network namespace the 0.0.0.0 cases run in), node and npm (the Node SDK
-# that tests/sdk drives scfrt serve with).
-# The glibc-2.17 portable-build test fetches zig and cargo-zigbuild from PyPI itself.
+# (the installed C library), make and cc (C builds), readelf (ELF checks of the bootstraps),
+# zipinfo (zip modes in the packaging tests), taskset (bench/), ip (the loopback of the network
+# namespace the 0.0.0.0 cases run in), node and npm (the Node SDK that tests/sdk drives scfrt
+# serve with). The list is tests/support/src/tools.rs's APT (a test checks).
+echo "== tools (apt-get install what is missing)"
 need_apt=()
-for tool in curl:curl valgrind:valgrind pkg-config:pkgconf make:make zipinfo:unzip taskset:util-linux ip:iproute2 node:nodejs npm:npm; do
+for tool in curl:curl valgrind:valgrind pkg-config:pkgconf make:make cc:gcc readelf:binutils zipinfo:unzip taskset:util-linux ip:iproute2 node:nodejs npm:npm; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt+=("${tool#*:}")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]} with apt-get"
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  $sudo apt-get install -y -qq "${need_apt[@]}"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
 fi
 
 # A clean clone (CI) gains nothing from incremental compilation but its files on disk.
@@ -30,6 +34,20 @@ if [ "${free_kb:-0}" -lt $((8 * 1024 * 1024)) ]; then
   echo "test.sh: warning: only $((free_kb / 1024)) MB free here; a clean build and test run writes about 4 GB" >&2
 fi
 
+echo "== python venv (.venv)"
+[ -x .venv/bin/python ] || python3 -m venv .venv
+# ziglang and cargo-zigbuild (prebuilt wheels: seconds) are the cross toolchain of the glibc-2.17
+# portable-build test (scripts/portable-build.sh), which finds them in .venv/bin.
+.venv/bin/python -m pip install -q --disable-pip-version-check "maturin>=1.9.4,<2" \
+  -r tests/python/requirements.txt -r tests/sdk/requirements.txt ziglang cargo-zigbuild
+# That test builds for x86_64-unknown-linux-gnu (the host's own target on x86-64 machines).
+rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-gnu ||
+  rustup target add x86_64-unknown-linux-gnu
+# A target dir of its own: maturin builds pyo3 for an extension module, cargo for embedding, and
+# sharing one dir would rebuild pyo3 on every switch.
+target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop -q -m bindings/python/Cargo.toml --target-dir "$target/maturin"
+
 echo "== node SDK (tests/sdk/node, from npm)"
 (cd tests/sdk/node && npm ci --silent --no-audit --no-fund)
 
@@ -39,15 +57,6 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo doc (warnings are errors: every public item documented, links resolve)"
 RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --quiet
-echo "== python venv (.venv)"
-[ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check "maturin>=1.9.4,<2" \
-  -r tests/python/requirements.txt -r tests/sdk/requirements.txt
-# A target dir of its own: maturin builds pyo3 for an extension module, cargo for embedding, and
-# sharing one dir would rebuild pyo3 on every switch.
-target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop -q -m bindings/python/Cargo.toml --target-dir "$target/maturin"
-
 echo "== cargo test"
 cargo test --workspace
 echo "== reliability summary (tests/reliability)"

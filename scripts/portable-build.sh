@@ -5,7 +5,8 @@
 #
 # Installs its tools when missing: zig and cargo-zigbuild from PyPI (`pip install ziglang
 # cargo-zigbuild`, both prebuilt wheels: seconds, where `cargo install` takes minutes) into a venv
-# under the target dir.
+# under the target dir, or $SCF_ZIG_VENV when set. With SCF_NO_INSTALL=1 it installs nothing and
+# exits 3 when a tool is missing (the tests run it so: ./test.sh installs both into .venv).
 #
 # Output: <out>/bin/{scf-c-bootstrap,scf-shell-bootstrap,rust-echo-bootstrap,libscfruntime.so,
 # libscfruntime.a}, where <out> is $SCF_PORTABLE_DIR or <cargo target dir>/portable. `scfrt
@@ -26,14 +27,17 @@ out=${SCF_PORTABLE_DIR:-$target/portable}
 triple=x86_64-unknown-linux-gnu
 glibc=2.17
 tools=$target/tools
-venv=$target/zig-venv
+venv=${SCF_ZIG_VENV:-$target/zig-venv}
+no_install=${SCF_NO_INSTALL:-0}
 
 toolchain_missing() { echo "portable-build.sh: cross toolchain unavailable: $*" >&2; exit 3; }
+no_install() { [ "$no_install" = 1 ] && toolchain_missing "$1 is not installed in $venv (SCF_NO_INSTALL=1)"; return 0; }
 
 # zig: a venv with the ziglang wheel; cargo-zigbuild finds it as `python3 -m ziglang`, and we put
 # a `zig` shim first on PATH as well.
 if ! command -v zig >/dev/null 2>&1; then
   if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import ziglang' 2>/dev/null; then
+    no_install ziglang
     echo "portable-build.sh: installing zig (pip install ziglang) into $venv" >&2
     python3 -m venv "$venv" >&2 || toolchain_missing "python3 -m venv failed (apt-get install python3-venv)"
     "$venv/bin/python" -m pip install -q --disable-pip-version-check ziglang >&2 ||
@@ -47,6 +51,7 @@ export PATH="$tools/bin:$PATH"
 
 if ! command -v cargo-zigbuild >/dev/null 2>&1; then
   if [ ! -x "$venv/bin/cargo-zigbuild" ]; then
+    no_install cargo-zigbuild
     echo "portable-build.sh: installing cargo-zigbuild (pip install cargo-zigbuild) into $venv" >&2
     [ -x "$venv/bin/python" ] || python3 -m venv "$venv" >&2 ||
       toolchain_missing "python3 -m venv failed (apt-get install python3-venv)"
@@ -56,7 +61,7 @@ if ! command -v cargo-zigbuild >/dev/null 2>&1; then
   export PATH="$PATH:$venv/bin"
 fi
 rustup target list --installed 2>/dev/null | grep -qx "$triple" ||
-  rustup target add "$triple" >&2 || true
+  { no_install "the rustup target $triple" && rustup target add "$triple" >&2; } || true
 
 echo "portable-build.sh: building for $triple (glibc $glibc) in $out" >&2
 CARGO_TARGET_DIR=$out cargo zigbuild -q --release --target "$triple.$glibc" \

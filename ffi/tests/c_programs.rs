@@ -196,37 +196,10 @@ fn compile(build: Build, program: &str) -> PathBuf {
     exe
 }
 
-/// valgrind, installed with apt-get when missing and possible.
+/// valgrind (from ./test.sh's tools step; a missing one fails naming it).
 fn valgrind() -> &'static Path {
     static VALGRIND: OnceLock<PathBuf> = OnceLock::new();
-    VALGRIND.get_or_init(|| {
-        let works = || {
-            Command::new("valgrind")
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        };
-        if !works() {
-            // SAFETY: geteuid has no preconditions.
-            let root = unsafe { libc::geteuid() } == 0;
-            assert!(
-                root,
-                "valgrind is not installed and this test is not running as root; install it \
-                 (apt-get install -y valgrind) and rerun"
-            );
-            eprintln!("valgrind is missing: running `apt-get install -y valgrind`");
-            let status = Command::new("apt-get")
-                .args(["install", "-y", "valgrind"])
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .status();
-            assert!(
-                status.is_ok_and(|s| s.success()) && works(),
-                "`apt-get install -y valgrind` failed; install valgrind by hand (it may need \
-                 `apt-get update` first) and rerun"
-            );
-        }
-        PathBuf::from("valgrind")
-    })
+    VALGRIND.get_or_init(|| scf_test_support::tools::require("valgrind"))
 }
 
 /// One run of a C program against its own runtime API.
@@ -656,7 +629,10 @@ fn abi_contract(v: Variant) {
 
 fn injected_panics_are_caught(v: Variant) {
     if !cfg!(debug_assertions) {
-        eprintln!("skipped: the panic-injection hook exists only in builds with debug assertions");
+        scf_test_support::tools::skip(
+            "injected_panics_are_caught",
+            "the panic-injection hook exists only in builds with debug assertions",
+        );
         return;
     }
     // A panic at an exported function's boundary: SCF_RESULT_PANIC, and the program goes on.

@@ -24,20 +24,10 @@ fn run(cmd: &mut Command) -> Output {
     out
 }
 
-/// pkg-config is needed by users of the installed library; install it the way the tests install
-/// their other tools when a fresh machine lacks it.
+/// pkg-config is needed by users of the installed library: a missing one fails the test, naming
+/// the ./test.sh step that installs it.
 fn ensure_pkg_config() {
-    if Command::new("pkg-config").arg("--version").output().is_ok() {
-        return;
-    }
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    assert!(
-        root,
-        "pkg-config is missing and this test is not root: apt-get install -y pkgconf"
-    );
-    eprintln!("pkg-config is missing: running `apt-get install -y pkgconf`");
-    run(Command::new("apt-get").args(["install", "-y", "-qq", "pkgconf"]));
+    scf_test_support::tools::require("pkg-config");
 }
 
 fn pkg_config(prefix: &Path, args: &[&str]) -> Vec<String> {

@@ -392,13 +392,13 @@ fn deploy_c_and_python_then_redeploy() {
     // C: the starter built with make, deployed from its directory.
     let c_dir = tmp.path().join("c-fn");
     init("c", &c_dir);
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let status = Command::new("make")
+    let cc = scf_test_support::tools::c_compiler();
+    let status = Command::new(scf_test_support::tools::require("make"))
         .arg("-s")
-        .arg(format!("CC={cc}"))
+        .arg(format!("CC={}", cc.display()))
         .current_dir(&c_dir)
         .status()
-        .expect("run make (apt-get install make gcc)");
+        .expect("run make");
     assert!(status.success(), "make in the C starter");
     let stderr = deploy_ok(&serve, &c_dir, "hello-c", &["--lang", "c"]);
     assert!(

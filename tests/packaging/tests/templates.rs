@@ -67,13 +67,13 @@ fn c_template() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("fn");
     init("c", &dir);
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let status = Command::new("make")
+    let cc = scf_test_support::tools::c_compiler();
+    let status = Command::new(scf_test_support::tools::require("make"))
         .arg("-s")
-        .arg(format!("CC={cc}"))
+        .arg(format!("CC={}", cc.display()))
         .current_dir(&dir)
         .status()
-        .expect("run make (apt-get install make gcc)");
+        .expect("run make");
     assert!(status.success(), "make in the C template");
     let zip = tmp.path().join("fn.zip");
     let ret = pack_and_invoke("c", &dir, &zip, &["index.c", "scfruntime.h", "Makefile"]);

@@ -360,7 +360,7 @@ fn matrix_python_subprocess() {
             Duration::from_millis(2500),
         ),
         Err(reason) => {
-            eprintln!("SKIPPED fault-matrix-python: {reason}");
+            scf_test_support::tools::skip("matrix_python_subprocess", &reason);
             summary::write(
                 tmpdir(),
                 "fault-matrix-python",
@@ -436,7 +436,10 @@ fn all_bindings(rust: Binding, sec: &mut Section) -> Vec<Binding> {
     ];
     match bootstraps::python() {
         Ok(py) => out.push(Binding::Sub(Bootstrap::Python(py))),
-        Err(reason) => sec.lines.push(format!("SKIPPED python (wheel): {reason}")),
+        Err(reason) => {
+            scf_test_support::tools::skip("the wheel-Python binding of the matrix", &reason);
+            sec.lines.push(format!("SKIPPED python (wheel): {reason}"))
+        }
     }
     out
 }

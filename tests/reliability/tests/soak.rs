@@ -134,7 +134,7 @@ fn soak_python() {
     match bootstraps::python() {
         Ok(py) => soak(Bootstrap::Python(py)),
         Err(reason) => {
-            eprintln!("SKIPPED soak-python: {reason}");
+            scf_test_support::tools::skip("soak_python", &reason);
             summary::write(
                 tmpdir(),
                 "soak-python",

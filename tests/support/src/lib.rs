@@ -3,9 +3,12 @@
 //! - [`faults`]: a scripted SCF runtime API that injects transport faults (the tests in
 //!   `tests/rust/` and the reliability suite, `tests/reliability/`);
 //! - [`static_libs`]: the `-l` flags a program linking `libscfruntime.a` needs, read from the
-//!   pkg-config template `ffi/scfruntime.pc.in`, the one place they are written.
+//!   pkg-config template `ffi/scfruntime.pc.in`, the one place they are written;
+//! - [`tools`]: the external tools the tests run, found where `./test.sh` installs them, and a
+//!   test's failure naming the `./test.sh` step when one is missing (no test installs anything).
 
 pub mod faults;
+pub mod tools;
 
 use std::path::{Path, PathBuf};
 

@@ -6,8 +6,6 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::Once;
 use std::time::Duration;
 
 /// The repository's root: the nearest directory above the crate holding `Cargo.lock` (this file
@@ -26,34 +24,10 @@ pub fn bash_echo_dir() -> PathBuf {
     repo_root().join("examples").join("bash-echo")
 }
 
-/// The bash bootstrap of the examples needs curl. Install it where we can (root + apt-get, as on a
-/// fresh CI machine); otherwise fail loudly rather than skip.
+/// The bash bootstrap of the examples needs curl: a missing one fails the test, naming the
+/// ./test.sh step that installs it (no test installs anything).
 pub fn require_curl() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let has_curl = || {
-            Command::new("curl")
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        };
-        if has_curl() {
-            return;
-        }
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } == 0 {
-            let _ = Command::new("apt-get").arg("update").status();
-            let _ = Command::new("apt-get")
-                .args(["install", "-y", "--no-install-recommends", "curl"])
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .status();
-        }
-        assert!(
-            has_curl(),
-            "these tests run bash bootstraps that need `curl` (as the SCF bash sample does); \
-             install it, e.g. `apt-get install -y curl`"
-        );
-    });
+    scf_test_support::tools::require("curl");
 }
 
 /// Writes `<dir>/bootstrap` (mode 755): a bash prelude with curl helpers, then `body`.

@@ -116,25 +116,13 @@ pub fn entry<'a>(entries: &'a [ZipEntry], name: &str) -> &'a ZipEntry {
         .unwrap_or_else(|| panic!("no {name} in {entries:?}"))
 }
 
-/// `zipinfo <zip>` output, installing unzip with apt-get when missing and running as root.
+/// `zipinfo <zip>` output (`zipinfo` comes from ./test.sh's tools step; see
+/// `scf_test_support::tools::require`).
 pub fn zipinfo(zip: &Path) -> String {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let has = Command::new("zipinfo").arg("-h").output().is_ok();
-        // SAFETY: geteuid has no preconditions.
-        if !has && unsafe { libc::geteuid() } == 0 {
-            eprintln!("installing unzip (zipinfo) with apt-get");
-            let _ = Command::new("apt-get").arg("update").status();
-            let _ = Command::new("apt-get")
-                .args(["install", "-y", "--no-install-recommends", "unzip"])
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .status();
-        }
-    });
-    let out = Command::new("zipinfo")
+    let out = Command::new(scf_test_support::tools::require("zipinfo"))
         .arg(zip)
         .output()
-        .expect("zipinfo (package unzip) is needed: apt-get install unzip");
+        .expect("run zipinfo");
     assert!(out.status.success(), "zipinfo {}: {out:?}", zip.display());
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -147,24 +135,10 @@ pub fn zipinfo_line<'a>(listing: &'a str, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {name} in zipinfo:\n{listing}"))
 }
 
-/// Installs curl when missing and root (the seed's bash bootstrap uses it); fails otherwise.
+/// Fails the test, naming the ./test.sh step, when curl (the seed's bash bootstrap uses it) is
+/// missing.
 pub fn require_curl() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let has = || Command::new("curl").arg("--version").output().is_ok();
-        // SAFETY: geteuid has no preconditions.
-        if !has() && unsafe { libc::geteuid() } == 0 {
-            let _ = Command::new("apt-get").arg("update").status();
-            let _ = Command::new("apt-get")
-                .args(["install", "-y", "--no-install-recommends", "curl"])
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .status();
-        }
-        assert!(
-            has(),
-            "curl is needed by the seed's bootstrap: apt-get install curl"
-        );
-    });
+    scf_test_support::tools::require("curl");
 }
 
 /// The names in `dir`, sorted.
