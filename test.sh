@@ -3,7 +3,7 @@
 # programs, header), then the Python suites (the binding and embedded bootstrap; scfrt serve driven
 # by Tencent's SDKs and tccli). Installs everything the tests need on a fresh machine first, before
 # any test runs: apt tools; a venv (.venv) with maturin and the scfruntime extension, pytest, mypy,
-# the TencentCloud SDK, zig and cargo-zigbuild; the Node SDK from npm. No
+# the TencentCloud SDK, zig and cargo-zigbuild; tccli in .venv-tccli; the Node SDK from npm. No
 # test installs anything: a test whose tool is missing fails, naming the step below that installs
 # it (tests/support/src/tools.rs).
 set -euo pipefail
@@ -47,6 +47,10 @@ rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-gnu |
 # sharing one dir would rebuild pyo3 on every switch.
 target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop -q -m bindings/python/Cargo.toml --target-dir "$target/maturin"
+
+echo "== tccli venv (.venv-tccli)"
+[ -x .venv-tccli/bin/tccli ] || { python3 -m venv .venv-tccli &&
+  .venv-tccli/bin/python -m pip install -q --disable-pip-version-check -r tests/sdk/requirements-tccli.txt; }
 
 echo "== node SDK (tests/sdk/node, from npm)"
 (cd tests/sdk/node && npm ci --silent --no-audit --no-fund)

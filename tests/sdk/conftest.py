@@ -46,10 +46,12 @@ class Server:
         )
         # The first stdout line is the address (the server prints it once it listens).
         line = self.proc.stdout.readline()
-        if not line.startswith("listening on http://"):
+        # http://, or https:// with --tls.
+        scheme, sep, endpoint = line.strip().removeprefix("listening on ").partition("://")
+        if not line.startswith("listening on ") or not sep or scheme not in ("http", "https"):
             self.stop()
             raise RuntimeError(f"scfrt serve did not start: {line!r}; see {self.stderr_path}")
-        self.endpoint = line.strip().removeprefix("listening on http://")
+        self.scheme, self.endpoint = scheme, endpoint
 
     def client(self, secret_id=SECRET_ID, secret_key=SECRET_KEY, timeout=60):
         # The seed's client setup, with only the endpoint (and protocol) changed.
