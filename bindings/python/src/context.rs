@@ -37,8 +37,8 @@ impl Context {
 }
 
 /// Names of environment variables that belong to the platform or the system rather than to
-/// the user (protocol.md section 2); the rest form `environment` and `environ`. The platform's
-/// own list is not published, so this is a best guess [I].
+/// the user (docs/platform.md section 2); the rest form `environment` and `environ`. The
+/// platform's own list is not published, so this is a best guess (ours).
 /// `SCFRUNTIME_` variables (`SCFRUNTIME_MODE`, `SCFRUNTIME_LISTEN`...) configure this runtime,
 /// not the function, so they are left out too.
 fn is_platform_variable(name: &str) -> bool {
