@@ -11,7 +11,7 @@ use scf_core::{Config, FunctionMetadata, Invocation, METADATA_FIELDS};
 use crate::json::encode::write_str_ascii;
 
 /// The handler's `context`: a `dict` with exactly the keys of SCF's built-in Python runtime, in
-/// its order (docs/python.md, "Context").
+/// its order (docs/python.md, "`context` keys, in order").
 ///
 /// Keys: `memory_limit_in_mb` (int), `time_limit_in_ms` (int), `request_id`, `environment` (a
 /// compact JSON string of `SCF_NAMESPACE` and the user variables), `environ` (the same as
