@@ -232,7 +232,7 @@ def run_one(out, c, size, warmup, count, cold=False, mark_at=0):
         if c.paths == "aws":
             cenv["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{port}"
         else:
-            # The environment SCF gives a custom runtime (protocol.md section 2); tencent_scf
+            # The environment SCF gives a custom runtime (docs/platform.md section 2); tencent_scf
             # panics without the function-identity variables.
             cenv = {"SCF_RUNTIME": "CustomRuntime", "SCF_FUNCTIONNAME": "bench",
                     "SCF_FUNCTIONVERSION": "$LATEST", "SCF_NAMESPACE": "default",

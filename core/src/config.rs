@@ -1,6 +1,6 @@
-//! The function's environment, as SCF sets it for a custom runtime (protocol.md section 2), and
-//! the choice between the two ways invocations arrive: the runtime API (code packages) or an
-//! HTTP server on port 9000 (image-deployed functions, protocol.md section 6).
+//! The function's environment, as SCF sets it for a custom runtime (docs/platform.md section
+//! 2), and the choice between the two ways invocations arrive: the runtime API (code packages)
+//! or an HTTP server on port 9000 (image-deployed functions, docs/platform.md section 6).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -35,11 +35,12 @@ pub const IMAGE_MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
 #[non_exhaustive]
 pub enum Mode {
     /// A code-package custom runtime: long-poll the SCF runtime API at
-    /// `SCF_RUNTIME_API:SCF_RUNTIME_API_PORT` (protocol.md section 1).
+    /// `SCF_RUNTIME_API:SCF_RUNTIME_API_PORT` (docs/platform.md section 1).
     #[default]
     RuntimeApi,
     /// An image-deployed function: serve `POST /event-invoke` on an HTTP server
-    /// (protocol.md section 6). Selected by `SCFRUNTIME_MODE=image` without `SCF_RUNTIME_API`.
+    /// (docs/platform.md section 6). Selected by `SCFRUNTIME_MODE=image` without
+    /// `SCF_RUNTIME_API`.
     Image(ImageConfig),
 }
 

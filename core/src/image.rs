@@ -1,4 +1,4 @@
-//! Image mode: the HTTP/1.1 server of an image-deployed function (protocol.md section 6).
+//! Image mode: the HTTP/1.1 server of an image-deployed function (docs/platform.md section 6).
 //!
 //! SCF starts the image's command, waits until port 9000 accepts connections, and sends each
 //! event as `POST /event-invoke` with the context in `X-Scf-*` headers; the answer's body is the
@@ -40,7 +40,7 @@ pub const EVENT_INVOKE_PATH: &str = "/event-invoke";
 /// failed", and the body is the same error JSON runtime-API mode posts.
 pub const HANDLER_ERROR_STATUS: u16 = 500;
 
-/// The header names of an event's own fields (protocol.md section 6).
+/// The header names of an event's own fields (docs/platform.md section 6).
 const REQUEST_ID_HEADER: &str = "X-Scf-Request-Id";
 const MEMORY_HEADER: &str = "X-Scf-Memory";
 const TIMEOUT_HEADER: &str = "X-Scf-Timeout";

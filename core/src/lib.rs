@@ -2,7 +2,8 @@
 //!
 //! Tencent Cloud SCF starts a function's `bootstrap`, which reports ready, long-polls for each
 //! event and posts the result. This crate does that over one keep-alive HTTP connection; every
-//! language binding of scfruntime stands on it. See `protocol.md` for the platform's contract.
+//! language binding of scfruntime stands on it. See `docs/platform.md` for the platform's
+//! contract.
 //!
 //! The same handler also serves image-deployed functions: with `SCFRUNTIME_MODE=image` and no
 //! `SCF_RUNTIME_API`, the loop listens on `SCFRUNTIME_LISTEN` (default `0.0.0.0:9000`) and

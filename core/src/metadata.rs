@@ -18,7 +18,7 @@ const fn field(name: &'static str, header: &'static str, env: &'static str) -> M
     MetadataField { name, header, env }
 }
 
-/// Every field of [`FunctionMetadata`], in its declaration order (protocol.md section 6; the
+/// Every field of [`FunctionMetadata`], in its declaration order (docs/platform.md section 6; the
 /// request id, memory and timeout headers are the `Invocation`'s own fields).
 pub const METADATA_FIELDS: [MetadataField; 10] = [
     field("function_name", "X-Scf-Name", "SCF_FUNCTIONNAME"),

@@ -34,9 +34,9 @@ use crate::{Config, Invocation, PollState, Result, RetryPolicy, Transport};
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Source {
-    /// Long-poll the SCF runtime API (protocol.md section 1).
+    /// Long-poll the SCF runtime API (docs/platform.md section 1).
     RuntimeApi(Transport),
-    /// Serve `POST /event-invoke` (protocol.md section 6).
+    /// Serve `POST /event-invoke` (docs/platform.md section 6).
     #[cfg(feature = "image")]
     Image(ImageServer),
 }

@@ -1,4 +1,4 @@
-//! The HTTP client for the four runtime API endpoints (protocol.md section 1).
+//! The HTTP client for the four runtime API endpoints (docs/platform.md section 1).
 
 use std::sync::{Mutex, PoisonError};
 use std::thread;

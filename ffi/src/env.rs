@@ -8,7 +8,7 @@ use crate::error::{fail, scf_result};
 use crate::null_parameter;
 
 /// Friendly names, as the keys of the built-in Python runtime's `context` dict, and the
-/// variables they stand for (protocol.md section 2).
+/// variables they stand for (docs/platform.md section 2).
 const ALIASES: &[(&str, &str)] = &[
     ("function_name", "SCF_FUNCTIONNAME"),
     ("function_version", "SCF_FUNCTIONVERSION"),

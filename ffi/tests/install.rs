@@ -118,7 +118,7 @@ fn make_install_then_build_with_pkg_config() {
     fs::create_dir_all(&out).expect("out dir");
     let strict = ["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror"];
 
-    // Dynamic: exactly the README's pkg-config line, plus an rpath to the prefix.
+    // Dynamic: exactly the pkg-config line of docs/c-api.md, plus an rpath to the prefix.
     let dynamic = out.join("bootstrap-dynamic");
     run(Command::new("cc")
         .args(strict)

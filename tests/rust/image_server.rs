@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 const LIMIT: Duration = Duration::from_secs(30);
 const SIX_MB: usize = 6 * 1024 * 1024;
 
-/// All thirteen `X-Scf-*` headers of protocol.md section 6.
+/// All thirteen `X-Scf-*` headers of docs/platform.md section 6.
 const HEADERS: [(&str, &str); 13] = [
     ("X-Scf-Request-Id", "req-0001"),
     ("X-Scf-Memory", "256"),

@@ -11,7 +11,7 @@ use scf_core::{Config, FunctionMetadata, Invocation, METADATA_FIELDS};
 use crate::json::encode::write_str_ascii;
 
 /// The handler's `context`: a `dict` with exactly the keys of SCF's built-in Python runtime, in
-/// its order (docs/python.md, "Context").
+/// its order (docs/python.md, "`context` keys, in order").
 ///
 /// Keys: `memory_limit_in_mb` (int), `time_limit_in_ms` (int), `request_id`, `environment` (a
 /// compact JSON string of `SCF_NAMESPACE` and the user variables), `environ` (the same as
@@ -37,8 +37,8 @@ impl Context {
 }
 
 /// Names of environment variables that belong to the platform or the system rather than to
-/// the user (protocol.md section 2); the rest form `environment` and `environ`. The platform's
-/// own list is not published, so this is a best guess [I].
+/// the user (docs/platform.md section 2); the rest form `environment` and `environ`. The
+/// platform's own list is not published, so this is a best guess (ours).
 /// `SCFRUNTIME_` variables (`SCFRUNTIME_MODE`, `SCFRUNTIME_LISTEN`...) configure this runtime,
 /// not the function, so they are left out too.
 fn is_platform_variable(name: &str) -> bool {

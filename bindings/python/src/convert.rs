@@ -113,7 +113,7 @@ pub(crate) fn call_python<'py>(
 /// top-level `decimal.Decimal` becomes its `str`, then everything is
 /// `json.dumps(value, ensure_ascii=False)` (so a `str` arrives JSON-quoted, `None` as `null`).
 /// `bytes` and `bytearray` are sent as they are: the built-in runtime fails on them, and here
-/// they are the way to send a body that is not JSON (docs/python.md, "Result").
+/// they are the way to send a body that is not JSON (docs/python.md, "Result encoding").
 ///
 /// # Errors
 ///
@@ -256,7 +256,7 @@ fn traceback_lines(py: Python<'_>, err: &PyErr) -> PyResult<Vec<String>> {
 pub const USER_ERROR_MESSAGE: &str = "user code exception caught";
 
 /// The error body posted for a failed Python handler, in the shape SCF's built-in Python runtime
-/// reports (docs/python.md, "Errors"):
+/// reports (docs/python.md, "Handler error: the result"):
 /// `{"errorCode":-1,"errorMessage":"user code exception caught","requestId":...,
 /// "stackTrace":"Traceback (most recent call last):\n...","statusCode":430}`, where `stackTrace` is
 /// the formatted traceback of `report` (its lines joined; the message alone when there is none).

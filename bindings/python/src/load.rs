@@ -106,7 +106,7 @@ pub fn load_handler(py: Python<'_>, spec: &str) -> PyResult<Py<PyAny>> {
 /// Set `logging` up as SCF's built-in runtime does before it imports user code: the root logger
 /// at DEBUG with a `StreamHandler` on `sys.stdout` and no formatter, so `logger.info("x")` logs
 /// a bare `x` without any set-up, and a `logging.basicConfig()` in user code changes nothing
-/// (the root logger has a handler already). See docs/python.md, "Logging".
+/// (the root logger has a handler already). See docs/python.md, "Logging set-up".
 ///
 /// Importing `logging` costs a few milliseconds of cold start that most handlers never use, so
 /// it is not imported here: a [`LoggingFinder`] put first on `sys.meta_path` sets the root logger

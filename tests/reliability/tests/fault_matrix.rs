@@ -175,7 +175,8 @@ fn check_result(b: &Binding, ev: &Event, body: &[u8], ep: Endpoint) -> Result<bo
     Ok(false)
 }
 
-/// A Python handler's failure, in the built-in runtime's shape (docs/python.md, "Errors").
+/// A Python handler's failure, in the built-in runtime's shape (docs/python.md, "Handler error:
+/// the result").
 fn check_python_error(ev: &Event, v: &serde_json::Value) -> Result<(), String> {
     if ev.mode != Mode::Fail {
         return Err(format!("event {} ({:?}) got an error: {v}", ev.id, ev.mode));

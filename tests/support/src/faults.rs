@@ -5,8 +5,9 @@
 //! malformed status line, a 70 KB header, a refused connection. The platform model:
 //!
 //! - `next` hands out the *current* event while it has no result (a repeated `next` returns the
-//!   same event, protocol.md section 1), else the next queued one; when every event has a result
-//!   it answers `410 drained`, which ends the runtime's loop (a 4xx on `next` is not retried).
+//!   same event, docs/platform.md section 1), else the next queued one; when every event has a
+//!   result it answers `410 drained`, which ends the runtime's loop (a 4xx on `next` is not
+//!   retried).
 //! - A result post is accepted for the current event once the server has read it completely,
 //!   whatever then happens to the answer; a post answered 5xx, or reset before its body was
 //!   read, is not accepted, so the event stays current and is served again.
