@@ -1,4 +1,4 @@
-//! The platform side of an image-deployed function (protocol.md section 6), without process
+//! The platform side of an image-deployed function (docs/platform.md section 6), without process
 //! management: wait until the function's HTTP server listens, then post each event to
 //! `POST /event-invoke` with the `X-Scf-*` headers and read the answer, within the timeout.
 //!

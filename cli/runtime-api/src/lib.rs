@@ -3,7 +3,7 @@
 //! API to poll; it must not depend on the emulator, packaging, the cloud API side or the command
 //! line, nor on TLS, zip or clap.
 //!
-//! - The crate root: the SCF runtime API (protocol.md section 1). [`RuntimeApi`] serves the four
+//! - The crate root: the SCF runtime API (docs/platform.md section 1). [`RuntimeApi`] serves the four
 //!   routes on `127.0.0.1:<free port>` from its own tokio runtime on a background thread, and
 //!   exposes a blocking API to the supervisor: [`RuntimeApi::wait_ready`] for the init phase and
 //!   [`RuntimeApi::invoke`] to hand one event to the bootstrap and wait for its result. Every
@@ -47,7 +47,7 @@ const DISCARD_MARGIN: usize = 64 * MIB;
 /// The 407 body of the real platform.
 pub const RESPONSE_TOO_LARGE_MESSAGE: &str = "The size of response exceeds the upper limit (6MB)";
 
-/// Size limits enforced by the runtime API (protocol.md section 1: 6 MB each for synchronous calls).
+/// Size limits enforced by the runtime API (docs/platform.md section 1: 6 MB each for synchronous calls).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest event [`RuntimeApi::invoke`] delivers; larger ones are refused (the platform's 406).
