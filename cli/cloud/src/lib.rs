@@ -1,18 +1,13 @@
-//! `scf-cloud`: the TencentCloud API side of scfrt. It stands on `scf-emulator` (functions run
-//! locally) and `scf-package` (code zips), and must not depend on the command line (no clap).
-//!
-//! - [`serve`]: `scfrt serve`, the SCF Invoke API (TencentCloud API 3.0) for the TencentCloud
-//!   SDKs and tccli, with [`tc3`] (and the older [`v1`]) signatures, an [`api`] envelope, a [`store`] of functions on disk and the
-//!   emulator's warm pool of instances, over http or https ([`tls`]).
-//! - [`deploy`]: `scfrt deploy` / `scfrt remote-invoke`, the same package on the real SCF, through
-//!   [`client`], a TencentCloud API 3.0 client signing with [`tc3`].
+//! `scf-cloud`: the TencentCloud API 3.0 protocol as scfrt speaks it, from both ends: the
+//! request and answer envelope ([`api`]), the TC3-HMAC-SHA256 signature ([`tc3`]) and the older
+//! v1 signatures ([`v1`]), a client that signs with TC3 ([`client`]), and `scfrt deploy` /
+//! `scfrt remote-invoke` on it ([`deploy`]). `scf-serve` verifies requests with the same code.
+//! It stands on `scf-package` (code zips) and must not depend on the command line (no clap) nor
+//! on the server (`scf-serve`, hyper, tokio).
 #![warn(missing_docs)]
 
 pub mod api;
 pub mod client;
 pub mod deploy;
-pub mod serve;
-pub mod store;
 pub mod tc3;
-pub mod tls;
 pub mod v1;

@@ -240,7 +240,7 @@ pub fn utc_datetime(timestamp: i64) -> String {
 }
 
 /// (year, month, day) in UTC of a Unix timestamp.
-pub(crate) fn civil_date(timestamp: i64) -> (i64, u32, u32) {
+pub fn civil_date(timestamp: i64) -> (i64, u32, u32) {
     civil_from_days(timestamp.div_euclid(86_400))
 }
 

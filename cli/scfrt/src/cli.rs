@@ -824,8 +824,7 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
         None => default_state_dir()
             .ok_or("cannot find a state directory: set --state-dir, XDG_STATE_HOME or HOME")?,
     };
-    let mut cfg =
-        scf_cloud::serve::ServeConfig::new(state_dir.clone(), [(id, key)].into_iter().collect());
+    let mut cfg = scf_serve::ServeConfig::new(state_dir.clone(), [(id, key)].into_iter().collect());
     cfg.addr = std::net::SocketAddr::new(args.host, args.port);
     cfg.pool = scf_emulator::pool::PoolOptions {
         max_instances: args.max_instances as usize,
@@ -836,7 +835,7 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
     cfg.max_connections = args.max_connections as usize;
     cfg.max_buffered_bytes = args.max_buffered_mb as usize * 1024 * 1024;
     cfg.tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(scf_cloud::tls::TlsFiles {
+        (Some(cert), Some(key)) => Some(scf_serve::tls::TlsFiles {
             cert: cert.clone(),
             key: key.clone(),
             ca: None,
@@ -845,14 +844,14 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs() as i64);
-            Some(scf_cloud::tls::local_ca_files(&state_dir, now)?)
+            Some(scf_serve::tls::local_ca_files(&state_dir, now)?)
         }
         _ => None,
     };
     let scheme = if cfg.tls.is_some() { "https" } else { "http" };
     let trust = cfg.tls.as_ref().and_then(|t| t.ca.clone());
     install_signal_handlers();
-    let server = scf_cloud::serve::start(cfg).map_err(|e| {
+    let server = scf_serve::start(cfg).map_err(|e| {
         format!(
             "cannot serve on {}:{} with state in {}: {e}",
             args.host,

@@ -5,7 +5,8 @@
 //! - `scf-emulator`: a function run the way the platform runs it (process supervision,
 //!   timeouts, size and memory limits, logs, Duration / BillDuration / MemUsage, a warm pool).
 //! - `scf-package`: code zips (safe extraction, `scfrt package` with ELF checks, `scfrt init`).
-//! - `scf-cloud`: the TencentCloud API side (`scfrt serve`, TC3, `scfrt deploy`).
+//! - `scf-cloud`: the TencentCloud API protocol (TC3 and v1 signatures, the client, `scfrt deploy`).
+//! - `scf-serve`: `scfrt serve`, the Invoke API on one machine.
 //!
 //! Unix only (process groups, `/proc`, `wait4`).
 #![warn(missing_docs)]

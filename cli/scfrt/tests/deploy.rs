@@ -114,12 +114,12 @@ fn client_headers_match_the_sdk_request() {
 #[test]
 fn serve_accepts_our_signature_and_refuses_a_tampered_one() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut cfg = scf_cloud::serve::ServeConfig::new(
+    let mut cfg = scf_serve::ServeConfig::new(
         dir.path().join("state"),
         [(ID.to_owned(), KEY.to_owned())].into_iter().collect(),
     );
     cfg.addr = "127.0.0.1:0".parse().expect("addr");
-    let server = scf_cloud::serve::start(cfg).expect("start");
+    let server = scf_serve::start(cfg).expect("start");
     let endpoint = Endpoint::parse(&server.addr().to_string()).expect("endpoint");
     assert!(endpoint.plain_http);
     let client = Client::new(

@@ -9,10 +9,10 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use scf_cloud::serve::{ServeConfig, start};
 use scf_cloud::tc3;
 use scf_emulator::FunctionConfig;
 use scf_emulator::pool::{Pool, PoolOptions};
+use scf_serve::{ServeConfig, start};
 
 // ---- TC3 known-answer vector ---------------------------------------------------------------------
 //

@@ -71,7 +71,7 @@ fn generate(now: i64) -> Result<(String, String, String), rcgen::Error> {
         KeyUsagePurpose,
     };
     let day = |t: i64| {
-        let (y, m, d) = crate::tc3::civil_date(t);
+        let (y, m, d) = scf_cloud::tc3::civil_date(t);
         rcgen::date_time_ymd(y as i32, m as u8, d as u8)
     };
     let not_before = day(now - 86_400);

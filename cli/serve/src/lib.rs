@@ -1,11 +1,15 @@
-//! `scfrt serve`: the SCF Invoke API (TencentCloud API 3.0, service `scf`, version `2018-04-16`)
-//! on one machine, so scripts written for the TencentCloud SDK run against it unchanged but for
-//! the endpoint.
+//! `scf-serve`: `scfrt serve`, the SCF Invoke API (TencentCloud API 3.0, service `scf`, version
+//! `2018-04-16`) on one machine, so scripts written for the TencentCloud SDKs and tccli run
+//! against it unchanged but for the endpoint. It stands on `scf-cloud` (the API's envelope and
+//! signatures), `scf-emulator` (the warm pool that runs functions) and `scf-package` (code zips),
+//! and must not depend on the command line (no clap). Modules: [`store`] (functions and
+//! namespaces on disk), [`tls`] (`--tls`: the local CA and certificate).
 //!
 //! Actions: `CreateFunction`, `UpdateFunctionCode`, `UpdateFunctionConfiguration`, `GetFunction`,
-//! `ListFunctions`, `DeleteFunction`, `Invoke`, `InvokeFunction`. Every request must be signed
-//! the ways the SDKs sign: TC3-HMAC-SHA256 ([`crate::tc3`]) over POST with a JSON (or form) body
-//! or over GET with the parameters in the query string; or signature method v1 ([`crate::v1`],
+//! `ListFunctions`, `DeleteFunction`, `Invoke`, `InvokeFunction`, `CreateNamespace`,
+//! `ListNamespaces`, `DeleteNamespace`. Every request must be signed
+//! the ways the SDKs sign: TC3-HMAC-SHA256 ([`tc3`]) over POST with a JSON (or form) body
+//! or over GET with the parameters in the query string; or signature method v1 ([`v1`],
 //! HmacSHA1/HmacSHA256) over GET or POST form. Errors travel as HTTP 200 with
 //! `Content-Type: application/json` and the `{"Response":{"Error":..}}` envelope, which is the
 //! only form the SDK parses. Functions live in a [`Store`]; each has a [`Pool`] of instances.
@@ -16,6 +20,11 @@
 //! connection; request bodies held at once and connections served at once are capped
 //! ([`ServeConfig::max_buffered_bytes`], [`ServeConfig::max_connections`]), over which the answer
 //! is `RequestLimitExceeded`; methods other than GET and POST get `405` with `Allow`.
+
+#![warn(missing_docs)]
+
+pub mod store;
+pub mod tls;
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -33,9 +42,9 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Map, Value, json};
 use tokio::sync::oneshot;
 
-use crate::api::{ApiError, Params, success_envelope};
 use crate::store::{FunctionMeta, NamespaceMeta, Store};
-use crate::{tc3, v1};
+use scf_cloud::api::{ApiError, Params, success_envelope};
+use scf_cloud::{tc3, v1};
 use scf_emulator::InvokeResult;
 use scf_emulator::pool::{Pool, PoolError, PoolOptions};
 

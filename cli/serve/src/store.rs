@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::ApiError;
+use scf_cloud::api::ApiError;
 use scf_emulator::FunctionConfig;
 
 /// Largest accepted code zip (decoded), as SCF's direct upload limit.
