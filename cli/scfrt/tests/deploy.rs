@@ -193,7 +193,8 @@ fn scfrt_bin() -> &'static str {
     env!("CARGO_BIN_EXE_scfrt")
 }
 
-/// The directory holding scfrt and the prebuilt bootstraps (built once per test binary).
+/// The directory holding scfrt and the prebuilt bootstraps `--lang` puts in a package: C,
+/// Python and shell (built once per test binary).
 fn bin_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -211,12 +212,14 @@ fn bin_dir() -> &'static Path {
                 "scf-bootstrap-c",
                 "-p",
                 "scf-bootstrap-python",
+                "-p",
+                "scf-bootstrap-shell",
             ])
             .status()
             .expect("run cargo build");
         assert!(
             status.success(),
-            "cargo build of the C and Python bootstraps failed"
+            "cargo build of the C, Python and shell bootstraps failed"
         );
         profile_dir
     })
