@@ -2,7 +2,7 @@
 //! (docs/platform.md section 5; what `scfrt serve` keeps and how it answers: docs/scfrt.md).
 //!
 //! Every finished invocation (`Invoke` and `InvokeFunction`, synchronous or `Event`, success or
-//! failure) is one JSON line of the invocation log ([`record`]); this module reads those lines
+//! failure) is one JSON line of the invocation log (`record`); this module reads those lines
 //! back, filters, sorts and pages them. Times in `StartTime`/`EndTime` and in each entry's
 //! `StartTime` are `YYYY-MM-DD HH:MM:SS` in UTC+8 (China Standard Time), as the API's examples
 //! show them (docs/platform.md section 5).
@@ -18,16 +18,16 @@ use scf_emulator::InvokeResult;
 
 use crate::App;
 
-/// `Limit` when none (or 0) is given, as the API's older reference states.
+/// `Limit` when none (or 0) is given (docs/platform.md section 4).
 pub const DEFAULT_LIMIT: usize = 20;
-/// Most `Offset + Limit`, as the API reference states.
+/// Most `Offset + Limit` (docs/platform.md section 4).
 pub const MAX_OFFSET_PLUS_LIMIT: usize = 10_000;
 /// Most bytes of `RetMsg` and `ErrMsg` kept in the invocation log for each invocation (the start
 /// is kept); the `Log` kept is the last 4 KB of the invocation's log, as with `LogType=Tail`.
 pub const MAX_KEPT_MSG_BYTES: usize = 64 * 1024;
-/// Seconds east of UTC of the times the API takes and returns (UTC+8).
+/// Seconds east of UTC of the times the API takes and returns: UTC+8 (docs/platform.md section 4).
 pub const API_UTC_OFFSET_S: i64 = 8 * 3600;
-/// Most seconds between `StartTime` and `EndTime`, as the API reference states ("within a day").
+/// Most seconds between `StartTime` and `EndTime`, a day (docs/platform.md section 4).
 pub const MAX_WINDOW_S: i64 = 86_400;
 
 /// Milliseconds since the Unix epoch, now.
