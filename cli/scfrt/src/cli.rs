@@ -84,11 +84,14 @@ pub enum Commands {
     #[command(
         long_about = "Serve the SCF Invoke API (TencentCloud API 3.0, service scf, version 2018-04-16) \
         on one machine: CreateFunction, UpdateFunctionCode, UpdateFunctionConfiguration, GetFunction, \
-        ListFunctions, DeleteFunction, Invoke (RequestResponse and Event) and InvokeFunction, with \
+        ListFunctions, DeleteFunction, Invoke (RequestResponse and Event), InvokeFunction and \
+        GetFunctionLogs, with \
         TC3-HMAC-SHA256 signature checks. Functions are kept in the state directory and survive a \
         restart; each function runs a pool of warm instances.\n\n\
         The first line on stdout is `listening on http://HOST:PORT` (https with --tls). Event invocations and every \
-        finished invocation are logged to stderr and, as JSON lines, to STATE_DIR/invocations.log.\n\n\
+        finished invocation are logged to stderr and, as JSON lines, to STATE_DIR/invocations.log \
+        (renamed to invocations.log.1 when it would pass 8 MiB; GetFunctionLogs and `scfrt logs` \
+        read both).\n\n\
         Point the TencentCloud SDK at it by changing only the endpoint:\n  \
         from tencentcloud.common.profile.http_profile import HttpProfile\n  \
         httpProfile = HttpProfile(protocol=\"http\", endpoint=\"127.0.0.1:9000\")\n  \
