@@ -59,6 +59,14 @@ def test_node_sdk_round(server, bash_echo_zip, tmp_path, host, sign_method, req_
     assert SEED_EVENT in out["invokeTail"]["Result"]["Log"]
     assert out["invokeAsync"]["Result"]["FunctionRequestId"]
     assert out["invokeFunction"]["Result"]["RetMsg"] == SEED_RETMSG
+    # GetFunctionLogs, the two newest successes: InvokeFunction's, and the Event invocation's if
+    # it started after it, else the Tail one's (the Event one may still be running).
+    direct = out["invokeFunction"]["Result"]["FunctionRequestId"]
+    logs = out["logs"]
+    assert logs["TotalCount"] >= 3 and len(logs["Data"]) == 2
+    newest = next(d for d in logs["Data"] if d["RequestId"] == direct)
+    assert newest["RetCode"] == 0 and newest["RetMsg"] == SEED_RETMSG
+    assert SEED_EVENT in newest["Log"]
     assert out["get"]["FunctionName"] == name
     assert out["get"]["Environment"]["Variables"] == [{"Key": "STAGE", "Value": "dev"}]
     assert name in [f["FunctionName"] for f in out["list"]["Functions"]]

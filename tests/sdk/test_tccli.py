@@ -83,6 +83,20 @@ def test_tccli_round_over_tls(trusting_tccli, bash_echo_zip, tmp_path):
     r = ok(tccli(server, "InvokeFunction", tmp_path, FunctionName=name, Event=SEED_EVENT,
                  Qualifier="$DEFAULT"))
     assert r["Result"]["RetMsg"] == SEED_RETMSG
+    direct = r["Result"]["FunctionRequestId"]
+    # The two newest successful invocations: the last one, and the Event one if it started
+    # after it, else the one before (the Event one may still be running).
+    logs = ok(tccli(server, "GetFunctionLogs", tmp_path, FunctionName=name,
+                    Filter={"RetCode": "is0"}, Limit="2"))
+    assert logs["TotalCount"] >= 3 and len(logs["Data"]) == 2
+    assert logs["Data"][0]["StartTime"] >= logs["Data"][1]["StartTime"]
+    newest = next(d for d in logs["Data"] if d["RequestId"] == direct)
+    assert newest["RetCode"] == 0
+    assert newest["RetMsg"] == SEED_RETMSG and SEED_EVENT in newest["Log"]
+    assert newest["Log"].startswith(f"START RequestId: {direct}\n")
+    one = ok(tccli(server, "GetFunctionLogs", tmp_path, FunctionName=name,
+                   FunctionRequestId=direct))
+    assert [d["RequestId"] for d in one["Data"]] == [direct]
     got = ok(tccli(server, "GetFunction", tmp_path, FunctionName=name))
     assert got["FunctionName"] == name and got["Runtime"] == "CustomRuntime"
     listed = ok(tccli(server, "ListFunctions", tmp_path, Limit="100"))

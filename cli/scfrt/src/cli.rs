@@ -84,11 +84,14 @@ pub enum Commands {
     #[command(
         long_about = "Serve the SCF Invoke API (TencentCloud API 3.0, service scf, version 2018-04-16) \
         on one machine: CreateFunction, UpdateFunctionCode, UpdateFunctionConfiguration, GetFunction, \
-        ListFunctions, DeleteFunction, Invoke (RequestResponse and Event) and InvokeFunction, with \
+        ListFunctions, DeleteFunction, Invoke (RequestResponse and Event), InvokeFunction and \
+        GetFunctionLogs, with \
         TC3-HMAC-SHA256 signature checks. Functions are kept in the state directory and survive a \
         restart; each function runs a pool of warm instances.\n\n\
         The first line on stdout is `listening on http://HOST:PORT` (https with --tls). Event invocations and every \
-        finished invocation are logged to stderr and, as JSON lines, to STATE_DIR/invocations.log.\n\n\
+        finished invocation are logged to stderr and, as JSON lines, to STATE_DIR/invocations.log \
+        (renamed to invocations.log.1 when it would pass 8 MiB; GetFunctionLogs and `scfrt logs` \
+        read both).\n\n\
         Point the TencentCloud SDK at it by changing only the endpoint:\n  \
         from tencentcloud.common.profile.http_profile import HttpProfile\n  \
         httpProfile = HttpProfile(protocol=\"http\", endpoint=\"127.0.0.1:9000\")\n  \
@@ -162,9 +165,24 @@ pub enum Commands {
         scfrt remote-invoke --name my-fn --event @event.json --endpoint 127.0.0.1:9000"
     )]
     RemoteInvoke(RemoteInvokeArgs),
+    /// Show a deployed function's recent invocations and their logs (GetFunctionLogs).
+    #[command(
+        long_about = "Show the recent invocations of a function deployed on SCF (or on `scfrt \
+        serve`), newest first, through the GetFunctionLogs API: for each, a line with its start \
+        time (UTC+8, as the API gives it), request id, RetCode (0 on success, else the status \
+        code), duration and memory, the error message of a failure, then its log. --json prints \
+        the API's answer (the Response object) as one line instead.\n\n\
+        Exit status: 0 when the API answered (whatever the invocations' RetCode), 1 for API and \
+        network errors, 2 for usage errors.",
+        after_help = "Examples:\n  \
+        scfrt logs --name my-fn --limit 5\n  \
+        scfrt logs --name my-fn --failed --json\n  \
+        scfrt logs --name my-fn --request-id 3f2a6c1e-... --endpoint 127.0.0.1:9000"
+    )]
+    Logs(LogsArgs),
 }
 
-/// Where and as whom `scfrt deploy` / `scfrt remote-invoke` call the API.
+/// Where and as whom `scfrt deploy` / `scfrt remote-invoke` / `scfrt logs` call the API.
 #[derive(Debug, Args)]
 pub struct CloudArgs {
     /// The region (X-TC-Region).
@@ -237,6 +255,35 @@ pub struct RemoteInvokeArgs {
     /// Ask for the log tail (LogType=Tail) and show it on stderr.
     #[arg(long)]
     pub log: bool,
+    /// Endpoint, region, namespace, credentials.
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+}
+
+/// Arguments of `scfrt logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The function name.
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// How many invocations (Limit, 1-10000; the API's default is 20).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub limit: Option<u32>,
+    /// Skip the N newest (Offset; Offset + Limit may not pass 10000).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub offset: Option<u32>,
+    /// Only the invocation with this request id (FunctionRequestId).
+    #[arg(long = "request-id", value_name = "ID")]
+    pub request_id: Option<String>,
+    /// Only failed invocations (Filter.RetCode=not0).
+    #[arg(long, conflicts_with = "succeeded")]
+    pub failed: bool,
+    /// Only successful invocations (Filter.RetCode=is0).
+    #[arg(long)]
+    pub succeeded: bool,
+    /// Print the API's answer as JSON instead.
+    #[arg(long)]
+    pub json: bool,
     /// Endpoint, region, namespace, credentials.
     #[command(flatten)]
     pub cloud: CloudArgs,
@@ -479,6 +526,7 @@ where
         Commands::Init(args) => init(&args),
         Commands::Deploy(args) => deploy(&args),
         Commands::RemoteInvoke(args) => remote_invoke(&args),
+        Commands::Logs(args) => logs(&args),
         Commands::Invoke(args) => {
             let sub = matches
                 .subcommand_matches("invoke")
@@ -782,6 +830,40 @@ fn remote_invoke(args: &RemoteInvokeArgs) -> u8 {
             if ok { EXIT_OK } else { EXIT_FUNCTION_FAILED }
         }
         Err(e) => cloud_exit("remote-invoke", &e),
+    }
+}
+
+fn logs(args: &LogsArgs) -> u8 {
+    let client = match cloud_client(&args.cloud) {
+        Ok(c) => c,
+        Err(e) => return cloud_exit("logs", &e),
+    };
+    let req = scf_cloud::logs::LogsRequest {
+        name: args.name.clone(),
+        namespace: args.cloud.namespace.clone(),
+        limit: args.limit,
+        offset: args.offset,
+        request_id: args.request_id.clone(),
+        ret_code: if args.failed {
+            Some("not0".into())
+        } else if args.succeeded {
+            Some("is0".into())
+        } else {
+            None
+        },
+    };
+    match scf_cloud::logs::get_function_logs(&client, &req) {
+        Ok(response) => {
+            let mut out = std::io::stdout().lock();
+            let _ = if args.json {
+                writeln!(out, "{response}")
+            } else {
+                write!(out, "{}", scf_cloud::logs::render(&response))
+            };
+            let _ = out.flush();
+            EXIT_OK
+        }
+        Err(e) => cloud_exit("logs", &e),
     }
 }
 

@@ -7,7 +7,7 @@
 //!
 //! Actions: `CreateFunction`, `UpdateFunctionCode`, `UpdateFunctionConfiguration`, `GetFunction`,
 //! `ListFunctions`, `DeleteFunction`, `Invoke`, `InvokeFunction`, `CreateNamespace`,
-//! `ListNamespaces`, `DeleteNamespace`. Every request must be signed
+//! `ListNamespaces`, `DeleteNamespace`, `GetFunctionLogs` ([`logs`]). Every request must be signed
 //! the ways the SDKs sign: TC3-HMAC-SHA256 ([`tc3`]) over POST with a JSON (or form) body
 //! or over GET with the parameters in the query string; or signature method v1 ([`v1`],
 //! HmacSHA1/HmacSHA256) over GET or POST form. Errors travel as HTTP 200 with
@@ -23,6 +23,7 @@
 
 #![warn(missing_docs)]
 
+pub mod logs;
 pub mod store;
 pub mod tls;
 
@@ -521,6 +522,7 @@ fn action_body_limit(action: &str, max_body_bytes: usize) -> Option<usize> {
     let limit = match action {
         "CreateFunction" | "UpdateFunctionCode" => max_body_bytes,
         "Invoke" | "InvokeFunction" => MAX_INVOKE_BODY_BYTES,
+        "GetFunctionLogs" => MAX_SMALL_BODY_BYTES,
         "UpdateFunctionConfiguration"
         | "GetFunction"
         | "ListFunctions"
@@ -789,6 +791,7 @@ async fn dispatch(
         "CreateNamespace" => blocking(move || create_namespace(&app2, &params, &rid)).await,
         "ListNamespaces" => list_namespaces(app, &params, request_id),
         "DeleteNamespace" => blocking(move || delete_namespace(&app2, &params, &rid)).await,
+        "GetFunctionLogs" => blocking(move || logs::get_function_logs(&app2, &params, &rid)).await,
         other => Err(unknown_action(other)),
     }
 }
@@ -1486,20 +1489,7 @@ fn run_on_pool(
 }
 
 fn log_invocation(app: &App, key: &(String, String), kind: &str, r: &InvokeResult) {
-    let line = json!({
-        "Time": tc3::utc_datetime(unix_now()),
-        "Namespace": key.0,
-        "FunctionName": key.1,
-        "InvocationType": kind,
-        "FunctionRequestId": r.function_request_id,
-        "InvokeResult": r.invoke_result,
-        "RetMsg": r.ret_msg,
-        "ErrMsg": r.err_msg,
-        "Duration": r.duration_ms,
-        "MemUsage": r.mem_usage_bytes,
-        "ColdStart": r.cold_start,
-        "Log": r.log,
-    });
+    let line = logs::record(&key.0, &key.1, kind, r, logs::unix_now_ms());
     app.store.append_log(&line.to_string());
     eprintln!(
         "scfrt serve: {kind} {}/{} {} InvokeResult={} Duration={}ms{}",

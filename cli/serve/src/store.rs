@@ -6,17 +6,27 @@
 //! <state>/namespaces/<namespace>.json                 a namespace (`default` is always there)
 //! <state>/tmp/                                         staging; emptied at start
 //! <state>/invocations.log                              one JSON line per finished invocation
+//! <state>/invocations.log.1                            the previous one, after a rotation
 //! ```
 //!
 //! Nothing is half-written: a new function is staged in `tmp/` and renamed into place; new code
 //! is unpacked beside the old and `meta.json` is replaced by renaming a complete temporary file
 //! (`.meta.json.<uuid>`; those a crash left behind are removed at start).
 //!
+//! The invocation log is appended to under a lock, one whole line per write. When a line would
+//! take `invocations.log` over [`MAX_LOG_BYTES`], the file is first renamed to
+//! `invocations.log.1` (replacing the previous one), so the two files hold at most twice that
+//! plus one line. Readers ([`Store::read_log`]) take only newline-terminated lines, and at start a
+//! line a crash left unterminated is closed with a newline, so that it cannot swallow the next
+//! record (the reader skips it as it skips any line that is not JSON). docs/scfrt.md describes
+//! the rule.
+//!
 //! Errors name paths relative to the state directory, never absolute ones: they are sent to API
 //! clients.
 
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +36,9 @@ use scf_emulator::FunctionConfig;
 /// Largest accepted code zip (decoded), as SCF's direct upload limit.
 pub const MAX_ZIP_BYTES: usize = 50 * 1024 * 1024;
 pub use scf_package::extract::{MAX_UNZIPPED_BYTES, MAX_ZIP_ENTRIES};
+
+/// Size from which `invocations.log` is rotated to `invocations.log.1` (see the module's notes).
+pub const MAX_LOG_BYTES: u64 = 8 * 1024 * 1024;
 
 /// The namespace every account has; it cannot be created or deleted.
 pub const DEFAULT_NAMESPACE: &str = "default";
@@ -106,6 +119,10 @@ impl FunctionMeta {
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    /// Serialises appends to (and rotations and reads of) the invocation log.
+    log_lock: Arc<Mutex<()>>,
+    /// [`MAX_LOG_BYTES`], smaller in tests.
+    max_log_bytes: u64,
 }
 
 /// `path` relative to the state directory `root`, for messages sent to API clients.
@@ -164,7 +181,10 @@ impl Store {
         std::fs::create_dir_all(&tmp)?;
         let store = Store {
             root: root.to_owned(),
+            log_lock: Arc::new(Mutex::new(())),
+            max_log_bytes: MAX_LOG_BYTES,
         };
+        store.close_unterminated_log_line();
         let removed = store.remove_meta_leftovers();
         if removed > 0 {
             eprintln!(
@@ -223,6 +243,32 @@ impl Store {
     /// The invocation log, one JSON line per finished invocation.
     pub fn log_path(&self) -> PathBuf {
         self.root.join("invocations.log")
+    }
+
+    /// The invocation log before its last rotation.
+    pub fn rotated_log_path(&self) -> PathBuf {
+        self.root.join("invocations.log.1")
+    }
+
+    /// Ends the invocation log with a newline when a crash left its last line unfinished.
+    fn close_unterminated_log_line(&self) {
+        let path = self.log_path();
+        let unterminated = std::fs::File::open(&path).and_then(|mut f| {
+            if f.seek(SeekFrom::End(0))? == 0 {
+                return Ok(false);
+            }
+            f.seek(SeekFrom::End(-1))?;
+            let mut last = [0u8; 1];
+            f.read_exact(&mut last)?;
+            Ok(last[0] != b'\n')
+        });
+        if unterminated.unwrap_or(false) {
+            eprintln!(
+                "scfrt serve: {} ended in an unfinished record (an interrupted write): it is skipped",
+                path.display()
+            );
+            self.append_raw(&path, b"\n");
+        }
     }
 
     fn staging(&self) -> PathBuf {
@@ -473,17 +519,59 @@ impl Store {
         Ok(())
     }
 
-    /// Appends one line to the invocation log.
+    /// Appends one line (no newline in it) to the invocation log, rotating the log first when
+    /// the line would take it over [`MAX_LOG_BYTES`].
     pub fn append_log(&self, line: &str) {
+        let _guard = self.log_lock.lock().unwrap_or_else(PoisonError::into_inner);
         let path = self.log_path();
+        let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+        let len = u64::try_from(line.len()).unwrap_or(u64::MAX);
+        if size > 0 && size.saturating_add(len).saturating_add(1) > self.max_log_bytes {
+            let rotated = self.rotated_log_path();
+            if let Err(e) = std::fs::rename(&path, &rotated) {
+                eprintln!(
+                    "scfrt serve: cannot rotate {} to {}: {e}",
+                    path.display(),
+                    rotated.display()
+                );
+            }
+        }
+        self.append_raw(&path, format!("{line}\n").as_bytes());
+    }
+
+    /// One `write(2)` in append mode: whole lines never interleave.
+    fn append_raw(&self, path: &Path, bytes: &[u8]) {
         let written = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(&path)
-            .and_then(|mut f| f.write_all(format!("{line}\n").as_bytes()));
+            .open(path)
+            .and_then(|mut f| f.write_all(bytes));
         if let Err(e) = written {
             eprintln!("scfrt serve: cannot write {}: {e}", path.display());
         }
+    }
+
+    /// The invocation log's complete lines, oldest first (`invocations.log.1`, then
+    /// `invocations.log`); a line without its newline (still being written, or cut by a crash)
+    /// is left out.
+    pub fn read_log(&self) -> Vec<String> {
+        let _guard = self.log_lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut lines = Vec::new();
+        for path in [self.rotated_log_path(), self.log_path()] {
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            let mut parts: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+            // After the last newline: empty, or an unfinished line.
+            parts.pop();
+            lines.extend(
+                parts
+                    .into_iter()
+                    .filter(|l| !l.is_empty())
+                    .map(|l| String::from_utf8_lossy(l).into_owned()),
+            );
+        }
+        lines
     }
 }
 
@@ -504,4 +592,43 @@ fn check_zip(zip: &[u8]) -> Result<(), ApiError> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_rotates_and_reads_whole_lines_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = Store::open(dir.path()).expect("open");
+        store.max_log_bytes = 20;
+        for line in ["aaaaaaa", "bbbbbbb", "ccccccc"] {
+            store.append_log(line);
+        }
+        // Two lines fit in 20 bytes; the third rotated them out.
+        let rotated = std::fs::read_to_string(store.rotated_log_path()).expect("rotated");
+        assert_eq!(rotated, "aaaaaaa\nbbbbbbb\n");
+        assert_eq!(
+            std::fs::read_to_string(store.log_path()).expect("log"),
+            "ccccccc\n"
+        );
+        assert_eq!(store.read_log(), ["aaaaaaa", "bbbbbbb", "ccccccc"]);
+        store.append_log("ddddddd");
+        store.append_log("eeeeeee");
+        // The oldest file is gone: at most two files' worth is kept.
+        assert_eq!(store.read_log(), ["ccccccc", "ddddddd", "eeeeeee"]);
+
+        // A crash in the middle of a record: readers skip it, and a restart closes it so the
+        // next record stays whole.
+        store.append_raw(&store.log_path(), b"{\"half");
+        assert_eq!(store.read_log(), ["ccccccc", "ddddddd", "eeeeeee"]);
+        let mut store = Store::open(dir.path()).expect("reopen");
+        store.max_log_bytes = 1000;
+        store.append_log("fffffff");
+        assert_eq!(
+            store.read_log(),
+            ["ccccccc", "ddddddd", "eeeeeee", "{\"half", "fffffff"]
+        );
+    }
 }

@@ -47,6 +47,8 @@ async function main() {
     client.Invoke({ FunctionName: name, ClientContext: event, InvocationType: "Event" }));
   await step(out, "invokeFunction", () =>
     client.InvokeFunction({ FunctionName: name, Event: event, Qualifier: "$DEFAULT" }));
+  await step(out, "logs", () =>
+    client.GetFunctionLogs({ FunctionName: name, Filter: { RetCode: "is0" }, Limit: 2 }));
   await step(out, "get", () => client.GetFunction({ FunctionName: name }));
   await step(out, "list", () => client.ListFunctions({ Limit: 100 }));
   await step(out, "updateConfiguration", () =>
