@@ -220,9 +220,35 @@ pub struct DeployArgs {
     /// Look for prebuilt bootstraps in DIR first (as `scfrt package --bootstrap-bin`).
     #[arg(long = "bootstrap-bin", value_name = "DIR")]
     pub bootstrap_bin: Option<PathBuf>,
+    /// After the update, publish `$LATEST` as a new version (PublishVersion) and print its
+    /// number on stdout.
+    #[arg(long)]
+    pub publish: bool,
+    /// The published version's description (PublishVersion's Description).
+    #[arg(
+        long = "version-description",
+        value_name = "TEXT",
+        requires = "publish"
+    )]
+    pub version_description: Option<String>,
+    /// Point the alias NAME at the version just published, all traffic to it (CreateAlias, or
+    /// UpdateAlias when it exists). Requires --publish.
+    #[arg(long, value_name = "NAME", requires = "publish", value_parser = parse_alias)]
+    pub alias: Option<String>,
     /// Endpoint, region, namespace, credentials.
     #[command(flatten)]
     pub cloud: CloudArgs,
+}
+
+/// An alias name as SCF accepts it (`scf_cloud::deploy::valid_alias_name`).
+fn parse_alias(s: &str) -> Result<String, String> {
+    if scf_cloud::deploy::valid_alias_name(s) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "`{s}` is not an alias name: 1-64 letters, digits, `-` or `_`, starting with a letter (or $DEFAULT)"
+        ))
+    }
 }
 
 /// Arguments of `scfrt remote-invoke`.
@@ -237,6 +263,9 @@ pub struct RemoteInvokeArgs {
     /// Ask for the log tail (LogType=Tail) and show it on stderr.
     #[arg(long)]
     pub log: bool,
+    /// What to invoke (Qualifier): $LATEST, a version number or an alias.
+    #[arg(long, value_name = "QUALIFIER", default_value = "$LATEST")]
+    pub qualifier: String,
     /// Endpoint, region, namespace, credentials.
     #[command(flatten)]
     pub cloud: CloudArgs,
@@ -728,6 +757,46 @@ fn deploy(args: &DeployArgs) -> u8 {
                 r.status,
                 r.zip_bytes
             ));
+        }
+        Err(e) => return cloud_exit("deploy", &e),
+    }
+    if args.publish {
+        publish_and_alias(args, &client, &settings, &mut progress)
+    } else {
+        EXIT_OK
+    }
+}
+
+/// `scfrt deploy --publish [--alias NAME]`, once the function is deployed: prints the new
+/// version's number on stdout.
+fn publish_and_alias(
+    args: &DeployArgs,
+    client: &scf_cloud::client::Client,
+    settings: &scf_cloud::deploy::FunctionSettings,
+    progress: &mut dyn FnMut(&str),
+) -> u8 {
+    let description = args.version_description.as_deref();
+    let version = match scf_cloud::deploy::publish(client, settings, description, progress) {
+        Ok(v) => v,
+        Err(e) => return cloud_exit("deploy", &e),
+    };
+    progress(&format!(
+        "published {}/{} version {version}",
+        settings.namespace, settings.name
+    ));
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{version}");
+    let _ = out.flush();
+    let Some(alias) = &args.alias else {
+        return EXIT_OK;
+    };
+    match scf_cloud::deploy::point_alias(client, settings, alias, &version, progress) {
+        Ok(change) => {
+            let what = match change {
+                scf_cloud::deploy::AliasChange::Created => "created",
+                scf_cloud::deploy::AliasChange::Updated => "updated",
+            };
+            progress(&format!("alias {alias} {what}: version {version}"));
             EXIT_OK
         }
         Err(e) => cloud_exit("deploy", &e),
@@ -764,6 +833,7 @@ fn remote_invoke(args: &RemoteInvokeArgs) -> u8 {
         namespace: args.cloud.namespace.clone(),
         event,
         tail_log: args.log,
+        qualifier: args.qualifier.clone(),
     };
     match scf_cloud::deploy::remote_invoke(&client, &req) {
         Ok(response) => {

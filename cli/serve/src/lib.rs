@@ -7,13 +7,12 @@
 //!
 //! Actions: `CreateFunction`, `UpdateFunctionCode`, `UpdateFunctionConfiguration`, `GetFunction`,
 //! `ListFunctions`, `DeleteFunction`, `Invoke`, `InvokeFunction`, `CreateNamespace`,
-//! `ListNamespaces`, `DeleteNamespace`, and versions and aliases ([`versions`]: `PublishVersion`,
-//! `ListVersionByFunction`, `CreateAlias`, `GetAlias`, `ListAliases`, `UpdateAlias`,
-//! `DeleteAlias`, and `Qualifier`). A request's region must be one of SCF's ([`SCF_REGIONS`]).
-//! Every request must be signed
-//! the ways the SDKs sign: TC3-HMAC-SHA256 ([`tc3`]) over POST with a JSON (or form) body
-//! or over GET with the parameters in the query string; or signature method v1 ([`v1`],
-//! HmacSHA1/HmacSHA256) over GET or POST form. Errors travel as HTTP 200 with
+//! `ListNamespaces`, `DeleteNamespace`, and versions and aliases (module `versions`:
+//! `PublishVersion`, `ListVersionByFunction`, `CreateAlias`, `GetAlias`, `ListAliases`,
+//! `UpdateAlias`, `DeleteAlias`, and `Qualifier`). A request's region must be one of SCF's
+//! ([`SCF_REGIONS`]). Every request must be signed the ways the SDKs sign: TC3-HMAC-SHA256
+//! ([`tc3`]) over POST with a JSON (or form) body or over GET with the parameters in the query
+//! string; or signature method v1 ([`v1`], HmacSHA1/HmacSHA256) over GET or POST form. Errors travel as HTTP 200 with
 //! `Content-Type: application/json` and the `{"Response":{"Error":..}}` envelope, which is the
 //! only form the SDK parses. Functions live in a [`Store`]; each has a [`Pool`] of instances.
 //!
