@@ -138,7 +138,9 @@ pub enum Commands {
         a missing function (ResourceNotFound.Function) is created with CreateFunction (Runtime \
         CustomRuntime); an existing one gets UpdateFunctionCode, then UpdateFunctionConfiguration \
         with the options given (options not given are left as they are). Then GetFunction is polled \
-        until the function is Active, with progress on stderr.\n\n\
+        until the function is Active, with progress on stderr. --publish then publishes $LATEST \
+        as a new version (PublishVersion) and prints its number on stdout; --alias NAME points \
+        that alias at it (CreateAlias, or UpdateAlias when it exists).\n\n\
         Credentials: --secret-id/--secret-key, else TENCENTCLOUD_SECRET_ID and \
         TENCENTCLOUD_SECRET_KEY (+ TENCENTCLOUD_SESSION_TOKEN). They are never printed or stored.\n\n\
         Exit status: 0 when the function is Active, 1 for API and network errors (Tencent's code \
@@ -146,7 +148,8 @@ pub enum Commands {
         after_help = "Examples:\n  \
         scfrt deploy ./my-fn --lang python --name my-fn --region ap-guangzhou\n  \
         scfrt deploy fn.zip --name my-fn --timeout 10 --memory 256 --env STAGE=prod\n  \
-        scfrt deploy ./my-fn --lang c --name my-fn --endpoint 127.0.0.1:9000   # a local scfrt serve"
+        scfrt deploy ./my-fn --lang c --name my-fn --endpoint 127.0.0.1:9000   # a local scfrt serve\n  \
+        scfrt deploy ./my-fn --name my-fn --publish --alias live   # prints the new version"
     )]
     Deploy(DeployArgs),
     /// Invoke a deployed function (the Invoke API) and print the result JSON.
