@@ -317,8 +317,9 @@ impl Store {
                     });
                 match meta {
                     Ok(meta) => {
-                        let published = self.load_published(&meta.namespace, &meta.name);
-                        if let Ok(entries) = std::fs::read_dir(&dir) {
+                        // An unreadable published.json keeps every code directory.
+                        let published = self.read_published(&meta.namespace, &meta.name);
+                        if let (Ok(published), Ok(entries)) = (published, std::fs::read_dir(&dir)) {
                             for e in entries.flatten() {
                                 let name = e.file_name().to_string_lossy().into_owned();
                                 if name.starts_with("code-")
@@ -467,17 +468,22 @@ impl Store {
     /// A function's versions and aliases; none when it has no `published.json` (an unreadable
     /// one is reported on stderr and read as none).
     pub fn load_published(&self, namespace: &str, name: &str) -> Published {
+        self.read_published(namespace, name).unwrap_or_else(|e| {
+            eprintln!("scfrt serve: ignoring {e}");
+            Published::default()
+        })
+    }
+
+    /// A function's versions and aliases (none without `published.json`), or why its
+    /// `published.json` cannot be read.
+    fn read_published(&self, namespace: &str, name: &str) -> Result<Published, String> {
         let path = self.function_dir(namespace, name).join(PUBLISHED_FILE);
         match std::fs::read(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Published::default(),
-            Err(e) => {
-                eprintln!("scfrt serve: cannot read {}: {e}", path.display());
-                Published::default()
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Published::default()),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))
             }
-            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-                eprintln!("scfrt serve: ignoring {}: {e}", path.display());
-                Published::default()
-            }),
         }
     }
 
