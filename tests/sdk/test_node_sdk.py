@@ -72,6 +72,14 @@ def test_node_sdk_round(server, bash_echo_zip, tmp_path, host, sign_method, req_
     assert name in [f["FunctionName"] for f in out["list"]["Functions"]]
     assert out["getAfter"]["MemorySize"] == 256 and out["getAfter"]["Description"] == "node"
     assert out["getDeleted"]["error"]["code"] == "ResourceNotFound.Function"
+    # Versions and an alias (its weight travels as a number or, in forms, as text).
+    assert out["publish"]["FunctionVersion"] == "1" and out["publish"]["Description"] == "node v1"
+    assert out["getAlias"]["FunctionVersion"] == "1"
+    assert out["getAlias"]["RoutingConfig"]["AdditionalVersionWeights"] == [{"Version": "$LATEST", "Weight": 0.5}]
+    assert out["invokeVersion"]["Result"]["RetMsg"] == SEED_RETMSG
+    assert out["invokeAlias"]["Result"]["RetMsg"] == SEED_RETMSG
+    assert out["listVersions"]["FunctionVersion"] == ["$LATEST", "1"]
+    assert out["listVersionsAfter"]["FunctionVersion"] == ["$LATEST"]
 
 
 def test_node_sdk_forms_are_refused_off_loopback_rules(server, bash_echo_zip, tmp_path):

@@ -99,6 +99,26 @@ def test_tccli_round_over_tls(trusting_tccli, bash_echo_zip, tmp_path):
     assert [d["RequestId"] for d in one["Data"]] == [direct]
     got = ok(tccli(server, "GetFunction", tmp_path, FunctionName=name))
     assert got["FunctionName"] == name and got["Runtime"] == "CustomRuntime"
+    # Versions and an alias with weighted routing, invoked by qualifier.
+    v = ok(tccli(server, "PublishVersion", tmp_path, FunctionName=name, Description="tccli v1"))
+    assert (v["FunctionVersion"], v["Description"]) == ("1", "tccli v1")
+    ok(tccli(server, "CreateAlias", tmp_path, FunctionName=name, Name="live", FunctionVersion="1",
+             RoutingConfig={"AdditionalVersionWeights": [{"Version": "$LATEST", "Weight": 0.5}]}))
+    alias = ok(tccli(server, "GetAlias", tmp_path, FunctionName=name, Name="live"))
+    assert alias["FunctionVersion"] == "1"
+    assert alias["RoutingConfig"]["AdditionalVersionWeights"] == [{"Version": "$LATEST", "Weight": 0.5}]
+    for qualifier in ("1", "live"):
+        r = ok(tccli(server, "Invoke", tmp_path, FunctionName=name, ClientContext=SEED_EVENT,
+                     Qualifier=qualifier))
+        assert r["Result"]["RetMsg"] == SEED_RETMSG, qualifier
+    listed = ok(tccli(server, "ListVersionByFunction", tmp_path, FunctionName=name))
+    assert listed["FunctionVersion"] == ["$LATEST", "1"] and listed["TotalCount"] == 2
+    bound = tccli(server, "DeleteFunction", tmp_path, FunctionName=name, Qualifier="1")
+    assert bound.returncode != 0 and "UnsupportedOperation.AliasBind" in bound.stdout + bound.stderr
+    ok(tccli(server, "DeleteAlias", tmp_path, FunctionName=name, Name="live"))
+    ok(tccli(server, "DeleteFunction", tmp_path, FunctionName=name, Qualifier="1"))
+    listed = ok(tccli(server, "ListVersionByFunction", tmp_path, FunctionName=name))
+    assert listed["FunctionVersion"] == ["$LATEST"]
     listed = ok(tccli(server, "ListFunctions", tmp_path, Limit="100"))
     assert name in [f["FunctionName"] for f in listed["Functions"]]
     ok(tccli(server, "UpdateFunctionConfiguration", tmp_path, FunctionName=name, MemorySize="256",

@@ -4,6 +4,9 @@
 //! `scfrt invoke` does), then through a [`Client`]: `GetFunction` decides between
 //! `CreateFunction` (on `ResourceNotFound.Function`) and `UpdateFunctionCode` +
 //! `UpdateFunctionConfiguration`, and `GetFunction` is polled until the function is `Active`.
+//! [`publish`] then freezes it as a version (`PublishVersion`, waited for until `Active`) and
+//! [`point_alias`] points an alias at that version (`CreateAlias`, or `UpdateAlias` when
+//! `GetAlias` finds it): `scfrt deploy --publish --alias NAME` (docs/deploy.md).
 //! [`remote_invoke`] calls `Invoke` and returns the platform's answer. Both speak to
 //! `scf.tencentcloudapi.com` or, for tests and local work, to `scfrt serve` on a loopback port.
 
@@ -321,11 +324,27 @@ fn wait_active(
     settings: &FunctionSettings,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(String, u32), CloudError> {
+    wait_version_active(client, settings, None, progress)
+}
+
+/// Polls `GetFunction` (of the version `qualifier`, else `$LATEST`) until `Status` is `Active`;
+/// returns it and the number of polls.
+fn wait_version_active(
+    client: &Client,
+    settings: &FunctionSettings,
+    qualifier: Option<&str>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(String, u32), CloudError> {
     let start = Instant::now();
     let mut delay = Duration::from_millis(500);
     let mut last = String::new();
+    let mut params = name_params(settings);
+    if let Some(q) = qualifier {
+        params.insert("Qualifier".into(), q.into());
+    }
+    let params = Value::Object(params);
     for poll in 1..=MAX_STATUS_POLLS {
-        let r = client.call("GetFunction", &Value::Object(name_params(settings)))?;
+        let r = client.call("GetFunction", &params)?;
         let status = r.get("Status").and_then(Value::as_str).unwrap_or("");
         if status == "Active" {
             return Ok((status.to_owned(), poll));
@@ -374,6 +393,90 @@ fn wait_active(
     })
 }
 
+/// Whether `name` is an alias name SCF accepts: `$DEFAULT` (which every function has), or 1-64
+/// letters, digits, `-` or `_` starting with a letter (CreateAlias's rule).
+pub fn valid_alias_name(name: &str) -> bool {
+    name == "$DEFAULT"
+        || ((1..=64).contains(&name.len())
+            && name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+}
+
+/// Publishes the function's current `$LATEST` as a new version (`PublishVersion`, with
+/// `description`) and waits until that version is `Active`; returns its number.
+///
+/// # Errors
+/// As [`deploy`]; [`CloudError::BadResponse`] when the answer has no `FunctionVersion`.
+pub fn publish(
+    client: &Client,
+    settings: &FunctionSettings,
+    description: Option<&str>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<String, CloudError> {
+    let target = format!("{}/{}", settings.namespace, settings.name);
+    progress(&format!("{target}: PublishVersion"));
+    let mut p = name_params(settings);
+    if let Some(d) = description {
+        p.insert("Description".into(), d.into());
+    }
+    let r = client.call("PublishVersion", &Value::Object(p))?;
+    let Some(version) = r
+        .get("FunctionVersion")
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+    else {
+        return Err(CloudError::BadResponse {
+            endpoint: client.endpoint().to_string(),
+            action: "PublishVersion".into(),
+            message: "no FunctionVersion in the response".into(),
+        });
+    };
+    wait_version_active(client, settings, Some(version), progress)?;
+    Ok(version.to_owned())
+}
+
+/// What [`point_alias`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AliasChange {
+    /// The alias did not exist: `CreateAlias`.
+    Created,
+    /// The alias existed: `UpdateAlias` (its traffic now all goes to the version).
+    Updated,
+}
+
+/// Points the alias `alias` at `version` alone: `UpdateAlias` when `GetAlias` finds it, else
+/// `CreateAlias`.
+///
+/// # Errors
+/// As [`deploy`].
+pub fn point_alias(
+    client: &Client,
+    settings: &FunctionSettings,
+    alias: &str,
+    version: &str,
+    progress: &mut dyn FnMut(&str),
+) -> Result<AliasChange, CloudError> {
+    let target = format!("{}/{}", settings.namespace, settings.name);
+    let mut p = name_params(settings);
+    p.insert("Name".into(), alias.into());
+    let exists = match client.call("GetAlias", &Value::Object(p.clone())) {
+        Ok(_) => true,
+        Err(CloudError::Api { code, .. }) if code == "ResourceNotFound.Alias" => false,
+        Err(e) => return Err(e),
+    };
+    p.insert("FunctionVersion".into(), version.into());
+    let (action, change) = if exists {
+        ("UpdateAlias", AliasChange::Updated)
+    } else {
+        ("CreateAlias", AliasChange::Created)
+    };
+    progress(&format!("{target}: {action} {alias} -> version {version}"));
+    client.call(action, &Value::Object(p))?;
+    Ok(change)
+}
+
 /// `Invoke` parameters.
 #[derive(Debug, Clone)]
 pub struct InvokeRequest {
@@ -385,6 +488,8 @@ pub struct InvokeRequest {
     pub event: String,
     /// `LogType=Tail` (the last 4 KB of the log in `Log`) instead of `None`.
     pub tail_log: bool,
+    /// `Qualifier`: `$LATEST`, a version number or an alias.
+    pub qualifier: String,
 }
 
 /// Invokes the function synchronously and returns the `Response` object
@@ -396,7 +501,7 @@ pub fn remote_invoke(client: &Client, req: &InvokeRequest) -> Result<Value, Clou
     let params = json!({
         "FunctionName": req.name,
         "Namespace": req.namespace,
-        "Qualifier": "$LATEST",
+        "Qualifier": req.qualifier,
         "InvocationType": "RequestResponse",
         "ClientContext": req.event,
         "LogType": if req.tail_log { "Tail" } else { "None" },

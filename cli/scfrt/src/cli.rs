@@ -141,7 +141,9 @@ pub enum Commands {
         a missing function (ResourceNotFound.Function) is created with CreateFunction (Runtime \
         CustomRuntime); an existing one gets UpdateFunctionCode, then UpdateFunctionConfiguration \
         with the options given (options not given are left as they are). Then GetFunction is polled \
-        until the function is Active, with progress on stderr.\n\n\
+        until the function is Active, with progress on stderr. --publish then publishes $LATEST \
+        as a new version (PublishVersion) and prints its number on stdout; --alias NAME points \
+        that alias at it (CreateAlias, or UpdateAlias when it exists).\n\n\
         Credentials: --secret-id/--secret-key, else TENCENTCLOUD_SECRET_ID and \
         TENCENTCLOUD_SECRET_KEY (+ TENCENTCLOUD_SESSION_TOKEN). They are never printed or stored.\n\n\
         Exit status: 0 when the function is Active, 1 for API and network errors (Tencent's code \
@@ -149,7 +151,8 @@ pub enum Commands {
         after_help = "Examples:\n  \
         scfrt deploy ./my-fn --lang python --name my-fn --region ap-guangzhou\n  \
         scfrt deploy fn.zip --name my-fn --timeout 10 --memory 256 --env STAGE=prod\n  \
-        scfrt deploy ./my-fn --lang c --name my-fn --endpoint 127.0.0.1:9000   # a local scfrt serve"
+        scfrt deploy ./my-fn --lang c --name my-fn --endpoint 127.0.0.1:9000   # a local scfrt serve\n  \
+        scfrt deploy ./my-fn --name my-fn --publish --alias live   # prints the new version"
     )]
     Deploy(DeployArgs),
     /// Invoke a deployed function (the Invoke API) and print the result JSON.
@@ -238,9 +241,35 @@ pub struct DeployArgs {
     /// Look for prebuilt bootstraps in DIR first (as `scfrt package --bootstrap-bin`).
     #[arg(long = "bootstrap-bin", value_name = "DIR")]
     pub bootstrap_bin: Option<PathBuf>,
+    /// After the update, publish `$LATEST` as a new version (PublishVersion) and print its
+    /// number on stdout.
+    #[arg(long)]
+    pub publish: bool,
+    /// The published version's description (PublishVersion's Description).
+    #[arg(
+        long = "version-description",
+        value_name = "TEXT",
+        requires = "publish"
+    )]
+    pub version_description: Option<String>,
+    /// Point the alias NAME at the version just published, all traffic to it (CreateAlias, or
+    /// UpdateAlias when it exists). Requires --publish.
+    #[arg(long, value_name = "NAME", requires = "publish", value_parser = parse_alias)]
+    pub alias: Option<String>,
     /// Endpoint, region, namespace, credentials.
     #[command(flatten)]
     pub cloud: CloudArgs,
+}
+
+/// An alias name as SCF accepts it (`scf_cloud::deploy::valid_alias_name`).
+fn parse_alias(s: &str) -> Result<String, String> {
+    if scf_cloud::deploy::valid_alias_name(s) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "`{s}` is not an alias name: 1-64 letters, digits, `-` or `_`, starting with a letter (or $DEFAULT)"
+        ))
+    }
 }
 
 /// Arguments of `scfrt remote-invoke`.
@@ -255,6 +284,9 @@ pub struct RemoteInvokeArgs {
     /// Ask for the log tail (LogType=Tail) and show it on stderr.
     #[arg(long)]
     pub log: bool,
+    /// What to invoke (Qualifier): $LATEST, a version number or an alias.
+    #[arg(long, value_name = "QUALIFIER", default_value = "$LATEST")]
+    pub qualifier: String,
     /// Endpoint, region, namespace, credentials.
     #[command(flatten)]
     pub cloud: CloudArgs,
@@ -776,6 +808,46 @@ fn deploy(args: &DeployArgs) -> u8 {
                 r.status,
                 r.zip_bytes
             ));
+        }
+        Err(e) => return cloud_exit("deploy", &e),
+    }
+    if args.publish {
+        publish_and_alias(args, &client, &settings, &mut progress)
+    } else {
+        EXIT_OK
+    }
+}
+
+/// `scfrt deploy --publish [--alias NAME]`, once the function is deployed: prints the new
+/// version's number on stdout.
+fn publish_and_alias(
+    args: &DeployArgs,
+    client: &scf_cloud::client::Client,
+    settings: &scf_cloud::deploy::FunctionSettings,
+    progress: &mut dyn FnMut(&str),
+) -> u8 {
+    let description = args.version_description.as_deref();
+    let version = match scf_cloud::deploy::publish(client, settings, description, progress) {
+        Ok(v) => v,
+        Err(e) => return cloud_exit("deploy", &e),
+    };
+    progress(&format!(
+        "published {}/{} version {version}",
+        settings.namespace, settings.name
+    ));
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{version}");
+    let _ = out.flush();
+    let Some(alias) = &args.alias else {
+        return EXIT_OK;
+    };
+    match scf_cloud::deploy::point_alias(client, settings, alias, &version, progress) {
+        Ok(change) => {
+            let what = match change {
+                scf_cloud::deploy::AliasChange::Created => "created",
+                scf_cloud::deploy::AliasChange::Updated => "updated",
+            };
+            progress(&format!("alias {alias} {what}: version {version}"));
             EXIT_OK
         }
         Err(e) => cloud_exit("deploy", &e),
@@ -812,6 +884,7 @@ fn remote_invoke(args: &RemoteInvokeArgs) -> u8 {
         namespace: args.cloud.namespace.clone(),
         event,
         tail_log: args.log,
+        qualifier: args.qualifier.clone(),
     };
     match scf_cloud::deploy::remote_invoke(&client, &req) {
         Ok(response) => {

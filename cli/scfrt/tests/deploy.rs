@@ -691,6 +691,117 @@ fn network_errors_name_the_endpoint() {
     assert!(!stderr.contains(KEY));
 }
 
+/// A bash function answering `{"v": MARK, "version": $SCF_FUNCTIONVERSION}`.
+fn versioned_function(dir: &Path, mark: u32) {
+    std::fs::write(
+        dir.join("index.sh"),
+        format!(
+            "function main_handler () {{\n  echo \"{{\\\"v\\\":{mark},\\\"version\\\":\\\"$SCF_FUNCTIONVERSION\\\"}}\"\n}}\n"
+        ),
+    )
+    .expect("write index.sh");
+}
+
+/// `scfrt remote-invoke --qualifier Q`: the function's answer.
+fn invoke_qualified(serve: &Serve, name: &str, qualifier: &str) -> Value {
+    let out = serve.run("remote-invoke", &["--name", name, "--qualifier", qualifier]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{qualifier}: {stdout} {stderr}");
+    let json: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    ret_msg(&json)
+}
+
+#[test]
+fn deploy_publishes_versions_and_points_an_alias() {
+    let serve = Serve::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("fn");
+    init("bash", &dir);
+    let pkg = dir.to_str().expect("utf-8");
+
+    // First deploy: created, published as version 1 (alone on stdout), alias created.
+    versioned_function(&dir, 1);
+    let args = [
+        pkg,
+        "--name",
+        "pub-fn",
+        "--lang",
+        "bash",
+        "--publish",
+        "--alias",
+        "live",
+    ];
+    let out = serve.run(
+        "deploy",
+        &[&args[..], &["--version-description", "first"]].concat(),
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout, "1\n", "{stderr}");
+    assert!(stderr.contains("pub-fn: PublishVersion"), "{stderr}");
+    assert!(stderr.contains("CreateAlias live -> version 1"), "{stderr}");
+
+    // Second deploy of new code: version 2, the alias moved to it.
+    versioned_function(&dir, 2);
+    let out = serve.run("deploy", &args);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout, "2\n", "{stderr}");
+    assert!(stderr.contains("UpdateAlias live -> version 2"), "{stderr}");
+
+    // Without --publish: $LATEST only, nothing on stdout.
+    versioned_function(&dir, 3);
+    let out = serve.run("deploy", &args[..5]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout, "", "{stderr}");
+
+    assert_eq!(
+        invoke_qualified(&serve, "pub-fn", "live"),
+        json!({"v": 2, "version": "2"})
+    );
+    assert_eq!(
+        invoke_qualified(&serve, "pub-fn", "1"),
+        json!({"v": 1, "version": "1"})
+    );
+    assert_eq!(
+        invoke_qualified(&serve, "pub-fn", "$LATEST"),
+        json!({"v": 3, "version": "$LATEST"})
+    );
+    let client = serve.client();
+    let alias = client
+        .call(
+            "GetAlias",
+            &json!({"FunctionName": "pub-fn", "Name": "live"}),
+        )
+        .expect("GetAlias");
+    assert_eq!(alias["FunctionVersion"], "2");
+    let versions = client
+        .call("ListVersionByFunction", &json!({"FunctionName": "pub-fn"}))
+        .expect("ListVersionByFunction");
+    assert_eq!(versions["FunctionVersion"], json!(["$LATEST", "1", "2"]));
+    assert_eq!(versions["Versions"][1]["Description"], "first");
+
+    // --alias needs --publish, and a name SCF accepts: usage errors, nothing sent.
+    for bad in [
+        &["--alias", "live"][..],
+        &["--publish", "--alias", "9-lives"][..],
+    ] {
+        let out = serve.run("deploy", &[&[pkg, "--name", "other-fn"][..], bad].concat());
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {stderr}");
+    }
+    let e = client
+        .call("GetFunction", &json!({"FunctionName": "other-fn"}))
+        .unwrap_err();
+    assert_eq!(e.code(), Some("ResourceNotFound.Function"));
+    // An unknown qualifier: the API's error, exit 1.
+    let out = serve.run("remote-invoke", &["--name", "pub-fn", "--qualifier", "9"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("ResourceNotFound.Version: "), "{stderr}");
+}
+
 /// `scfrt serve --tls` and `scfrt deploy` / `remote-invoke` over https, trusting serve's local
 /// CA with `--ca-file`; without it the public roots do not know that CA and nothing is sent.
 #[test]

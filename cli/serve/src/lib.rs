@@ -7,10 +7,13 @@
 //!
 //! Actions: `CreateFunction`, `UpdateFunctionCode`, `UpdateFunctionConfiguration`, `GetFunction`,
 //! `ListFunctions`, `DeleteFunction`, `Invoke`, `InvokeFunction`, `CreateNamespace`,
-//! `ListNamespaces`, `DeleteNamespace`, `GetFunctionLogs` ([`logs`]). Every request must be signed
-//! the ways the SDKs sign: TC3-HMAC-SHA256 ([`tc3`]) over POST with a JSON (or form) body
-//! or over GET with the parameters in the query string; or signature method v1 ([`v1`],
-//! HmacSHA1/HmacSHA256) over GET or POST form. Errors travel as HTTP 200 with
+//! `ListNamespaces`, `DeleteNamespace`, `GetFunctionLogs` ([`logs`]), and versions and aliases
+//! (module `versions`: `PublishVersion`, `ListVersionByFunction`, `CreateAlias`, `GetAlias`,
+//! `ListAliases`, `UpdateAlias`, `DeleteAlias`, and `Qualifier`). A request's region must be one
+//! of SCF's ([`SCF_REGIONS`]). Every request must be signed the ways the SDKs sign:
+//! TC3-HMAC-SHA256 ([`tc3`]) over POST with a JSON (or form) body or over GET with the parameters
+//! in the query string; or signature method v1 ([`v1`], HmacSHA1/HmacSHA256) over GET or POST
+//! form. Errors travel as HTTP 200 with
 //! `Content-Type: application/json` and the `{"Response":{"Error":..}}` envelope, which is the
 //! only form the SDK parses. Functions live in a [`Store`]; each has a [`Pool`] of instances.
 //!
@@ -26,6 +29,7 @@
 pub mod logs;
 pub mod store;
 pub mod tls;
+mod versions;
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -43,7 +47,8 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Map, Value, json};
 use tokio::sync::oneshot;
 
-use crate::store::{FunctionMeta, NamespaceMeta, Store};
+use crate::store::{FunctionMeta, NamespaceMeta, Published, Store};
+use crate::versions::Target;
 use scf_cloud::api::{ApiError, Params, success_envelope};
 use scf_cloud::{tc3, v1};
 use scf_emulator::InvokeResult;
@@ -124,8 +129,43 @@ impl ServeConfig {
 }
 
 struct Entry {
+    /// `$LATEST`.
     meta: FunctionMeta,
+    /// `$LATEST`'s instances.
     pool: Arc<Pool>,
+    /// The published versions and the aliases.
+    published: Published,
+    /// Each published version's instances, by number.
+    version_pools: BTreeMap<u32, Arc<Pool>>,
+    /// Invocations through each weighted alias, which decide its split ([`versions`]).
+    routed: HashMap<String, u64>,
+}
+
+impl Entry {
+    /// A function with its `$LATEST` pool and the pools of `published`'s versions.
+    fn new(
+        meta: FunctionMeta,
+        pool: Arc<Pool>,
+        published: Published,
+        app: (&Store, PoolOptions),
+    ) -> Entry {
+        let (store, opts) = app;
+        let version_pools = published
+            .versions
+            .iter()
+            .map(|v| {
+                let cfg = v.config.version_config(store, &v.version.to_string());
+                (v.version, Arc::new(Pool::new(cfg, opts)))
+            })
+            .collect();
+        Entry {
+            meta,
+            pool,
+            published,
+            version_pools,
+            routed: HashMap::new(),
+        }
+    }
 }
 
 /// The server's state, shared by the connection tasks.
@@ -151,6 +191,9 @@ struct App {
     rules: tc3::Rules,
     /// `Some` when serving HTTPS.
     tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Held while a function's versions, aliases or `$LATEST` change ([`versions`]); taken
+    /// before `functions`.
+    publishing: Mutex<()>,
 }
 
 /// A running server (see [`start`]); dropping it stops the server and its instances.
@@ -212,6 +255,12 @@ impl App {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn publishing(&self) -> MutexGuard<'_, ()> {
+        self.publishing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn new_pool(&self, meta: &FunctionMeta) -> Arc<Pool> {
         Arc::new(Pool::new(meta.function_config(&self.store), self.pool_opts))
     }
@@ -240,9 +289,10 @@ pub fn start(cfg: ServeConfig) -> std::io::Result<ServerHandle> {
         .collect();
     for meta in metas {
         let pool = Arc::new(Pool::new(meta.function_config(&store), app_pool_opts));
+        let published = store.load_published(&meta.namespace, &meta.name);
         functions.insert(
             (meta.namespace.clone(), meta.name.clone()),
-            Entry { meta, pool },
+            Entry::new(meta, pool, published, (&store, app_pool_opts)),
         );
     }
     let app = Arc::new(App {
@@ -265,6 +315,7 @@ pub fn start(cfg: ServeConfig) -> std::io::Result<ServerHandle> {
             tc3::Rules::Platform
         },
         tls,
+        publishing: Mutex::new(()),
     });
     let listener = std::net::TcpListener::bind(cfg.addr)?;
     listener.set_nonblocking(true)?;
@@ -284,7 +335,7 @@ pub fn start(cfg: ServeConfig) -> std::io::Result<ServerHandle> {
         .spawn(move || {
             rt.block_on(accept_loop(listener, Arc::clone(&app), shutdown_rx));
             // Stop the instances before the runtime's blocking threads are waited for.
-            let pools: Vec<Arc<Pool>> = app.lock().values().map(|e| Arc::clone(&e.pool)).collect();
+            let pools: Vec<Arc<Pool>> = app.lock().values().flat_map(Entry::pools).collect();
             for pool in pools {
                 pool.retire(None);
             }
@@ -471,7 +522,7 @@ async fn reap_loop(app: Arc<App>) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        let pools: Vec<Arc<Pool>> = app.lock().values().map(|e| Arc::clone(&e.pool)).collect();
+        let pools: Vec<Arc<Pool>> = app.lock().values().flat_map(Entry::pools).collect();
         let _ = tokio::task::spawn_blocking(move || {
             let now = Instant::now();
             for pool in pools {
@@ -530,6 +581,7 @@ fn action_body_limit(action: &str, max_body_bytes: usize) -> Option<usize> {
         | "CreateNamespace"
         | "ListNamespaces"
         | "DeleteNamespace" => MAX_SMALL_BODY_BYTES,
+        a if versions::ACTIONS.contains(&a) => MAX_SMALL_BODY_BYTES,
         _ => return None,
     };
     Some(limit.min(max_body_bytes))
@@ -610,6 +662,48 @@ fn check_headers<'a>(
     let limit =
         action_body_limit(action, app.max_body_bytes).ok_or_else(|| unknown_action(action))?;
     Ok((Signing::Tc3, get_body(limit)))
+}
+
+/// SCF's regions, the values `X-TC-Region` (v1: `Region`) may take (docs/platform.md section 4
+/// names the sources).
+pub const SCF_REGIONS: [&str; 21] = [
+    "ap-bangkok",
+    "ap-beijing",
+    "ap-chengdu",
+    "ap-chongqing",
+    "ap-guangzhou",
+    "ap-hongkong",
+    "ap-jakarta",
+    "ap-mumbai",
+    "ap-nanjing",
+    "ap-seoul",
+    "ap-shanghai",
+    "ap-shanghai-fsi",
+    "ap-shenzhen-fsi",
+    "ap-singapore",
+    "ap-tokyo",
+    "eu-frankfurt",
+    "eu-moscow",
+    "na-ashburn",
+    "na-siliconvalley",
+    "na-toronto",
+    "sa-saopaulo",
+];
+
+/// A request's region, when it names one, must be one of [`SCF_REGIONS`]: else
+/// `UnsupportedRegion`, the API's common error for a region a product does not serve.
+fn check_region(region: Option<&str>) -> Result<(), ApiError> {
+    match region.map(str::trim) {
+        None | Some("") => Ok(()),
+        Some(r) if SCF_REGIONS.contains(&r) => Ok(()),
+        Some(r) => Err(ApiError::new(
+            "UnsupportedRegion",
+            format!(
+                "The region `{r}` is not one of SCF's regions: {}.",
+                SCF_REGIONS.join(", ")
+            ),
+        )),
+    }
 }
 
 fn check_version(version: Option<&str>) -> Result<(), ApiError> {
@@ -792,6 +886,10 @@ async fn dispatch(
         "ListNamespaces" => list_namespaces(app, &params, request_id),
         "DeleteNamespace" => blocking(move || delete_namespace(&app2, &params, &rid)).await,
         "GetFunctionLogs" => blocking(move || logs::get_function_logs(&app2, &params, &rid)).await,
+        a if versions::ACTIONS.contains(&a) => {
+            let a = a.to_owned();
+            blocking(move || versions::handle(&app2, &a, &params, &rid)).await
+        }
         other => Err(unknown_action(other)),
     }
 }
@@ -812,6 +910,7 @@ fn verified_tc3(app: &App, req: &tc3::SignedRequest<'_>) -> Result<(String, Para
         return Err(ApiError::missing("X-TC-Action"));
     };
     check_version((req.header)("x-tc-version"))?;
+    check_region((req.header)("x-tc-region"))?;
     let params = if req.method == "GET" {
         Params::from_pairs(&v1::decode_form(req.query.as_bytes())?)?
     } else if is_form((req.header)("content-type")) {
@@ -843,6 +942,7 @@ fn verified_v1(app: &App, req: &tc3::SignedRequest<'_>) -> Result<(String, Param
         return Err(ApiError::missing("Action"));
     };
     check_version(v1::param(&pairs, "Version"))?;
+    check_region(v1::param(&pairs, "Region"))?;
     if action_body_limit(action, app.max_body_bytes).is_none() {
         return Err(unknown_action(action));
     }
@@ -916,18 +1016,23 @@ fn valid_name(s: &str, min: usize, max: usize) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-fn qualifier(params: &Params) -> Result<(), ApiError> {
-    match params.opt_str("Qualifier", "Qualifier")? {
-        // `$DEFAULT` is the alias every function has, pointing at $LATEST until moved
-        // (InvokeFunction's default qualifier).
-        None | Some("") | Some("$LATEST") | Some("$DEFAULT") => Ok(()),
-        Some(q) => Err(ApiError::new(
-            "ResourceNotFound.Version",
-            format!(
-                "Version `{q}` not found: scfrt serve keeps only $LATEST (and $DEFAULT, its alias)."
-            ),
-        )),
-    }
+/// The `Qualifier` parameter, when given and not empty: `$LATEST`, a version number or an
+/// alias ([`versions`]).
+fn qualifier(params: &Params) -> Result<Option<String>, ApiError> {
+    Ok(params
+        .opt_str("Qualifier", "Qualifier")?
+        .filter(|q| !q.is_empty())
+        .map(str::to_owned))
+}
+
+/// The error for a `Qualifier` that names nothing: `code` as the action documents it.
+fn unknown_qualifier(code: &str, q: &str) -> ApiError {
+    ApiError::new(
+        code,
+        format!(
+            "The function has no version or alias `{q}` (versions: $LATEST and those PublishVersion made; aliases: $DEFAULT and those CreateAlias made)."
+        ),
+    )
 }
 
 fn not_found(ns: &str, name: &str) -> ApiError {
@@ -1127,7 +1232,13 @@ fn create_function(app: &App, params: &Params, request_id: &str) -> Result<Strin
     }
     app.store.create(&mut meta, &zip)?;
     let pool = app.new_pool(&meta);
-    app.lock().insert((ns, name), Entry { meta, pool });
+    let entry = Entry::new(
+        meta,
+        pool,
+        Published::default(),
+        (&app.store, app.pool_opts),
+    );
+    app.lock().insert((ns, name), entry);
     drop(namespaces);
     Ok(success_envelope(Map::new(), request_id))
 }
@@ -1143,16 +1254,25 @@ fn lookup(app: &App, params: &Params) -> Result<(String, String, FunctionMeta), 
     Ok((ns, name, meta))
 }
 
-/// Replaces the function's entry with `meta` and a fresh pool; retires the old pool.
+/// Gives the function's `$LATEST` `meta` and a fresh pool; retires the old pool (which deletes
+/// `remove` once its instances are gone). Versions and aliases are left as they are.
 fn replace(app: &App, ns: String, name: String, meta: FunctionMeta, remove: Option<PathBuf>) {
     let pool = app.new_pool(&meta);
-    let old = app.lock().insert((ns, name), Entry { meta, pool });
+    let old = match app.lock().get_mut(&(ns, name)) {
+        Some(entry) => {
+            entry.meta = meta;
+            Some(std::mem::replace(&mut entry.pool, pool))
+        }
+        None => None,
+    };
     if let Some(old) = old {
-        old.pool.retire(remove);
+        old.retire(remove);
     }
 }
 
 fn update_code(app: &App, params: &Params, request_id: &str) -> Result<String, ApiError> {
+    // A published version may run the code being replaced.
+    let _publishing = app.publishing();
     let (ns, name, mut meta) = lookup(app, params)?;
     let Some(zip) = zip_file(params)? else {
         return Err(ApiError::new(
@@ -1171,12 +1291,18 @@ fn update_code(app: &App, params: &Params, request_id: &str) -> Result<String, A
     }
     meta.code_size = zip.len() as u64;
     meta.mod_time = unix_now();
+    let old_dir = meta.code_dir.clone();
     let old = app.store.update_code(&mut meta, &zip)?;
-    replace(app, ns, name, meta, Some(old));
+    let shared = app
+        .lock()
+        .get(&(ns.clone(), name.clone()))
+        .is_some_and(|e| e.published.uses_code(&meta.code_dir, &old_dir));
+    replace(app, ns, name, meta, (!shared).then_some(old));
     Ok(success_envelope(Map::new(), request_id))
 }
 
 fn update_configuration(app: &App, params: &Params, request_id: &str) -> Result<String, ApiError> {
+    let _publishing = app.publishing();
     let (ns, name, mut meta) = lookup(app, params)?;
     apply_config(&mut meta, params)?;
     meta.mod_time = unix_now();
@@ -1185,11 +1311,21 @@ fn update_configuration(app: &App, params: &Params, request_id: &str) -> Result<
     Ok(success_envelope(Map::new(), request_id))
 }
 
+/// Deletes the function, every version and alias with it; with a version's number as
+/// `Qualifier`, that version only.
 fn delete_function(app: &App, params: &Params, request_id: &str) -> Result<String, ApiError> {
-    qualifier(params)?;
+    let qualifier = qualifier(params)?;
+    let _publishing = app.publishing();
     let (ns, name, meta) = lookup(app, params)?;
+    if let Some(q) = qualifier.as_deref().filter(|q| *q != versions::LATEST) {
+        versions::delete_version(app, &(ns, name), q)?;
+        return Ok(success_envelope(Map::new(), request_id));
+    }
     let trash = app.store.delete(&meta)?;
     if let Some(old) = app.lock().remove(&(ns, name)) {
+        for pool in old.version_pools.values() {
+            pool.retire(None);
+        }
         old.pool.retire(Some(trash));
     }
     Ok(success_envelope(Map::new(), request_id))
@@ -1200,8 +1336,25 @@ fn env_json(meta: &FunctionMeta) -> Value {
 }
 
 fn get_function(app: &App, params: &Params, request_id: &str) -> Result<String, ApiError> {
-    qualifier(params)?;
-    let (_, _, m) = lookup(app, params)?;
+    let qualifier = qualifier(params)?;
+    let name = function_name(params)?;
+    let ns = namespace(app, params)?;
+    let (m, version) = {
+        let functions = app.lock();
+        let entry = functions
+            .get(&(ns.clone(), name.clone()))
+            .ok_or_else(|| not_found(&ns, &name))?;
+        // An alias shows its main version.
+        let target = match qualifier.as_deref() {
+            None => Target::Latest,
+            Some(q) => entry
+                .resolve(q)
+                .ok_or_else(|| unknown_qualifier("ResourceNotFound.Version", q))?,
+        };
+        entry
+            .config_of(target)
+            .ok_or_else(|| unknown_qualifier("ResourceNotFound.Version", &target.label()))?
+    };
     let fields = json!({
         "ModTime": tc3::utc_datetime(m.mod_time),
         "CodeInfo": "",
@@ -1210,7 +1363,7 @@ fn get_function(app: &App, params: &Params, request_id: &str) -> Result<String, 
         "Handler": m.handler,
         "CodeSize": m.code_size,
         "Timeout": m.timeout_s,
-        "FunctionVersion": "$LATEST",
+        "FunctionVersion": version,
         "MemorySize": m.memory_mb,
         "Runtime": m.runtime,
         "FunctionName": m.name,
@@ -1234,7 +1387,7 @@ fn get_function(app: &App, params: &Params, request_id: &str) -> Result<String, 
         "AddTime": tc3::utc_datetime(m.add_time),
         "OnsEnable": "FALSE",
         "AvailableStatus": "Available",
-        "Qualifier": "$LATEST",
+        "Qualifier": version,
         "InitTimeout": m.init_timeout_s,
         "StatusReasons": [],
         "AsyncRunEnable": "FALSE",
@@ -1469,15 +1622,18 @@ fn list_namespaces(app: &App, params: &Params, request_id: &str) -> Result<Strin
     Ok(success_envelope(fields, request_id))
 }
 
+/// Runs `event` on the pool of `target` (`$LATEST` or a version), moving to `$LATEST`'s new pool
+/// if it is replaced while the invocation waits in line.
 fn run_on_pool(
     app: &App,
     key: &(String, String),
+    target: Target,
     event: &[u8],
     request_id: &str,
 ) -> Option<InvokeResult> {
     // Each retry follows an update of the function; a few in a row end with `None`.
     for _ in 0..8 {
-        let pool = app.lock().get(key).map(|e| Arc::clone(&e.pool))?;
+        let pool = app.lock().get(key).and_then(|e| e.pool_of(target))?;
         match pool.invoke(event, request_id.to_owned()) {
             Ok(result) => return Some(result),
             Err(PoolError::Retired) => continue,
@@ -1488,11 +1644,22 @@ fn run_on_pool(
     None
 }
 
-fn log_invocation(app: &App, key: &(String, String), kind: &str, r: &InvokeResult) {
-    let line = logs::record(&key.0, &key.1, kind, r, logs::unix_now_ms());
+fn log_invocation(app: &App, key: &(String, String), target: Target, kind: &str, r: &InvokeResult) {
+    let line = logs::record(
+        &key.0,
+        &key.1,
+        &target.label(),
+        kind,
+        r,
+        logs::unix_now_ms(),
+    );
     app.store.append_log(&line.to_string());
+    let version = match target {
+        Target::Latest => String::new(),
+        Target::Version(n) => format!(" (version {n})"),
+    };
     eprintln!(
-        "scfrt serve: {kind} {}/{} {} InvokeResult={} Duration={}ms{}",
+        "scfrt serve: {kind} {}/{}{version} {} InvokeResult={} Duration={}ms{}",
         key.0,
         key.1,
         r.function_request_id,
@@ -1509,7 +1676,7 @@ async fn invoke(
 ) -> Result<String, ApiError> {
     let name = function_name(params)?;
     let ns = namespace(app, params)?;
-    qualifier(params)?;
+    let qualifier = qualifier(params)?;
     let is_async = if invoke_function {
         false
     } else {
@@ -1568,9 +1735,20 @@ async fn invoke(
         ));
     }
     let key = (ns.clone(), name.clone());
-    if !app.lock().contains_key(&key) {
-        return Err(not_found(&ns, &name));
-    }
+    // The documented defaults: `$LATEST` for Invoke, `$DEFAULT` for InvokeFunction; an alias
+    // routes by its weights (and counts this invocation).
+    let (q, unknown) = if invoke_function {
+        ("$DEFAULT", "ResourceNotFound.Qualifier")
+    } else {
+        ("$LATEST", "ResourceNotFound.Version")
+    };
+    let q = qualifier.as_deref().unwrap_or(q);
+    let target = app
+        .lock()
+        .get_mut(&key)
+        .ok_or_else(|| not_found(&ns, &name))?
+        .route(q)
+        .ok_or_else(|| unknown_qualifier(unknown, q))?;
     let function_request_id = uuid::Uuid::new_v4().to_string();
     let event = event.as_bytes().to_vec();
     if is_async {
@@ -1584,8 +1762,8 @@ async fn invoke(
         let app2 = Arc::clone(app);
         let id = function_request_id.clone();
         tokio::task::spawn_blocking(move || {
-            match run_on_pool(&app2, &key, &event, &id) {
-                Some(r) => log_invocation(&app2, &key, "Event", &r),
+            match run_on_pool(&app2, &key, target, &event, &id) {
+                Some(r) => log_invocation(&app2, &key, target, "Event", &r),
                 None => eprintln!(
                     "scfrt serve: Event {}/{} {id}: the function was deleted before it ran",
                     key.0, key.1
@@ -1614,9 +1792,9 @@ async fn invoke(
         "RequestResponse"
     };
     let outcome = tokio::task::spawn_blocking(move || {
-        let r = run_on_pool(&app2, &key, &event, &function_request_id);
+        let r = run_on_pool(&app2, &key, target, &event, &function_request_id);
         if let Some(r) = &r {
-            log_invocation(&app2, &key, kind, r);
+            log_invocation(&app2, &key, target, kind, r);
         }
         r
     })

@@ -49,11 +49,12 @@ fn cut(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// The invocation log's line for a finished invocation of `namespace`/`name` (`kind`:
+/// The invocation log's line for a finished invocation of `namespace`/`name` at `qualifier` (`kind`:
 /// `RequestResponse`, `InvokeFunction` or `Event`), which ended at `end_ms`.
 pub(crate) fn record(
     namespace: &str,
     name: &str,
+    qualifier: &str,
     kind: &str,
     r: &InvokeResult,
     end_ms: i64,
@@ -65,7 +66,9 @@ pub(crate) fn record(
         "StartTimeMs": start_ms,
         "Namespace": namespace,
         "FunctionName": name,
-        "Qualifier": "$LATEST",
+        // The version that ran ($LATEST or a number), as `GetFunctionLogs` filters on it.
+        "Qualifier": qualifier,
+        "FunctionVersion": qualifier,
         "InvocationType": kind,
         "FunctionRequestId": r.function_request_id,
         "InvokeResult": r.invoke_result,
@@ -338,11 +341,11 @@ fn query(params: &Params) -> Result<Query, ApiError> {
         Some(_) => Some(super::function_name(params)?),
     };
     super::qualifier(params)?;
-    let qualifier = match params.opt_str("Qualifier", "Qualifier")? {
-        // `$DEFAULT` is $LATEST's alias here (see `qualifier`).
-        None | Some("") | Some("$DEFAULT") => None,
-        Some(q) => Some(q.to_owned()),
-    };
+    // Resolved against the function's versions and aliases in `get_function_logs`.
+    let qualifier = params
+        .opt_str("Qualifier", "Qualifier")?
+        .filter(|q| !q.is_empty())
+        .map(str::to_owned);
     let request_id = params
         .opt_str("FunctionRequestId", "FunctionRequestId")?
         .filter(|s| !s.is_empty())
@@ -450,6 +453,29 @@ pub(crate) fn get_function_logs(
     {
         return Err(super::not_found(&ns, name));
     }
+    // A qualifier names the version whose invocations are wanted: an alias (`$DEFAULT` too)
+    // stands for its main version, as in `GetFunction`. Without a function name, `$DEFAULT`
+    // means every version and anything else is compared as written.
+    let version = match (&q.name, &q.qualifier) {
+        (_, None) => None,
+        (Some(name), Some(qualifier)) => {
+            let target = app
+                .lock()
+                .get(&(ns.clone(), name.clone()))
+                .and_then(|e| e.resolve(qualifier));
+            match target {
+                Some(t) => Some(t.label()),
+                None => {
+                    return Err(super::unknown_qualifier(
+                        "ResourceNotFound.Version",
+                        qualifier,
+                    ));
+                }
+            }
+        }
+        (None, Some(qualifier)) if qualifier == "$DEFAULT" => None,
+        (None, Some(qualifier)) => Some(qualifier.clone()),
+    };
     let mut entries: Vec<Entry> = app
         .store
         .read_log()
@@ -459,7 +485,7 @@ pub(crate) fn get_function_logs(
         .filter(|e| {
             e.namespace == ns
                 && q.name.as_ref().is_none_or(|n| *n == e.name)
-                && q.qualifier.as_ref().is_none_or(|v| *v == e.qualifier)
+                && version.as_ref().is_none_or(|v| *v == e.qualifier)
                 && q.request_id.as_ref().is_none_or(|id| *id == e.request_id)
                 && q.filter.keeps(e.ret_code)
                 && q.window

@@ -3,6 +3,7 @@
 //! ```text
 //! <state>/functions/<namespace>/<name>/meta.json      the configuration
 //! <state>/functions/<namespace>/<name>/code-<uuid>/   the unpacked code (named in meta.json)
+//! <state>/functions/<namespace>/<name>/published.json versions and aliases (absent: none yet)
 //! <state>/namespaces/<namespace>.json                 a namespace (`default` is always there)
 //! <state>/tmp/                                         staging; emptied at start
 //! <state>/invocations.log                              one JSON line per finished invocation
@@ -20,6 +21,11 @@
 //! line a crash left unterminated is closed with a newline, so that it cannot swallow the next
 //! record (the reader skips it as it skips any line that is not JSON). docs/scfrt.md describes
 //! the rule.
+//!
+//! A published version keeps the code directory `$LATEST` had when it was published (named in
+//! `published.json`): code updates unpack into a new directory, so a version's code never
+//! changes, and a directory is removed only when neither `$LATEST` nor a version names it.
+//! `published.json` is replaced by renaming a complete file staged in `tmp/`.
 //!
 //! Errors name paths relative to the state directory, never absolute ones: they are sent to API
 //! clients.
@@ -90,14 +96,20 @@ pub struct FunctionMeta {
 }
 
 impl FunctionMeta {
-    /// The emulator configuration for this function in `store`.
+    /// The emulator configuration for this function (`$LATEST`) in `store`.
     pub fn function_config(&self, store: &Store) -> FunctionConfig {
+        self.version_config(store, "$LATEST")
+    }
+
+    /// The emulator configuration for this configuration running as `version` (its
+    /// `SCF_FUNCTIONVERSION`): `$LATEST` or a published version's number.
+    pub fn version_config(&self, store: &Store, version: &str) -> FunctionConfig {
         FunctionConfig {
             code_dir: self.code_path(store),
             handler: self.handler.clone(),
             function_name: self.name.clone(),
             namespace: self.namespace.clone(),
-            version: "$LATEST".into(),
+            version: version.to_owned(),
             timeout: std::time::Duration::from_secs(u64::from(self.timeout_s)),
             init_timeout: std::time::Duration::from_secs(u64::from(self.init_timeout_s)),
             memory_mb: self.memory_mb,
@@ -114,6 +126,60 @@ impl FunctionMeta {
             .join(&self.code_dir)
     }
 }
+
+/// A published version (`PublishVersion`): `$LATEST`'s configuration and code as they were.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionMeta {
+    /// The version's number (`FunctionVersion`), from 1, never reused.
+    pub version: u32,
+    /// The version's `Description` (PublishVersion's parameter).
+    pub description: String,
+    /// The configuration, frozen; its `code_dir` names the code it runs.
+    pub config: FunctionMeta,
+    /// Publication time, Unix seconds.
+    pub add_time: i64,
+    /// Last modification time, Unix seconds (the same: a version does not change).
+    pub mod_time: i64,
+}
+
+/// An alias (`CreateAlias`): a name for a version, optionally sharing its traffic with one more.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AliasMeta {
+    /// `Name`.
+    pub name: String,
+    /// The main version (`FunctionVersion`): `$LATEST` or a number.
+    pub function_version: String,
+    /// `RoutingConfig.AdditionalVersionWeights`: (version, weight in [0, 1]); at most one.
+    pub additional: Vec<(String, f64)>,
+    /// `Description`.
+    pub description: String,
+    /// Creation time, Unix seconds.
+    pub add_time: i64,
+    /// Last modification time, Unix seconds.
+    pub mod_time: i64,
+}
+
+/// A function's versions and aliases, as stored in `published.json`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Published {
+    /// The highest version number ever published (numbers are not reused after a deletion).
+    pub last_version: u32,
+    /// The published versions, by number.
+    pub versions: Vec<VersionMeta>,
+    /// The aliases but `$DEFAULT` while it is as created (on `$LATEST`), by creation.
+    pub aliases: Vec<AliasMeta>,
+}
+
+impl Published {
+    /// Whether `$LATEST` (whose code is `latest_code`) or a version runs the code directory
+    /// `code_dir`.
+    pub fn uses_code(&self, latest_code: &str, code_dir: &str) -> bool {
+        latest_code == code_dir || self.versions.iter().any(|v| v.config.code_dir == code_dir)
+    }
+}
+
+/// The name of a function's versions-and-aliases file.
+const PUBLISHED_FILE: &str = "published.json";
 
 /// The state directory.
 #[derive(Debug, Clone)]
@@ -297,10 +363,14 @@ impl Store {
                     });
                 match meta {
                     Ok(meta) => {
-                        if let Ok(entries) = std::fs::read_dir(&dir) {
+                        // An unreadable published.json keeps every code directory.
+                        let published = self.read_published(&meta.namespace, &meta.name);
+                        if let (Ok(published), Ok(entries)) = (published, std::fs::read_dir(&dir)) {
                             for e in entries.flatten() {
                                 let name = e.file_name().to_string_lossy().into_owned();
-                                if name.starts_with("code-") && name != meta.code_dir {
+                                if name.starts_with("code-")
+                                    && !published.uses_code(&meta.code_dir, &name)
+                                {
                                     let _ = std::fs::remove_dir_all(e.path());
                                 }
                             }
@@ -435,6 +505,50 @@ impl Store {
         ));
         self.write_file(&tmp, &text)?;
         let dest = dir.join("meta.json");
+        std::fs::rename(&tmp, &dest).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            self.io_error("cannot write", &dest, &e)
+        })
+    }
+
+    /// A function's versions and aliases; none when it has no `published.json` (an unreadable
+    /// one is reported on stderr and read as none).
+    pub fn load_published(&self, namespace: &str, name: &str) -> Published {
+        self.read_published(namespace, name).unwrap_or_else(|e| {
+            eprintln!("scfrt serve: ignoring {e}");
+            Published::default()
+        })
+    }
+
+    /// A function's versions and aliases (none without `published.json`), or why its
+    /// `published.json` cannot be read.
+    fn read_published(&self, namespace: &str, name: &str) -> Result<Published, String> {
+        let path = self.function_dir(namespace, name).join(PUBLISHED_FILE);
+        match std::fs::read(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Published::default()),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+            }
+        }
+    }
+
+    /// Replaces a function's `published.json` (a complete file staged in `tmp/`, renamed into
+    /// place).
+    ///
+    /// # Errors
+    /// `InternalError` for I/O failures; nothing is changed then.
+    pub fn save_published(
+        &self,
+        namespace: &str,
+        name: &str,
+        published: &Published,
+    ) -> Result<(), ApiError> {
+        let text = serde_json::to_vec_pretty(published)
+            .map_err(|e| ApiError::new("InternalError", e.to_string()))?;
+        let tmp = self.staging();
+        self.write_file(&tmp, &text)?;
+        let dest = self.function_dir(namespace, name).join(PUBLISHED_FILE);
         std::fs::rename(&tmp, &dest).map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
             self.io_error("cannot write", &dest, &e)

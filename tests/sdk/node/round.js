@@ -49,6 +49,26 @@ async function main() {
     client.InvokeFunction({ FunctionName: name, Event: event, Qualifier: "$DEFAULT" }));
   await step(out, "logs", () =>
     client.GetFunctionLogs({ FunctionName: name, Filter: { RetCode: "is0" }, Limit: 2 }));
+  // Versions and an alias with weighted routing, invoked by qualifier.
+  await step(out, "publish", () =>
+    client.PublishVersion({ FunctionName: name, Description: "node v1" }));
+  await step(out, "createAlias", () =>
+    client.CreateAlias({
+      FunctionName: name,
+      Name: "live",
+      FunctionVersion: "1",
+      RoutingConfig: { AdditionalVersionWeights: [{ Version: "$LATEST", Weight: 0.5 }] },
+    }));
+  await step(out, "getAlias", () => client.GetAlias({ FunctionName: name, Name: "live" }));
+  await step(out, "invokeVersion", () =>
+    client.Invoke({ FunctionName: name, ClientContext: event, Qualifier: "1" }));
+  await step(out, "invokeAlias", () =>
+    client.InvokeFunction({ FunctionName: name, Event: event, Qualifier: "live" }));
+  await step(out, "listVersions", () => client.ListVersionByFunction({ FunctionName: name }));
+  await step(out, "deleteAlias", () => client.DeleteAlias({ FunctionName: name, Name: "live" }));
+  await step(out, "deleteVersion", () =>
+    client.DeleteFunction({ FunctionName: name, Qualifier: "1" }));
+  await step(out, "listVersionsAfter", () => client.ListVersionByFunction({ FunctionName: name }));
   await step(out, "get", () => client.GetFunction({ FunctionName: name }));
   await step(out, "list", () => client.ListFunctions({ Limit: 100 }));
   await step(out, "updateConfiguration", () =>
