@@ -215,6 +215,51 @@ fn indexed_to_arrays(v: Value) -> Value {
     }
 }
 
+/// SCF's regions, the values `X-TC-Region` (v1: `Region`) may take (docs/platform.md section 4
+/// names the sources).
+pub const SCF_REGIONS: [&str; 21] = [
+    "ap-bangkok",
+    "ap-beijing",
+    "ap-chengdu",
+    "ap-chongqing",
+    "ap-guangzhou",
+    "ap-hongkong",
+    "ap-jakarta",
+    "ap-mumbai",
+    "ap-nanjing",
+    "ap-seoul",
+    "ap-shanghai",
+    "ap-shanghai-fsi",
+    "ap-shenzhen-fsi",
+    "ap-singapore",
+    "ap-tokyo",
+    "eu-frankfurt",
+    "eu-moscow",
+    "na-ashburn",
+    "na-siliconvalley",
+    "na-toronto",
+    "sa-saopaulo",
+];
+
+/// A request's region, when it names one, must be one of [`SCF_REGIONS`]: else
+/// `UnsupportedRegion`, the API's common error for a region a product does not serve.
+///
+/// # Errors
+/// `UnsupportedRegion` naming the region and listing SCF's.
+pub fn check_region(region: Option<&str>) -> Result<(), ApiError> {
+    match region.map(str::trim) {
+        None | Some("") => Ok(()),
+        Some(r) if SCF_REGIONS.contains(&r) => Ok(()),
+        Some(r) => Err(ApiError::new(
+            "UnsupportedRegion",
+            format!(
+                "The region `{r}` is not one of SCF's regions: {}.",
+                SCF_REGIONS.join(", ")
+            ),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

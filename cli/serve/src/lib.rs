@@ -10,7 +10,7 @@
 //! `ListNamespaces`, `DeleteNamespace`, `GetFunctionLogs` ([`logs`]), and versions and aliases
 //! (module `versions`: `PublishVersion`, `ListVersionByFunction`, `CreateAlias`, `GetAlias`,
 //! `ListAliases`, `UpdateAlias`, `DeleteAlias`, and `Qualifier`). A request's region must be one
-//! of SCF's ([`SCF_REGIONS`]). Every request must be signed the ways the SDKs sign:
+//! of SCF's ([`scf_cloud::api::SCF_REGIONS`]). Every request must be signed the ways the SDKs sign:
 //! TC3-HMAC-SHA256 ([`tc3`]) over POST with a JSON (or form) body or over GET with the parameters
 //! in the query string; or signature method v1 ([`v1`], HmacSHA1/HmacSHA256) over GET or POST
 //! form. Errors travel as HTTP 200 with
@@ -50,7 +50,7 @@ use tokio::sync::oneshot;
 use crate::store::{FunctionMeta, NamespaceMeta, Published, Store};
 use crate::versions::Target;
 use scf_cloud::api::{ApiError, Params, success_envelope};
-use scf_cloud::{tc3, v1};
+use scf_cloud::{api, tc3, v1};
 use scf_emulator::InvokeResult;
 use scf_emulator::pool::{Pool, PoolError, PoolOptions};
 
@@ -664,48 +664,6 @@ fn check_headers<'a>(
     Ok((Signing::Tc3, get_body(limit)))
 }
 
-/// SCF's regions, the values `X-TC-Region` (v1: `Region`) may take (docs/platform.md section 4
-/// names the sources).
-pub const SCF_REGIONS: [&str; 21] = [
-    "ap-bangkok",
-    "ap-beijing",
-    "ap-chengdu",
-    "ap-chongqing",
-    "ap-guangzhou",
-    "ap-hongkong",
-    "ap-jakarta",
-    "ap-mumbai",
-    "ap-nanjing",
-    "ap-seoul",
-    "ap-shanghai",
-    "ap-shanghai-fsi",
-    "ap-shenzhen-fsi",
-    "ap-singapore",
-    "ap-tokyo",
-    "eu-frankfurt",
-    "eu-moscow",
-    "na-ashburn",
-    "na-siliconvalley",
-    "na-toronto",
-    "sa-saopaulo",
-];
-
-/// A request's region, when it names one, must be one of [`SCF_REGIONS`]: else
-/// `UnsupportedRegion`, the API's common error for a region a product does not serve.
-fn check_region(region: Option<&str>) -> Result<(), ApiError> {
-    match region.map(str::trim) {
-        None | Some("") => Ok(()),
-        Some(r) if SCF_REGIONS.contains(&r) => Ok(()),
-        Some(r) => Err(ApiError::new(
-            "UnsupportedRegion",
-            format!(
-                "The region `{r}` is not one of SCF's regions: {}.",
-                SCF_REGIONS.join(", ")
-            ),
-        )),
-    }
-}
-
 fn check_version(version: Option<&str>) -> Result<(), ApiError> {
     match version {
         Some(API_VERSION) => Ok(()),
@@ -910,7 +868,7 @@ fn verified_tc3(app: &App, req: &tc3::SignedRequest<'_>) -> Result<(String, Para
         return Err(ApiError::missing("X-TC-Action"));
     };
     check_version((req.header)("x-tc-version"))?;
-    check_region((req.header)("x-tc-region"))?;
+    api::check_region((req.header)("x-tc-region"))?;
     let params = if req.method == "GET" {
         Params::from_pairs(&v1::decode_form(req.query.as_bytes())?)?
     } else if is_form((req.header)("content-type")) {
@@ -942,7 +900,7 @@ fn verified_v1(app: &App, req: &tc3::SignedRequest<'_>) -> Result<(String, Param
         return Err(ApiError::missing("Action"));
     };
     check_version(v1::param(&pairs, "Version"))?;
-    check_region(v1::param(&pairs, "Region"))?;
+    api::check_region(v1::param(&pairs, "Region"))?;
     if action_body_limit(action, app.max_body_bytes).is_none() {
         return Err(unknown_action(action));
     }
