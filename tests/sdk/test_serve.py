@@ -419,3 +419,19 @@ def call(client, action, params):
     req = getattr(models, action + "Request")()
     req.from_json_string(json.dumps(params))
     return getattr(client, action)(req)
+
+
+def test_list_actions_page_alike(client, bash_echo_zip):
+    """ListFunctions, ListNamespaces and ListVersionByFunction read Offset and Limit one way."""
+    name = unique("page")
+    create(client, name, bash_echo_zip)
+    for action, extra in [("ListFunctions", {}), ("ListNamespaces", {}),
+                          ("ListVersionByFunction", {"FunctionName": name})]:
+        def call(**params):
+            req = getattr(models, action + "Request")()
+            req.from_json_string(json.dumps({**extra, **params}))
+            return getattr(client, action)(req)
+        assert error_code(lambda: call(Offset=-1)) == "InvalidParameterValue.Offset", action
+        assert error_code(lambda: call(Limit=0)) == "InvalidParameterValue.Limit", action
+        assert error_code(lambda: call(Limit=101)) == "InvalidParameterValue.Limit", action
+        assert call(Offset=0, Limit=100).TotalCount >= 1, action

@@ -1377,8 +1377,8 @@ fn get_function(app: &App, params: &Params, request_id: &str) -> Result<String, 
     Ok(success_envelope(fields, request_id))
 }
 
-fn list_functions(app: &App, params: &Params, request_id: &str) -> Result<String, ApiError> {
-    let ns = namespace(app, params)?;
+/// `Offset` (from 0) and `Limit` (1 to 100, default 20) as the list actions take them.
+pub(crate) fn page(params: &Params) -> Result<(usize, usize), ApiError> {
     let offset = params.opt_int("Offset", "Offset")?.unwrap_or(0);
     let limit = params.opt_int("Limit", "Limit")?.unwrap_or(20);
     if offset < 0 {
@@ -1387,6 +1387,15 @@ fn list_functions(app: &App, params: &Params, request_id: &str) -> Result<String
     if !(1..=100).contains(&limit) {
         return Err(ApiError::invalid("Limit", "Limit must be 1 to 100."));
     }
+    Ok((
+        usize::try_from(offset).unwrap_or(usize::MAX),
+        usize::try_from(limit).unwrap_or(100),
+    ))
+}
+
+fn list_functions(app: &App, params: &Params, request_id: &str) -> Result<String, ApiError> {
+    let ns = namespace(app, params)?;
+    let (offset, limit) = page(params)?;
     let search = params.opt_str("SearchKey", "SearchKey")?.unwrap_or("");
     let desc = params.opt_str("Description", "Description")?.unwrap_or("");
     let mut metas: Vec<FunctionMeta> = app
@@ -1420,8 +1429,8 @@ fn list_functions(app: &App, params: &Params, request_id: &str) -> Result<String
     let total = metas.len();
     let functions: Vec<Value> = metas
         .iter()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(limit).unwrap_or(100))
+        .skip(offset)
+        .take(limit)
         .map(|m| {
             json!({
                 "ModTime": tc3::utc_datetime(m.mod_time),
@@ -1522,14 +1531,7 @@ fn delete_namespace(app: &App, params: &Params, request_id: &str) -> Result<Stri
 }
 
 fn list_namespaces(app: &App, params: &Params, request_id: &str) -> Result<String, ApiError> {
-    let offset = params.opt_int("Offset", "Offset")?.unwrap_or(0);
-    let limit = params.opt_int("Limit", "Limit")?.unwrap_or(20);
-    if offset < 0 {
-        return Err(ApiError::invalid("Offset", "Offset must be at least 0."));
-    }
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid("Limit", "Limit must be 1 to 100."));
-    }
+    let (offset, limit) = page(params)?;
     let search = params.opt_str("SearchKey", "SearchKey")?.unwrap_or("");
     let mut list: Vec<NamespaceMeta> = app
         .namespaces()
@@ -1561,8 +1563,8 @@ fn list_namespaces(app: &App, params: &Params, request_id: &str) -> Result<Strin
     let total = list.len();
     let namespaces: Vec<Value> = list
         .iter()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(limit).unwrap_or(100))
+        .skip(offset)
+        .take(limit)
         .map(|ns| {
             json!({
                 "ModTime": tc3::utc_datetime(ns.mod_time),

@@ -291,25 +291,9 @@ fn object(v: Value) -> Map<String, Value> {
     }
 }
 
-/// `Offset` (from 0) and `Limit` (1 to 100, default 20) as the list actions take them.
-fn page(params: &Params) -> Result<(usize, usize), ApiError> {
-    let offset = params.opt_int("Offset", "Offset")?.unwrap_or(0);
-    let limit = params.opt_int("Limit", "Limit")?.unwrap_or(20);
-    if offset < 0 {
-        return Err(ApiError::invalid("Offset", "Offset must be at least 0."));
-    }
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid("Limit", "Limit must be 1 to 100."));
-    }
-    Ok((
-        usize::try_from(offset).unwrap_or(usize::MAX),
-        usize::try_from(limit).unwrap_or(100),
-    ))
-}
-
 fn list_versions(app: &App, params: &Params) -> Result<Map<String, Value>, ApiError> {
     let key = function_key(app, params)?;
-    let (offset, limit) = page(params)?;
+    let (offset, limit) = super::page(params)?;
     let (meta, mut versions) = with_entry(app, &key, |e| {
         Ok((e.meta.clone(), e.published.versions.clone()))
     })?;
@@ -555,7 +539,7 @@ fn get_alias(app: &App, params: &Params) -> Result<Map<String, Value>, ApiError>
 
 fn list_aliases(app: &App, params: &Params) -> Result<Map<String, Value>, ApiError> {
     let key = function_key(app, params)?;
-    let (offset, limit) = page(params)?;
+    let (offset, limit) = super::page(params)?;
     let filter = params
         .opt_str("FunctionVersion", "FunctionVersion")?
         .filter(|v| !v.is_empty())
