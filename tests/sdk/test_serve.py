@@ -422,7 +422,7 @@ def call(client, action, params):
 
 
 def test_list_actions_page_alike(client, bash_echo_zip):
-    """ListFunctions, ListNamespaces and ListVersionByFunction read Offset and Limit one way."""
+    """ListFunctions, ListNamespaces and ListVersionByFunction read Offset, Limit and Order one way."""
     name = unique("page")
     create(client, name, bash_echo_zip)
     for action, extra in [("ListFunctions", {}), ("ListNamespaces", {}),
@@ -434,4 +434,6 @@ def test_list_actions_page_alike(client, bash_echo_zip):
         assert error_code(lambda: call(Offset=-1)) == "InvalidParameterValue.Offset", action
         assert error_code(lambda: call(Limit=0)) == "InvalidParameterValue.Limit", action
         assert error_code(lambda: call(Limit=101)) == "InvalidParameterValue.Limit", action
+        assert error_code(lambda: call(Order="up")) == "InvalidParameterValue.Order", action
+        assert call(Order="desc").TotalCount >= 1, action
         assert call(Offset=0, Limit=100).TotalCount >= 1, action

@@ -1393,6 +1393,19 @@ pub(crate) fn page(params: &Params) -> Result<(usize, usize), ApiError> {
     ))
 }
 
+/// Whether a list action's `Order` (`ASC` or `DESC`, any case; `default` when absent) asks for
+/// descending order.
+pub(crate) fn descending(params: &Params, default: &str) -> Result<bool, ApiError> {
+    match params.opt_str("Order", "Order")?.unwrap_or(default) {
+        o if o.eq_ignore_ascii_case("DESC") => Ok(true),
+        o if o.eq_ignore_ascii_case("ASC") => Ok(false),
+        other => Err(ApiError::invalid(
+            "Order",
+            format!("Order `{other}` is not ASC or DESC."),
+        )),
+    }
+}
+
 fn list_functions(app: &App, params: &Params, request_id: &str) -> Result<String, ApiError> {
     let ns = namespace(app, params)?;
     let (offset, limit) = page(params)?;
@@ -1416,15 +1429,8 @@ fn list_functions(app: &App, params: &Params, request_id: &str) -> Result<String
             ));
         }
     }
-    match params.opt_str("Order", "Order")?.unwrap_or("DESC") {
-        o if o.eq_ignore_ascii_case("DESC") => metas.reverse(),
-        o if o.eq_ignore_ascii_case("ASC") => {}
-        other => {
-            return Err(ApiError::invalid(
-                "Order",
-                format!("Order `{other}` is not ASC or DESC."),
-            ));
-        }
+    if descending(params, "DESC")? {
+        metas.reverse();
     }
     let total = metas.len();
     let functions: Vec<Value> = metas
@@ -1550,15 +1556,8 @@ fn list_namespaces(app: &App, params: &Params, request_id: &str) -> Result<Strin
             ));
         }
     }
-    match params.opt_str("Order", "Order")?.unwrap_or("ASC") {
-        o if o.eq_ignore_ascii_case("DESC") => list.reverse(),
-        o if o.eq_ignore_ascii_case("ASC") => {}
-        other => {
-            return Err(ApiError::invalid(
-                "Order",
-                format!("Order `{other}` is not ASC or DESC."),
-            ));
-        }
+    if descending(params, "ASC")? {
+        list.reverse();
     }
     let total = list.len();
     let namespaces: Vec<Value> = list

@@ -307,15 +307,8 @@ fn list_versions(app: &App, params: &Params) -> Result<Map<String, Value>, ApiEr
             ));
         }
     }
-    match params.opt_str("Order", "Order")?.unwrap_or("ASC") {
-        o if o.eq_ignore_ascii_case("ASC") => {}
-        o if o.eq_ignore_ascii_case("DESC") => versions.reverse(),
-        other => {
-            return Err(ApiError::invalid(
-                "Order",
-                format!("Order `{other}` is not ASC or DESC."),
-            ));
-        }
+    if super::descending(params, "ASC")? {
+        versions.reverse();
     }
     // `$LATEST` leads the list whatever the order, as the platform lists it.
     let mut all = vec![json!({
