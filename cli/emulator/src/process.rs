@@ -459,7 +459,63 @@ fn stat_of(pid: i32) -> Option<(char, i32, u64)> {
 }
 
 /// The live (not yet exited) descendants of `supervisor`, not counting it.
+///
+/// Walks down from the supervisor through each thread's `/proc/PID/task/TID/children`, so the
+/// cost follows the instance's size, not the machine's: the sampler does this at the start of
+/// every invocation, and a scan of all of `/proc` there cost more than the rest of a warm
+/// `scfrt serve` Invoke (docs/benchmarks.md). Kernels built without `CONFIG_PROC_CHILDREN`
+/// lack those files; there the whole of `/proc` is scanned.
 fn tree_members(supervisor: i32) -> Vec<Member> {
+    static CHILDREN_FILES: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if !*CHILDREN_FILES.get_or_init(|| std::path::Path::new("/proc/thread-self/children").exists())
+    {
+        return tree_members_by_scan(supervisor);
+    }
+    let mut members = Vec::new();
+    let mut parents = vec![supervisor];
+    // A pid listed twice (re-parented to the supervisor between two reads) is counted once.
+    let mut seen = std::collections::HashSet::new();
+    while let Some(parent) = parents.pop() {
+        for pid in children_of(parent) {
+            if members.len() >= MAX_TREE_MEMBERS || !seen.insert(pid) {
+                continue;
+            }
+            let Some((state, ppid, started)) = stat_of(pid) else {
+                continue; // already gone
+            };
+            if ppid == parent && !matches!(state, 'Z' | 'X' | 'x') {
+                members.push(Member { pid, started });
+                parents.push(pid);
+            }
+        }
+    }
+    members
+}
+
+/// A bound on the processes one instance is counted to have (the walk ends there).
+const MAX_TREE_MEMBERS: usize = 65_536;
+
+/// The children of every thread of `pid`, as the kernel lists them now.
+fn children_of(pid: i32) -> Vec<i32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut children = Vec::new();
+    for task in tasks.flatten() {
+        let mut path = task.path();
+        path.push("children");
+        if let Ok(list) = std::fs::read_to_string(path) {
+            children.extend(
+                list.split_whitespace()
+                    .filter_map(|p| p.parse::<i32>().ok()),
+            );
+        }
+    }
+    children
+}
+
+/// [`tree_members`] from a scan of every process in `/proc`.
+fn tree_members_by_scan(supervisor: i32) -> Vec<Member> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -611,92 +667,187 @@ impl LimitCheck {
 /// Samples an instance's resident memory (every process of its [`Tree`]) on an interval until
 /// finished, keeping the peak; an instance that uses more than the limit has its processes
 /// killed at once with SIGKILL, as the platform ends an instance over its memory size.
+///
+/// The first and the last look are taken by the caller, in [`start`](Self::start) and
+/// [`finish`](Self::finish); the looks in between by one thread shared by every sampler of the
+/// process, started with the first. A thread per invocation cost about 0.1 ms of a warm
+/// `scfrt serve` Invoke in its creation and exit alone (docs/benchmarks.md).
 pub(crate) struct Sampler {
-    stop: Arc<(Mutex<bool>, Condvar)>,
-    thread: Option<JoinHandle<MemoryPeak>>,
+    watch: Arc<Mutex<Watch>>,
+    registered: bool,
+}
+
+/// One instance being sampled: what the looks so far have seen.
+struct Watch {
+    tree: Tree,
+    check: LimitCheck,
+    peak: u64,
+    /// The processes of the last look (killed when it found the instance over the limit).
+    members: Vec<Member>,
+    over_limit: Option<u64>,
+    interval: Duration,
+    next: Instant,
+    /// The sampler has finished: no more looks (the shared thread may still hold it).
+    finished: bool,
+}
+
+impl Watch {
+    /// Takes one look unless the limit was already passed or the sampler has finished.
+    fn sample(&mut self) {
+        if self.over_limit.is_some() || self.finished {
+            return;
+        }
+        let now = tree_memory(self.tree);
+        self.peak = self.peak.max(now.rss);
+        self.over_limit = self.check.over(&now);
+        self.members = now.members;
+        self.next = Instant::now() + self.interval;
+        if self.over_limit.is_some() {
+            // The instance's teardown kills what starts after this look.
+            for m in &self.members {
+                kill_member(*m);
+            }
+        }
+    }
+}
+
+/// The samplers running now, and the shared thread's wake-up time.
+struct Watches {
+    state: Mutex<WatchList>,
+    changed: Condvar,
+}
+
+struct WatchList {
+    list: Vec<Arc<Mutex<Watch>>>,
+    /// When the thread wakes next on its own (`None`: only when notified).
+    wakes_at: Option<Instant>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The shared sampling thread's list, the thread started on first use. `None` if the thread
+/// could not be started: samplers then take only their first and last looks.
+fn watches() -> Option<&'static Watches> {
+    static WATCHES: std::sync::OnceLock<Option<&'static Watches>> = std::sync::OnceLock::new();
+    *WATCHES.get_or_init(|| {
+        let watches: &'static Watches = Box::leak(Box::new(Watches {
+            state: Mutex::new(WatchList {
+                list: Vec::new(),
+                wakes_at: None,
+            }),
+            changed: Condvar::new(),
+        }));
+        std::thread::Builder::new()
+            .name("scfrt-mem".into())
+            .spawn(move || sample_forever(watches))
+            .ok()
+            .map(|_| watches)
+    })
+}
+
+/// The shared thread: takes the looks that are due, then sleeps until the next one is.
+fn sample_forever(watches: &Watches) {
+    let mut st = lock(&watches.state);
+    loop {
+        let now = Instant::now();
+        let mut due = Vec::new();
+        let mut earliest: Option<Instant> = None;
+        for w in &st.list {
+            let next = lock(w).next;
+            if next <= now {
+                due.push(Arc::clone(w));
+            } else {
+                earliest = Some(earliest.map_or(next, |e| e.min(next)));
+            }
+        }
+        if !due.is_empty() {
+            drop(st);
+            for w in due {
+                lock(&w).sample();
+            }
+            st = lock(&watches.state);
+            continue;
+        }
+        st.wakes_at = earliest;
+        st = match earliest {
+            Some(at) => {
+                watches
+                    .changed
+                    .wait_timeout(st, at.saturating_duration_since(now))
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0
+            }
+            None => watches
+                .changed
+                .wait(st)
+                .unwrap_or_else(PoisonError::into_inner),
+        };
+    }
 }
 
 impl Sampler {
-    /// Starts sampling at once, then every `interval`; `limit_bytes`: kill the processes when
-    /// they use more (see [`MemoryPeak::over_limit`]).
+    /// Takes the first look now, then one every `interval`; `limit_bytes`: kill the processes
+    /// when they use more (see [`MemoryPeak::over_limit`]).
     pub(crate) fn start(tree: Tree, interval: Duration, limit_bytes: Option<u64>) -> Sampler {
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
-        let thread_stop = Arc::clone(&stop);
-        let thread = std::thread::Builder::new()
-            .name("scfrt-mem".into())
-            .spawn(move || {
-                let (lock, cond) = &*thread_stop;
-                let mut peak = 0;
-                let mut check = LimitCheck {
-                    limit: limit_bytes,
-                    last: None,
-                };
-                let mut members = Vec::new();
-                let mut sample = |peak: &mut u64, members: &mut Vec<Member>| {
-                    let now = tree_memory(tree);
-                    *peak = (*peak).max(now.rss);
-                    let over = check.over(&now);
-                    *members = now.members;
-                    over
-                };
-                let mut over_limit = sample(&mut peak, &mut members);
-                let mut next = Instant::now() + interval;
-                let mut stopped = lock.lock().unwrap_or_else(PoisonError::into_inner);
-                while !*stopped && over_limit.is_none() {
-                    let now = Instant::now();
-                    if now >= next {
-                        drop(stopped);
-                        over_limit = sample(&mut peak, &mut members);
-                        next = Instant::now() + interval;
-                        stopped = lock.lock().unwrap_or_else(PoisonError::into_inner);
-                        continue;
-                    }
-                    stopped = cond
-                        .wait_timeout(stopped, next - now)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0;
-                }
-                drop(stopped);
-                if over_limit.is_none() {
-                    over_limit = sample(&mut peak, &mut members);
-                }
-                if over_limit.is_some() {
-                    // The instance's teardown kills what starts after this look.
-                    for m in &members {
-                        kill_member(*m);
-                    }
-                }
-                MemoryPeak {
-                    bytes: peak,
-                    over_limit,
-                }
-            })
-            .ok();
-        Sampler { stop, thread }
+        let mut watch = Watch {
+            tree,
+            check: LimitCheck {
+                limit: limit_bytes,
+                last: None,
+            },
+            peak: 0,
+            members: Vec::new(),
+            over_limit: None,
+            interval,
+            next: Instant::now(),
+            finished: false,
+        };
+        watch.sample();
+        let next = watch.next;
+        let watch = Arc::new(Mutex::new(watch));
+        let mut registered = false;
+        if let Some(watches) = watches() {
+            let mut st = lock(&watches.state);
+            st.list.push(Arc::clone(&watch));
+            registered = true;
+            // Wake the thread only if it would otherwise sleep past this sampler's next look.
+            if st.wakes_at.is_none_or(|at| at > next) {
+                st.wakes_at = Some(next);
+                watches.changed.notify_one();
+            }
+        }
+        Sampler { watch, registered }
     }
 
-    /// Stops sampling and returns what was seen.
+    /// Stops sampling, takes the last look and returns what was seen.
     pub(crate) fn finish(mut self) -> MemoryPeak {
-        self.stop_thread()
+        self.unregister();
+        let mut w = lock(&self.watch);
+        w.sample();
+        w.finished = true;
+        MemoryPeak {
+            bytes: w.peak,
+            over_limit: w.over_limit,
+        }
     }
 
-    fn stop_thread(&mut self) -> MemoryPeak {
-        let (lock, cond) = &*self.stop;
-        *lock.lock().unwrap_or_else(PoisonError::into_inner) = true;
-        cond.notify_all();
-        self.thread
-            .take()
-            .and_then(|t| t.join().ok())
-            .unwrap_or(MemoryPeak {
-                bytes: 0,
-                over_limit: None,
-            })
+    fn unregister(&mut self) {
+        if !std::mem::take(&mut self.registered) {
+            return;
+        }
+        if let Some(watches) = watches() {
+            lock(&watches.state)
+                .list
+                .retain(|w| !Arc::ptr_eq(w, &self.watch));
+        }
     }
 }
 
 impl Drop for Sampler {
     fn drop(&mut self) {
-        self.stop_thread();
+        self.unregister();
     }
 }
 
@@ -1024,5 +1175,44 @@ mod supervisor {
             return None;
         }
         parse_decimal(fields.next()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+
+    /// The walk through the `children` files finds the same processes as the scan of `/proc`:
+    /// a child, a grandchild and a great-grandchild.
+    #[test]
+    fn tree_members_walk_matches_the_scan() {
+        // `inner` is printed once every process of the tree has been forked.
+        let mut root = Command::new("sh")
+            .args([
+                "-c",
+                "sleep 30 & sh -c 'sleep 30 & echo inner; wait' & wait",
+            ])
+            .stdout(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .expect("sh runs");
+        let mut line = String::new();
+        let stdout = root.stdout.take().expect("piped");
+        BufReader::new(stdout).read_line(&mut line).expect("reads");
+        let pid = i32::try_from(root.id()).expect("pid fits");
+        let mut walked: Vec<i32> = tree_members(pid).iter().map(|m| m.pid).collect();
+        let mut scanned: Vec<i32> = tree_members_by_scan(pid).iter().map(|m| m.pid).collect();
+        // SAFETY: kill takes a process group id (negated) and a signal.
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
+        let _ = root.wait();
+        walked.sort_unstable();
+        scanned.sort_unstable();
+        assert_eq!(line.trim(), "inner");
+        assert_eq!(walked.len(), 3, "walked {walked:?}");
+        assert_eq!(walked, scanned);
+        assert!(!walked.contains(&pid), "the root itself is not a member");
     }
 }
