@@ -185,8 +185,9 @@ const PUBLISHED_FILE: &str = "published.json";
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
-    /// Serialises appends to (and rotations and reads of) the invocation log.
-    log_lock: Arc<Mutex<()>>,
+    /// Serialises appends to (and rotations and reads of) the invocation log; holds the log
+    /// open for appending, with its size, once the first line is written.
+    log_lock: Arc<Mutex<Option<(std::fs::File, u64)>>>,
     /// [`MAX_LOG_BYTES`], smaller in tests.
     max_log_bytes: u64,
 }
@@ -247,7 +248,7 @@ impl Store {
         std::fs::create_dir_all(&tmp)?;
         let store = Store {
             root: root.to_owned(),
-            log_lock: Arc::new(Mutex::new(())),
+            log_lock: Arc::new(Mutex::new(None)),
             max_log_bytes: MAX_LOG_BYTES,
         };
         store.close_unterminated_log_line();
@@ -634,13 +635,20 @@ impl Store {
     }
 
     /// Appends one line (no newline in it) to the invocation log, rotating the log first when
-    /// the line would take it over [`MAX_LOG_BYTES`].
+    /// the line would take it over [`MAX_LOG_BYTES`]. The log stays open between lines (an
+    /// open, a stat and a close per invocation were a measurable part of a warm Invoke).
     pub fn append_log(&self, line: &str) {
-        let _guard = self.log_lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut open = self.log_lock.lock().unwrap_or_else(PoisonError::into_inner);
         let path = self.log_path();
-        let size = std::fs::metadata(&path).map_or(0, |m| m.len());
-        let len = u64::try_from(line.len()).unwrap_or(u64::MAX);
-        if size > 0 && size.saturating_add(len).saturating_add(1) > self.max_log_bytes {
+        let record = format!("{line}\n");
+        let len = u64::try_from(record.len()).unwrap_or(u64::MAX);
+        if open.is_none() {
+            *open = self.open_log(&path);
+        }
+        if let Some((_, size)) = &*open
+            && *size > 0
+            && size.saturating_add(len) > self.max_log_bytes
+        {
             let rotated = self.rotated_log_path();
             if let Err(e) = std::fs::rename(&path, &rotated) {
                 eprintln!(
@@ -649,8 +657,35 @@ impl Store {
                     rotated.display()
                 );
             }
+            *open = self.open_log(&path);
         }
-        self.append_raw(&path, format!("{line}\n").as_bytes());
+        let Some((file, size)) = &mut *open else {
+            return;
+        };
+        // One `write(2)` in append mode: whole lines never interleave.
+        match file.write_all(record.as_bytes()) {
+            Ok(()) => *size = size.saturating_add(len),
+            Err(e) => {
+                eprintln!("scfrt serve: cannot write {}: {e}", path.display());
+                *open = None; // reopened for the next line
+            }
+        }
+    }
+
+    /// The invocation log opened for appending, with its size.
+    fn open_log(&self, path: &Path) -> Option<(std::fs::File, u64)> {
+        let opened = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|f| Ok((f.metadata()?.len(), f)));
+        match opened {
+            Ok((size, f)) => Some((f, size)),
+            Err(e) => {
+                eprintln!("scfrt serve: cannot write {}: {e}", path.display());
+                None
+            }
+        }
     }
 
     /// One `write(2)` in append mode: whole lines never interleave.
