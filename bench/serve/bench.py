@@ -2,11 +2,13 @@
 """Invoke throughput and latency of `scfrt serve` through the TencentCloud Python SDK.
 
 Not a test: it prints numbers. A warm echo function (the C echo of examples/c-echo, else the
-seed's bash echo) is invoked by 1 and by 4 concurrent SDK clients; every call goes the whole
-SDK path (TC3 signing, HTTP, JSON parsing). For scale, the same run measures a bare SDK round
-trip that the server rejects before any function runs (`InvalidAction`), i.e. the SDK+HTTP floor.
+seed's bash echo) is invoked by 1 and by 16 concurrent clients of the Python SDK and of the Node
+SDK (tests/sdk/node, installed by ./test.sh; its rows are left out, with a note, when node or
+the SDK is missing); every call goes the whole SDK path (TC3 signing, HTTP, JSON parsing). For
+scale, the same run measures each SDK's bare round trip that the server rejects before any
+function runs (`InvalidAction`), i.e. the SDK+HTTP floor, and prints Invoke's ratio to it.
 
-    python bench/serve/bench.py [--calls N] [--scfrt PATH] [--bootstrap PATH]
+    taskset -c 0 python bench/serve/bench.py [--calls N] [--scfrt PATH] [--json FILE]
 
 Env: SCFRT_BIN (else target/release/scfrt, built if missing), BENCH_BOOTSTRAP (a built C echo).
 """
@@ -17,6 +19,7 @@ import io
 import json
 import os
 import pathlib
+import shutil
 import statistics
 import subprocess
 import sys
@@ -33,6 +36,8 @@ from tencentcloud.scf.v20180416 import models, scf_client
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 ID, KEY = "AKIDbench", "benchkey"
+NODE_MODULES = REPO / "tests" / "sdk" / "node" / "node_modules"
+CLIENTS = (1, 16)
 
 
 def echo_package():
@@ -95,19 +100,36 @@ def run(endpoint, concurrency, calls, op):
             "mean": statistics.fmean(lat) * 1000}
 
 
+def node_run(endpoint, concurrency, calls, mode):
+    """The same measurement through the Node SDK (one process, `concurrency` async loops)."""
+    out = subprocess.run(
+        ["node", str(pathlib.Path(__file__).with_name("node_bench.js")), endpoint, "bench-echo",
+         str(concurrency), str(calls), mode],
+        env={**os.environ, "NODE_PATH": str(NODE_MODULES), "TENCENTCLOUD_SECRET_ID": ID,
+             "TENCENTCLOUD_SECRET_KEY": KEY},
+        capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", type=int, default=400)
     ap.add_argument("--scfrt", default=os.environ.get("SCFRT_BIN"))
+    ap.add_argument("--json", help="also write the rows to this file")
     args = ap.parse_args()
     binary = args.scfrt
     if not binary:
         subprocess.run(["cargo", "build", "-q", "--release", "-p", "scfrt"], cwd=REPO, check=True)
         binary = str(pathlib.Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "release" / "scfrt")
+    with_node = shutil.which("node") is not None and (NODE_MODULES / "tencentcloud-sdk-nodejs-scf").is_dir()
+    if not with_node:
+        print("node or tests/sdk/node/node_modules missing (./test.sh installs them): "
+              "Python SDK rows only", file=sys.stderr)
     kind, files = echo_package()
     with tempfile.TemporaryDirectory() as state:
         proc = subprocess.Popen([binary, "serve", "--port", "0", "--state-dir", state,
-                                 "--secret-id", ID, "--secret-key", KEY, "--max-instances", "4"],
+                                 "--secret-id", ID, "--secret-key", KEY,
+                                 "--max-instances", str(max(CLIENTS))],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         try:
             endpoint = proc.stdout.readline().strip().removeprefix("listening on http://")
@@ -130,26 +152,37 @@ def main():
             def rejected(cl):
                 try:
                     cl.call_json("NoSuchAction", {})
-                except TencentCloudSDKException:
-                    pass
+                except TencentCloudSDKException as e:
+                    if e.code != "InvalidAction":
+                        raise
+                else:
+                    raise RuntimeError("NoSuchAction was answered")
 
-            for conc in (1, 4):  # warm up: start `conc` instances
+            for conc in CLIENTS:  # warm up: start `conc` instances
                 run(endpoint, conc, conc * 10, invoke)
             rows = []
-            for conc in (1, 4):
-                rows.append(("Invoke " + kind, conc, run(endpoint, conc, args.calls, invoke)))
-                rows.append(("SDK floor (InvalidAction)", conc, run(endpoint, conc, args.calls, rejected)))
+            for conc in CLIENTS:
+                rows.append(("Python SDK", "Invoke " + kind, conc, run(endpoint, conc, args.calls, invoke)))
+                rows.append(("Python SDK", "floor (InvalidAction)", conc,
+                             run(endpoint, conc, args.calls, rejected)))
+                if with_node:
+                    rows.append(("Node SDK", "Invoke " + kind, conc, node_run(endpoint, conc, args.calls, "invoke")))
+                    rows.append(("Node SDK", "floor (InvalidAction)", conc,
+                                 node_run(endpoint, conc, args.calls, "floor")))
         finally:
             proc.terminate()
             proc.wait(timeout=10)
-    print(f"{'what':34} {'clients':>7} {'calls':>6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
-    for what, conc, r in rows:
-        print(f"{what:34} {conc:>7} {r['calls']:>6} {r['rps']:>8.0f} {r['p50']:>8.2f} {r['p99']:>8.2f}")
-    for conc in (1, 4):
-        inv = next(r for w, c, r in rows if c == conc and w.startswith("Invoke"))
-        floor = next(r for w, c, r in rows if c == conc and w.startswith("SDK"))
-        print(f"{conc} client(s): Invoke p50 is {inv['p50'] / floor['p50']:.1f}x the SDK floor; "
-              f"{inv['p50'] - floor['p50']:.2f} ms spent in the server + function")
+    print(f"| {'client':10} | {'what':22} | clients | calls | req/s | p50 ms | p99 ms | p50 / floor |")
+    print("|------------|------------------------|--------:|------:|------:|-------:|-------:|------------:|")
+    out = []
+    for sdk, what, conc, r in rows:
+        floor = next(f for s2, w, c2, f in rows if s2 == sdk and c2 == conc and w.startswith("floor"))
+        ratio = f"{r['p50'] / floor['p50']:.2f}x" if what.startswith("Invoke") else ""
+        print(f"| {sdk:10} | {what:22} | {conc:>7} | {r['calls']:>5} | {r['rps']:>5.0f} | "
+              f"{r['p50']:>6.2f} | {r['p99']:>6.2f} | {ratio:>11} |")
+        out.append({"client": sdk, "what": what, "clients": conc, **r})
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
 
 
 if __name__ == "__main__":
