@@ -146,15 +146,21 @@ impl Entry {
         };
         let counter = self.routed.entry(alias.name.clone()).or_insert(0);
         *counter += 1;
-        let k = *counter;
-        let ppm = weight_ppm(*weight);
-        let additional = (k * ppm) / WEIGHT_UNIT > ((k - 1) * ppm) / WEIGHT_UNIT;
-        if additional {
+        if goes_to_additional(*counter, weight_ppm(*weight)) {
             self.target_of(version).or(Some(main))
         } else {
             Some(main)
         }
     }
+}
+
+/// Whether an alias's `k`-th invocation (from 1) goes to its additional version of weight `ppm`
+/// millionths: exactly when `floor(k * weight)` grows.
+fn goes_to_additional(k: u64, ppm: u64) -> bool {
+    let k = u128::from(k);
+    let ppm = u128::from(ppm);
+    let unit = u128::from(WEIGHT_UNIT);
+    (k * ppm) / unit > ((k - 1) * ppm) / unit
 }
 
 /// `weight` in millionths (weights are checked to be in [0, 1]).
@@ -659,4 +665,42 @@ pub(crate) fn delete_version(
         pool.retire(code.map(|dir| app.store.function_dir(&key.0, &key.1).join(dir)));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How many of the first `n` invocations go to the additional version.
+    fn routed(n: u64, weight: f64) -> Vec<bool> {
+        (1..=n)
+            .map(|k| goes_to_additional(k, weight_ppm(weight)))
+            .collect()
+    }
+
+    #[test]
+    fn after_n_invocations_floor_of_n_times_weight_went_to_the_additional_version() {
+        for (weight, n) in [(0.3, 10), (0.5, 7), (0.25, 1000), (0.123_456, 1_000_000)] {
+            let mut went = 0usize;
+            for (k, additional) in (1..=n).zip(routed(n, weight)) {
+                went += usize::from(additional);
+                #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+                let expected = (k as f64 * weight + 1e-9).floor() as usize;
+                assert_eq!(went, expected, "weight {weight}, after {k}");
+            }
+        }
+        // 0.5 alternates, the additional version second.
+        assert_eq!(routed(4, 0.5), [false, true, false, true]);
+    }
+
+    #[test]
+    fn weights_zero_and_one_and_the_smallest() {
+        assert!(routed(1000, 0.0).iter().all(|b| !b));
+        assert!(routed(1000, 1.0).iter().all(|b| *b));
+        let tiny = routed(2_000_000, 0.000_001);
+        assert_eq!(tiny.iter().filter(|b| **b).count(), 2);
+        assert!(tiny[999_999] && tiny[1_999_999]);
+        // A counter near the top of its range does not overflow.
+        assert!(goes_to_additional(u64::MAX, WEIGHT_UNIT));
+    }
 }
