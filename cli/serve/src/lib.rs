@@ -1,9 +1,10 @@
 //! `scf-serve`: `scfrt serve`, the SCF Invoke API (TencentCloud API 3.0, service `scf`, version
 //! `2018-04-16`) on one machine, so scripts written for the TencentCloud SDKs and tccli run
 //! against it unchanged but for the endpoint. It stands on `scf-cloud` (the API's envelope and
-//! signatures), `scf-emulator` (the warm pool that runs functions) and `scf-package` (code zips),
-//! and must not depend on the command line (no clap). Modules: [`store`] (functions and
-//! namespaces on disk), [`tls`] (`--tls`: the local CA and certificate).
+//! signatures), `scf-emulator` (the warm pool that runs functions) and `scf-store` (functions,
+//! code, versions, namespaces and the invocation log on disk, re-exported as [`store`]), and must
+//! not depend on the command line (no clap). Modules: [`tls`] (`--tls`: the local CA and
+//! certificate).
 //!
 //! Actions: `CreateFunction`, `UpdateFunctionCode`, `UpdateFunctionConfiguration`, `GetFunction`,
 //! `ListFunctions`, `DeleteFunction`, `Invoke`, `InvokeFunction`, `CreateNamespace`,
@@ -27,7 +28,7 @@
 #![warn(missing_docs)]
 
 pub mod logs;
-pub mod store;
+pub use scf_store as store;
 pub mod tls;
 mod versions;
 

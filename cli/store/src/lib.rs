@@ -1,4 +1,5 @@
-//! Functions on disk, under a state directory, so they survive a restart of `scfrt serve`.
+//! `scf-store`: `scfrt serve`'s functions on disk, under a state directory, so they survive a
+//! restart.
 //!
 //! ```text
 //! <state>/functions/<namespace>/<name>/meta.json      the configuration
