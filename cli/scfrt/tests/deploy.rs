@@ -2,17 +2,21 @@
 //! vectors computed by Tencent's Python SDK and against `scfrt serve`'s verifier, then the real
 //! `scfrt` binary deploying C and Python starters to a `scfrt serve` subprocess on loopback.
 
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use scf_cloud::client::{Client, CloudError, Credentials, Endpoint, Secret};
 use scf_cloud::tc3;
 use serde_json::{Value, json};
 
-const ID: &str = "AKIDscfrtDeployTest000000000000000";
-const KEY: &str = "scfrtDeployTestSecretKey000000000";
+#[path = "common/serve.rs"]
+mod serve_harness;
+
+use serve_harness::{ID, KEY, Serve, text};
+
 const EVENT: &str = r#"{"key1": "test value 1", "key2": "test value 2"}"#;
 
 // ---- the signer against the Python SDK ---------------------------------------------------------
@@ -189,16 +193,12 @@ fn serve_accepts_our_signature_and_refuses_a_tampered_one() {
 
 // ---- the binary against a `scfrt serve` subprocess --------------------------------------------
 
-fn scfrt_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_scfrt")
-}
-
 /// The directory holding scfrt and the prebuilt bootstraps `--lang` puts in a package: C,
 /// Python and shell (built once per test binary).
 fn bin_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let bin = Path::new(scfrt_bin());
+        let bin = Path::new(serve_harness::scfrt_bin());
         let profile_dir = bin.parent().expect("scfrt's directory").to_owned();
         let target = profile_dir.parent().expect("the target directory");
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -225,119 +225,33 @@ fn bin_dir() -> &'static Path {
     })
 }
 
-/// Runs scfrt with `args`, no credentials in its environment unless `env` adds them.
+/// Runs scfrt with `args` and the prebuilt bootstraps, no credentials in its environment unless
+/// `env` adds them.
 fn scfrt(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(scfrt_bin());
-    cmd.args(args)
-        .env("SCFRT_BOOTSTRAP_DIR", bin_dir())
-        .env_remove("TENCENTCLOUD_SECRET_ID")
-        .env_remove("TENCENTCLOUD_SECRET_KEY")
-        .env_remove("TENCENTCLOUD_SESSION_TOKEN")
-        .stdin(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run scfrt")
+    let mut all: Vec<(&str, OsString)> = vec![("SCFRT_BOOTSTRAP_DIR", bin_dir().into())];
+    all.extend(env.iter().map(|(k, v)| (*k, OsString::from(v))));
+    serve_harness::scfrt_with(args, &all)
 }
 
-fn text(out: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+/// `scfrt serve`, the scfrt commands run against it given the prebuilt bootstraps.
+fn start_serve(tls: bool) -> Serve {
+    let mut serve = Serve::start_with(tls);
+    serve.env.push(("SCFRT_BOOTSTRAP_DIR", bin_dir().into()));
+    serve
+}
+
+/// A Rust API client of `serve`.
+fn client(serve: &Serve) -> Client {
+    Client::new(
+        Endpoint::parse(&serve.endpoint).expect("endpoint"),
+        "ap-guangzhou",
+        Credentials::new(ID, Secret::new(KEY), None),
     )
 }
 
-/// `scfrt serve --port 0` in a temporary state directory, killed on drop.
-struct Serve {
-    child: Child,
-    endpoint: String,
-    /// `--tls`: the local CA that signed the server's certificate.
-    ca: Option<PathBuf>,
-    _state: tempfile::TempDir,
-}
-
-impl Serve {
-    fn start() -> Serve {
-        Serve::start_with(false)
-    }
-
-    fn start_with(tls: bool) -> Serve {
-        let state = tempfile::tempdir().expect("tempdir");
-        let mut child = Command::new(scfrt_bin())
-            .args(["serve", "--port", "0", "--state-dir"])
-            .arg(state.path())
-            .args(["--secret-id", ID, "--secret-key", KEY])
-            .args(if tls { &["--tls"][..] } else { &[][..] })
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn scfrt serve");
-        let mut line = String::new();
-        let stdout = child.stdout.take().expect("stdout");
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the listening line");
-        let scheme = if tls { "https://" } else { "http://" };
-        let endpoint = line
-            .trim()
-            .strip_prefix("listening on ")
-            .filter(|e| e.starts_with(scheme))
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        Serve {
-            child,
-            endpoint,
-            ca: tls.then(|| state.path().join("tls").join("ca.pem")),
-            _state: state,
-        }
-    }
-
-    fn client(&self) -> Client {
-        Client::new(
-            Endpoint::parse(&self.endpoint).expect("endpoint"),
-            "ap-guangzhou",
-            Credentials::new(ID, Secret::new(KEY), None),
-        )
-    }
-
-    /// `scfrt <cmd> <args> --endpoint <this server> --secret-id ID --secret-key KEY`.
-    fn run(&self, cmd: &str, args: &[&str]) -> Output {
-        let mut all = vec![cmd];
-        all.extend_from_slice(args);
-        all.extend_from_slice(&[
-            "--endpoint",
-            &self.endpoint,
-            "--secret-id",
-            ID,
-            "--secret-key",
-            KEY,
-        ]);
-        let ca = self.ca.as_ref().map(|p| p.to_string_lossy().into_owned());
-        if let Some(ca) = &ca {
-            all.extend_from_slice(&["--ca-file", ca]);
-        }
-        scfrt(&all, &[])
-    }
-
-    /// `scfrt remote-invoke`: (exit code, the stdout line, its JSON, stderr).
-    fn invoke(&self, name: &str, event: &str) -> (i32, String, Value, String) {
-        let out = self.run(
-            "remote-invoke",
-            &["--name", name, "--event", event, "--log"],
-        );
-        let (stdout, stderr) = text(&out);
-        let line = stdout.lines().next().unwrap_or("").to_owned();
-        let json = serde_json::from_str(&line).unwrap_or(Value::Null);
-        (out.status.code().unwrap_or(-1), line, json, stderr)
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `scfrt remote-invoke --log`: (exit code, the stdout line, its JSON, stderr).
+fn invoke(serve: &Serve, name: &str, event: &str) -> (i32, String, Value, String) {
+    serve.remote_invoke(name, event, &["--log"])
 }
 
 fn init(lang: &str, dir: &Path) {
@@ -388,7 +302,7 @@ fn assert_key_order(line: &str) {
 
 #[test]
 fn deploy_c_and_python_then_redeploy() {
-    let serve = Serve::start();
+    let serve = start_serve(false);
     let tmp = tempfile::tempdir().expect("tempdir");
     let echo = json!({ "echo": serde_json::from_str::<Value>(EVENT).expect("event") });
 
@@ -412,7 +326,7 @@ fn deploy_c_and_python_then_redeploy() {
         stderr.contains("created default/hello-c: Active"),
         "{stderr}"
     );
-    let (code, line, json, stderr) = serve.invoke("hello-c", EVENT);
+    let (code, line, json, stderr) = invoke(&serve, "hello-c", EVENT);
     assert_eq!(code, 0, "{line}\n{stderr}");
     assert_key_order(&line);
     assert_eq!(ret_msg(&json), echo);
@@ -440,7 +354,7 @@ fn deploy_c_and_python_then_redeploy() {
     );
     assert!(out.status.success(), "{out:?}");
     deploy_ok(&serve, &zip, "hello-py", &[]);
-    let (code, line, json, stderr) = serve.invoke("hello-py", EVENT);
+    let (code, line, json, stderr) = invoke(&serve, "hello-py", EVENT);
     assert_eq!(code, 0, "{line}\n{stderr}");
     assert_key_order(&line);
     assert_eq!(ret_msg(&json), echo);
@@ -471,14 +385,13 @@ fn deploy_c_and_python_then_redeploy() {
         stderr.contains("UpdateFunctionConfiguration (Environment, MemorySize, Timeout)"),
         "{stderr}"
     );
-    let (code, line, json, _) = serve.invoke("hello-py", EVENT);
+    let (code, line, json, _) = invoke(&serve, "hello-py", EVENT);
     assert_eq!(code, 0, "{line}");
     assert_eq!(
         ret_msg(&json),
         json!({"v": 2, "stage": "two", "echo": echo["echo"]})
     );
-    let f = serve
-        .client()
+    let f = client(&serve)
         .call("GetFunction", &json!({"FunctionName": "hello-py"}))
         .expect("GetFunction");
     assert_eq!(
@@ -494,7 +407,7 @@ fn deploy_c_and_python_then_redeploy() {
     )
     .expect("write index.py");
     deploy_ok(&serve, &py_dir, "hello-py", &["--lang", "python"]);
-    let (code, line, json, _) = serve.invoke("hello-py", EVENT);
+    let (code, line, json, _) = invoke(&serve, "hello-py", EVENT);
     assert_eq!(code, 1, "{line}");
     assert_ne!(json["Response"]["Result"]["InvokeResult"], 0, "{line}");
     assert!(line.contains("deliberate"), "{line}");
@@ -502,7 +415,7 @@ fn deploy_c_and_python_then_redeploy() {
 
 #[test]
 fn wrong_credentials_and_api_errors_exit_1() {
-    let serve = Serve::start();
+    let serve = start_serve(false);
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("fn");
     init("python", &dir);
@@ -713,7 +626,7 @@ fn invoke_qualified(serve: &Serve, name: &str, qualifier: &str) -> Value {
 
 #[test]
 fn deploy_publishes_versions_and_points_an_alias() {
-    let serve = Serve::start();
+    let serve = start_serve(false);
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("fn");
     init("bash", &dir);
@@ -768,15 +681,15 @@ fn deploy_publishes_versions_and_points_an_alias() {
         invoke_qualified(&serve, "pub-fn", "$LATEST"),
         json!({"v": 3, "version": "$LATEST"})
     );
-    let client = serve.client();
-    let alias = client
+    let api = client(&serve);
+    let alias = api
         .call(
             "GetAlias",
             &json!({"FunctionName": "pub-fn", "Name": "live"}),
         )
         .expect("GetAlias");
     assert_eq!(alias["FunctionVersion"], "2");
-    let versions = client
+    let versions = api
         .call("ListVersionByFunction", &json!({"FunctionName": "pub-fn"}))
         .expect("ListVersionByFunction");
     assert_eq!(versions["FunctionVersion"], json!(["$LATEST", "1", "2"]));
@@ -791,7 +704,7 @@ fn deploy_publishes_versions_and_points_an_alias() {
         let (_, stderr) = text(&out);
         assert_eq!(out.status.code(), Some(2), "{bad:?}: {stderr}");
     }
-    let e = client
+    let e = api
         .call("GetFunction", &json!({"FunctionName": "other-fn"}))
         .unwrap_err();
     assert_eq!(e.code(), Some("ResourceNotFound.Function"));
@@ -806,14 +719,14 @@ fn deploy_publishes_versions_and_points_an_alias() {
 /// CA with `--ca-file`; without it the public roots do not know that CA and nothing is sent.
 #[test]
 fn deploy_over_https_to_serve_tls() {
-    let serve = Serve::start_with(true);
+    let serve = start_serve(true);
     let ca = serve.ca.clone().expect("ca");
     assert!(ca.is_file(), "{}", ca.display());
     let dir = tempfile::tempdir().expect("tempdir");
     let pkg = dir.path().join("fn");
     init("bash", &pkg);
     deploy_ok(&serve, &pkg, "over-tls", &["--lang", "bash"]);
-    let (code, line, json, stderr) = serve.invoke("over-tls", r#"{"hello":"tls"}"#);
+    let (code, line, json, stderr) = invoke(&serve, "over-tls", r#"{"hello":"tls"}"#);
     assert_eq!(code, 0, "{line} {stderr}");
     assert_eq!(json["Response"]["Result"]["InvokeResult"], 0, "{line}");
     assert_key_order(&line);

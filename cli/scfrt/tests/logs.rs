@@ -2,134 +2,49 @@
 //! deployed with `scfrt deploy` and invoked twice with `scfrt remote-invoke`, one failing, then
 //! read back (docs/deploy.md, docs/scfrt.md).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
-
 use serde_json::Value;
 
-const ID: &str = "AKIDscfrtLogsTest00000000000000000";
-const KEY: &str = "scfrtLogsTestSecretKey00000000000";
+mod common;
+#[path = "common/serve.rs"]
+mod serve_harness;
+
+use serve_harness::{ID, Serve, text};
 
 /// Logs a line naming its event; an event containing "fail" is reported to /invocation/error.
-const BOOTSTRAP: &str = r#"#!/bin/bash
-API="http://$SCF_RUNTIME_API:$SCF_RUNTIME_API_PORT/runtime"
-curl -sS -o /dev/null -X POST -d " " "$API/init/ready"
+const BOOTSTRAP: &str = r#"ready
 while true; do
-  EVENT=$(curl -sS "$API/invocation/next")
+  EVENT=$(next)
   echo "handling $EVENT"
   case "$EVENT" in
-    *fail*) curl -sS -o /dev/null -X POST -d '{"errorMessage":"asked to fail"}' "$API/invocation/error" ;;
-    *) curl -sS -o /dev/null -X POST --data-binary "done" "$API/invocation/response" ;;
+    *fail*) fail '{"errorMessage":"asked to fail"}' ;;
+    *) respond "done" ;;
   esac
-done
-"#;
+done"#;
 
-/// Runs scfrt with `args`, with no credentials in its environment.
-fn scfrt(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_scfrt"))
-        .args(args)
-        .env_remove("TENCENTCLOUD_SECRET_ID")
-        .env_remove("TENCENTCLOUD_SECRET_KEY")
-        .env_remove("TENCENTCLOUD_SESSION_TOKEN")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run scfrt")
+fn scfrt(args: &[&str]) -> std::process::Output {
+    serve_harness::scfrt_with(args, &[])
 }
 
-fn text(out: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+/// `scfrt remote-invoke`: (exit code, FunctionRequestId).
+fn invoke(serve: &Serve, name: &str, event: &str) -> (i32, String) {
+    let (code, line, json, stderr) = serve.remote_invoke(name, event, &[]);
+    let id = json["Response"]["Result"]["FunctionRequestId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("remote-invoke printed no FunctionRequestId: {line} {stderr}"))
+        .to_owned();
+    (code, id)
 }
 
-/// `scfrt serve --port 0` in a temporary state directory, killed on drop.
-struct Serve {
-    child: Child,
-    endpoint: String,
-    _state: tempfile::TempDir,
-}
-
-impl Serve {
-    fn start() -> Serve {
-        let state = tempfile::tempdir().expect("tempdir");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_scfrt"))
-            .args(["serve", "--port", "0", "--state-dir"])
-            .arg(state.path())
-            .args(["--secret-id", ID, "--secret-key", KEY])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn scfrt serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read the listening line");
-        let endpoint = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        Serve {
-            child,
-            endpoint,
-            _state: state,
-        }
-    }
-
-    /// `scfrt <cmd> <args> --endpoint <this server> --secret-id ID --secret-key KEY`.
-    fn run(&self, cmd: &str, args: &[&str]) -> Output {
-        let mut all = vec![cmd];
-        all.extend_from_slice(args);
-        all.extend_from_slice(&[
-            "--endpoint",
-            &self.endpoint,
-            "--secret-id",
-            ID,
-            "--secret-key",
-            KEY,
-        ]);
-        scfrt(&all)
-    }
-
-    /// `scfrt remote-invoke`: (exit code, FunctionRequestId).
-    fn invoke(&self, name: &str, event: &str) -> (i32, String) {
-        let out = self.run("remote-invoke", &["--name", name, "--event", event]);
-        let (stdout, stderr) = text(&out);
-        let json: Value = serde_json::from_str(stdout.trim())
-            .unwrap_or_else(|e| panic!("remote-invoke printed no JSON ({e}): {stdout} {stderr}"));
-        let id = json["Response"]["Result"]["FunctionRequestId"]
-            .as_str()
-            .expect("FunctionRequestId")
-            .to_owned();
-        (out.status.code().unwrap_or(-1), id)
-    }
-
-    /// `scfrt logs <args>`: (exit code, stdout, stderr).
-    fn logs(&self, args: &[&str]) -> (i32, String, String) {
-        let out = self.run("logs", args);
-        let (stdout, stderr) = text(&out);
-        (out.status.code().unwrap_or(-1), stdout, stderr)
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `scfrt logs <args>`: (exit code, stdout, stderr).
+fn logs(serve: &Serve, args: &[&str]) -> (i32, String, String) {
+    let out = serve.run("logs", args);
+    let (stdout, stderr) = text(&out);
+    (out.status.code().unwrap_or(-1), stdout, stderr)
 }
 
 fn deploy(serve: &Serve, name: &str) {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let bootstrap = tmp.path().join("bootstrap");
-    std::fs::write(&bootstrap, BOOTSTRAP).expect("write bootstrap");
-    let mut perms = std::fs::metadata(&bootstrap)
-        .expect("metadata")
-        .permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-    std::fs::set_permissions(&bootstrap, perms).expect("chmod");
+    common::write_bootstrap(tmp.path(), BOOTSTRAP);
     let dir = tmp.path().to_str().expect("utf-8 path");
     let out = serve.run("deploy", &[dir, "--name", name]);
     assert_eq!(out.status.code(), Some(0), "deploy: {:?}", text(&out));
@@ -147,12 +62,12 @@ fn header<'a>(stdout: &'a str, id: &str) -> &'a str {
 fn logs_show_both_invocations_with_their_ret_code_and_log() {
     let serve = Serve::start();
     deploy(&serve, "logs-fn");
-    let (code, ok) = serve.invoke("logs-fn", r#"{"step": "ok"}"#);
+    let (code, ok) = invoke(&serve, "logs-fn", r#"{"step": "ok"}"#);
     assert_eq!(code, 0);
-    let (code, failed) = serve.invoke("logs-fn", r#"{"step": "fail"}"#);
+    let (code, failed) = invoke(&serve, "logs-fn", r#"{"step": "fail"}"#);
     assert_eq!(code, 1);
 
-    let (code, stdout, stderr) = serve.logs(&["--name", "logs-fn"]);
+    let (code, stdout, stderr) = logs(&serve, &["--name", "logs-fn"]);
     assert_eq!(code, 0, "{stderr}");
     // Newest first: the failure, then the success.
     let (h_failed, h_ok) = (header(&stdout, &failed), header(&stdout, &ok));
@@ -179,29 +94,35 @@ fn logs_show_both_invocations_with_their_ret_code_and_log() {
     );
 
     // --failed, --limit, --request-id with --json.
-    let (code, stdout, _) = serve.logs(&["--name", "logs-fn", "--failed"]);
+    let (code, stdout, _) = logs(&serve, &["--name", "logs-fn", "--failed"]);
     assert_eq!(code, 0);
     assert!(
         stdout.contains(&failed) && !stdout.contains(&ok),
         "{stdout}"
     );
-    let (_, stdout, _) = serve.logs(&["--name", "logs-fn", "--succeeded"]);
+    let (_, stdout, _) = logs(&serve, &["--name", "logs-fn", "--succeeded"]);
     assert!(
         stdout.contains(&ok) && !stdout.contains(&failed),
         "{stdout}"
     );
-    let (_, stdout, _) = serve.logs(&["--name", "logs-fn", "--limit", "1"]);
+    let (_, stdout, _) = logs(&serve, &["--name", "logs-fn", "--limit", "1"]);
     assert!(
         stdout.contains(&failed) && !stdout.contains(&ok),
         "{stdout}"
     );
     assert!(stdout.ends_with("1 of 2 invocation(s), newest first\n"));
-    let (_, stdout, _) = serve.logs(&["--name", "logs-fn", "--limit", "1", "--offset", "1"]);
+    let (_, stdout, _) = logs(
+        &serve,
+        &["--name", "logs-fn", "--limit", "1", "--offset", "1"],
+    );
     assert!(
         stdout.contains(&ok) && !stdout.contains(&failed),
         "{stdout}"
     );
-    let (code, stdout, _) = serve.logs(&["--name", "logs-fn", "--request-id", &ok, "--json"]);
+    let (code, stdout, _) = logs(
+        &serve,
+        &["--name", "logs-fn", "--request-id", &ok, "--json"],
+    );
     assert_eq!(code, 0);
     let json: Value = serde_json::from_str(stdout.trim()).expect("--json prints JSON");
     assert_eq!(json["TotalCount"], 1);
@@ -214,18 +135,21 @@ fn logs_show_both_invocations_with_their_ret_code_and_log() {
 #[test]
 fn api_errors_exit_1_and_usage_errors_exit_2() {
     let serve = Serve::start();
-    let (code, stdout, stderr) = serve.logs(&["--name", "nobody"]);
+    let (code, stdout, stderr) = logs(&serve, &["--name", "nobody"]);
     assert_eq!(code, 1);
     assert!(
         stderr.contains("scfrt logs: error: ResourceNotFound.Function: "),
         "{stderr}"
     );
     assert!(stdout.is_empty());
-    let (code, _, stderr) = serve.logs(&["--name", "nobody", "--namespace", "nowhere"]);
+    let (code, _, stderr) = logs(&serve, &["--name", "nobody", "--namespace", "nowhere"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("ResourceNotFound.Namespace: "), "{stderr}");
     // The API's own limit on Offset + Limit.
-    let (code, _, stderr) = serve.logs(&["--name", "x1", "--limit", "10000", "--offset", "1"]);
+    let (code, _, stderr) = logs(
+        &serve,
+        &["--name", "x1", "--limit", "10000", "--offset", "1"],
+    );
     assert_eq!(code, 1);
     assert!(stderr.contains("LimitExceeded.Offset: "), "{stderr}");
     // Wrong credentials.
@@ -248,7 +172,7 @@ fn api_errors_exit_1_and_usage_errors_exit_2() {
         &["--name", "x1", "--failed", "--succeeded"][..],
         &["--limit", "5"][..],
     ] {
-        let (code, _, stderr) = serve.logs(args);
+        let (code, _, stderr) = logs(&serve, args);
         assert_eq!(code, 2, "{args:?}: {stderr}");
     }
     // No credentials at all: refused before anything is sent.
