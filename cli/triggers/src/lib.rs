@@ -3,4 +3,5 @@
 //! functions and their triggers, and the schedules of timer triggers. Nothing here runs a
 //! function or listens on a port; `scf-emulator` and `scf-serve` do.
 
+pub mod project;
 pub mod schedule;
