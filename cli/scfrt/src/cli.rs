@@ -420,11 +420,23 @@ pub enum LogType {
 }
 
 /// Arguments of `scfrt invoke`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct InvokeArgs {
     /// The function package: a directory or a .zip with an executable `bootstrap` at its root.
-    #[arg(value_name = "PACKAGE")]
-    pub package: PathBuf,
+    #[arg(
+        value_name = "PACKAGE",
+        required_unless_present = "template",
+        conflicts_with = "template"
+    )]
+    pub package: Option<PathBuf>,
+    /// Take the function from a project file: a serverless.yml (`component: scf` or
+    /// `multi-scf`) or a TCSAM template.yaml. Its code directory, handler, timeouts, memory
+    /// and environment apply; flags given as well override them.
+    #[arg(long, value_name = "FILE")]
+    pub template: Option<PathBuf>,
+    /// With --template: which of its functions (needed when it declares several).
+    #[arg(long, value_name = "NAME", requires = "template")]
+    pub function: Option<String>,
     /// Event JSON (the Invoke API's ClientContext); `@FILE` reads it from FILE. Repeat for
     /// several invocations, in order. Default: `{}`.
     #[arg(long = "event", value_name = "JSON")]
@@ -620,27 +632,108 @@ fn read_event_file(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read event file {}: {e}", path.display()))
 }
 
+/// `--template F [--function NAME]`: the function's settings, each overridden by its flag when
+/// that was given on the command line.
+fn apply_template(args: &mut InvokeArgs, matches: &ArgMatches) -> Result<Option<String>, String> {
+    let Some(file) = args.template.clone() else {
+        return Ok(None);
+    };
+    let project = scf_triggers::project::load(&file).map_err(|e| e.to_string())?;
+    for w in &project.warnings {
+        eprintln!("scfrt invoke: warning: {w}");
+    }
+    let spec = match (&args.function, project.functions.as_slice()) {
+        (Some(name), _) => project.function(name)?,
+        (None, [only]) => only,
+        (None, all) => {
+            let names: Vec<&str> = all.iter().map(|f| f.name.as_str()).collect();
+            return Err(format!(
+                "{} declares {} functions ({}): choose one with --function NAME",
+                file.display(),
+                all.len(),
+                names.join(", ")
+            ));
+        }
+    };
+    if spec.function_type == scf_triggers::project::FunctionType::Http {
+        return Err(format!(
+            "`{}` is a web function (Type HTTP / type: web): SCF forwards HTTP requests to it, \
+             and it cannot be invoked with an event",
+            spec.name
+        ));
+    }
+    let given = |id: &str| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+    args.package = Some(spec.code_dir.clone());
+    if !given("handler")
+        && let Some(h) = &spec.handler
+    {
+        args.handler.clone_from(h);
+    }
+    if !given("timeout")
+        && let Some(t) = spec.timeout_s
+    {
+        args.timeout = Duration::from_secs(u64::from(t));
+    }
+    if !given("init_timeout")
+        && let Some(t) = spec.init_timeout_s
+    {
+        args.init_timeout = Some(Duration::from_secs(u64::from(t)));
+    }
+    if !given("memory")
+        && let Some(m) = spec.memory_mb
+    {
+        args.memory = m;
+    }
+    if !given("function_name") {
+        args.function_name.clone_from(&spec.name);
+    }
+    // The file's variables first; --env ones override them.
+    let mut env = Vec::new();
+    for (k, v) in &spec.environment {
+        if let Some(message) = reserved_env_error(k) {
+            return Err(format!(
+                "{}: environment of `{}`: {message}",
+                file.display(),
+                spec.name
+            ));
+        }
+        if !args.env.iter().any(|(key, _)| key == k) {
+            env.push((k.clone(), v.clone()));
+        }
+    }
+    env.append(&mut args.env);
+    args.env = env;
+    Ok(Some(spec.namespace.clone()))
+}
+
 fn invoke(args: &InvokeArgs, matches: &ArgMatches) -> Result<u8, String> {
+    let mut args = args.clone();
+    let namespace = apply_template(&mut args, matches)?;
+    let args = &args;
     let events = collect_events(args, matches)?;
-    let meta = std::fs::metadata(&args.package).map_err(|e| {
+    let package = args
+        .package
+        .clone()
+        .ok_or("a PACKAGE or --template is required")?;
+    let meta = std::fs::metadata(&package).map_err(|e| {
         format!(
             "package not found: {} ({e}); expected a directory or a .zip with a `bootstrap` at its root",
-            args.package.display()
+            package.display()
         )
     })?;
     // Declared before `function` so it is removed after the function's processes are gone.
     let mut _extracted = None;
     let code_dir = if meta.is_dir() {
-        args.package.clone()
+        package.clone()
     } else {
-        scf_package::pack::check_code_zip(&args.package)
+        scf_package::pack::check_code_zip(&package)
             .map_err(|e| format!("cannot unpack package: {e}"))?;
         let dir = tempfile::Builder::new()
             .prefix("scfrt-pkg-")
             .tempdir()
             .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
-        scf_package::extract::extract_zip(&args.package, dir.path())
-            .map_err(|e| format!("cannot unpack package {}: {e}", args.package.display()))?;
+        scf_package::extract::extract_zip(&package, dir.path())
+            .map_err(|e| format!("cannot unpack package {}: {e}", package.display()))?;
         let path = dir.path().to_owned();
         _extracted = Some(dir);
         path
@@ -664,6 +757,7 @@ fn invoke(args: &InvokeArgs, matches: &ArgMatches) -> Result<u8, String> {
         log_type_tail: args.log_type == LogType::Tail,
         deployment,
         trigger_src: args.trigger_src.clone(),
+        namespace: namespace.unwrap_or_else(|| FunctionConfig::default().namespace),
         ..FunctionConfig::default()
     };
     let mut function = Function::new(cfg).map_err(|e| e.to_string())?;
