@@ -241,3 +241,44 @@ mod tests {
         assert_eq!(ev["requestContext"]["stage"], "test");
     }
 }
+
+/// The values of `route`'s `{name}` parameters in `path`, segment by segment
+/// (`/users/{id}` and `/users/42`: `[("id", "42")]`), or `None` when `path` does not match
+/// `route` (another segment count or another literal segment).
+pub fn path_parameters(route: &str, path: &str) -> Option<Vec<(String, String)>> {
+    let r: Vec<&str> = route.trim_matches('/').split('/').collect();
+    let p: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if r.len() != p.len() {
+        return None;
+    }
+    let mut params = Vec::new();
+    for (tmpl, seg) in r.iter().zip(&p) {
+        match tmpl.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+            Some(name) if !seg.is_empty() => params.push((name.to_owned(), (*seg).to_owned())),
+            Some(_) => return None,
+            None if tmpl == seg => {}
+            None => return None,
+        }
+    }
+    Some(params)
+}
+
+#[cfg(test)]
+mod route_tests {
+    use super::path_parameters;
+
+    #[test]
+    fn route_templates_match_segment_by_segment() {
+        let got = path_parameters("/users/{id}/books/{book}", "/users/42/books/7").unwrap();
+        assert_eq!(
+            got,
+            [
+                ("id".to_string(), "42".to_string()),
+                ("book".into(), "7".into())
+            ]
+        );
+        assert_eq!(path_parameters("/", "/"), Some(vec![]));
+        assert_eq!(path_parameters("/users/{id}", "/users"), None);
+        assert_eq!(path_parameters("/users/{id}", "/groups/42"), None);
+    }
+}
