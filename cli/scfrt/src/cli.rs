@@ -183,6 +183,327 @@ pub enum Commands {
         scfrt logs --name my-fn --request-id 3f2a6c1e-... --endpoint 127.0.0.1:9000"
     )]
     Logs(LogsArgs),
+    /// Print the event a trigger sends a function (apigw, timer, cos, cmq, ckafka, cls).
+    #[command(
+        long_about = "Print, as pretty JSON on stdout, the event a trigger sends an event function, \
+        in the platform's documented format (docs/triggers.md has each shape and its sources). \
+        Feed it to `scfrt invoke --event @FILE` or `scfrt remote-invoke --event @FILE`.\n\n\
+        Exit status: 0 when the event was printed, 2 for bad input (an unknown trigger, a \
+        malformed option).",
+        after_help = "Examples:\n  \
+        scfrt event apigw --method POST --path /users/42 --route '/users/{id}' --query q=1 \\\n      \
+        --header 'Content-Type: application/json' --body '{\"a\":1}' > event.json\n  \
+        scfrt event cos --bucket photos-1250000000 --key cat.jpg --size 2048\n  \
+        scfrt event timer --name nightly --message backup\n  \
+        scfrt event ckafka --topic orders --message a --message b --count 4\n  \
+        scfrt event cls --topic app-log --message 'line one'",
+        subcommand_value_name = "TRIGGER",
+        subcommand_help_heading = "Triggers",
+        arg_required_else_help = true
+    )]
+    Event {
+        /// The trigger whose event to print.
+        #[command(subcommand)]
+        trigger: EventTrigger,
+    },
+}
+
+/// The triggers `scfrt event` knows (`scf_triggers::TRIGGERS`), each with its options.
+#[derive(Debug, Subcommand)]
+pub enum EventTrigger {
+    /// API Gateway's integration request for one HTTP request.
+    Apigw(ApigwEventArgs),
+    /// A timer trigger firing.
+    Timer(TimerEventArgs),
+    /// A COS object created or removed.
+    Cos(CosEventArgs),
+    /// Messages from a CMQ topic subscription.
+    Cmq(CmqEventArgs),
+    /// Messages consumed from a CKafka topic.
+    Ckafka(CkafkaEventArgs),
+    /// Log records from a CLS log topic (base64 of gzip of JSON, as the platform sends them).
+    Cls(ClsEventArgs),
+}
+
+/// Options of `scfrt event apigw`.
+#[derive(Debug, Args)]
+pub struct ApigwEventArgs {
+    /// The request method.
+    #[arg(long, value_name = "METHOD", default_value = "GET", value_parser = parse_method)]
+    pub method: String,
+    /// The request path, without the query (give that with --query).
+    #[arg(long, value_name = "PATH", default_value = "/", value_parser = parse_url_path)]
+    pub path: String,
+    /// The API's path template, e.g. `/users/{id}` (requestContext.path); its `{name}`
+    /// segments give pathParameters. Default: --path.
+    #[arg(long, value_name = "TEMPLATE", value_parser = parse_url_path)]
+    pub route: Option<String>,
+    /// A query parameter (repeatable; a repeated key keeps every value, in order).
+    #[arg(long = "query", value_name = "KEY=VALUE", value_parser = parse_query)]
+    pub query: Vec<(String, String)>,
+    /// A request header (repeatable).
+    #[arg(long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
+    pub headers: Vec<(String, String)>,
+    /// The request body.
+    #[arg(long, value_name = "TEXT", conflicts_with = "body_file")]
+    pub body: Option<String>,
+    /// Read the request body from FILE (not UTF-8: sent base64 with isBase64Encoded true).
+    #[arg(long = "body-file", value_name = "FILE")]
+    pub body_file: Option<PathBuf>,
+    /// The environment the API is published in.
+    #[arg(long, value_name = "STAGE", default_value = "release",
+        value_parser = clap::builder::PossibleValuesParser::new(["release", "prepub", "test"]))]
+    pub stage: String,
+}
+
+/// Options of `scfrt event timer`.
+#[derive(Debug, Args)]
+pub struct TimerEventArgs {
+    /// The trigger's name (TriggerName).
+    #[arg(long, value_name = "NAME", default_value = "scfrt-timer")]
+    pub name: String,
+    /// The trigger's message (Message).
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    pub message: String,
+    /// When it fired, YYYY-MM-DDTHH:MM:SSZ in UTC (Time). Default: now.
+    #[arg(long, value_name = "TIME", value_parser = parse_utc_time)]
+    pub time: Option<String>,
+}
+
+/// Options of `scfrt event cos`.
+#[derive(Debug, Args)]
+pub struct CosEventArgs {
+    /// The bucket, NAME-APPID.
+    #[arg(long, value_name = "NAME-APPID", default_value = "examplebucket-1250000000", value_parser = parse_bucket)]
+    pub bucket: String,
+    /// The object's key.
+    #[arg(long, value_name = "KEY", default_value = "example.txt")]
+    pub key: String,
+    /// The object's size in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 1024)]
+    pub size: u64,
+    /// The COS event (cos:ObjectCreated:Put, cos:ObjectCreated:Post, cos:ObjectRemove:Delete, ...).
+    #[arg(long = "event-name", value_name = "EVENT", default_value = "cos:ObjectCreated:Put", value_parser = parse_cos_event)]
+    pub event_name: String,
+    /// The bucket's region.
+    #[arg(long, value_name = "REGION", default_value = "ap-guangzhou")]
+    pub region: String,
+}
+
+/// `--message` and `--count`, shared by the message-queue triggers.
+#[derive(Debug, Args)]
+pub struct MessagesArgs {
+    /// A message's body (repeatable: one record each, in order).
+    #[arg(long = "message", value_name = "TEXT")]
+    pub messages: Vec<String>,
+    /// Send N records, repeating the messages in order. Default: one per message.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub count: Option<u32>,
+}
+
+/// Options of `scfrt event cmq`.
+#[derive(Debug, Args)]
+pub struct CmqEventArgs {
+    /// The topic's name.
+    #[arg(long, value_name = "NAME", default_value = "scfrt-topic")]
+    pub topic: String,
+    /// The subscription's name.
+    #[arg(long, value_name = "NAME", default_value = "scfrt-sub")]
+    pub subscription: String,
+    /// A message tag (repeatable).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Messages and count.
+    #[command(flatten)]
+    pub messages: MessagesArgs,
+}
+
+/// Options of `scfrt event ckafka`.
+#[derive(Debug, Args)]
+pub struct CkafkaEventArgs {
+    /// The topic.
+    #[arg(long, value_name = "NAME", default_value = "scfrt-topic")]
+    pub topic: String,
+    /// The messages' key (msgKey).
+    #[arg(long, value_name = "KEY", default_value = "")]
+    pub key: String,
+    /// The partition.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub partition: u32,
+    /// The first message's offset; the next ones follow.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub offset: u64,
+    /// Messages and count.
+    #[command(flatten)]
+    pub messages: MessagesArgs,
+}
+
+/// Options of `scfrt event cls`.
+#[derive(Debug, Args)]
+pub struct ClsEventArgs {
+    /// The log topic's name (topic_name).
+    #[arg(long, value_name = "NAME", default_value = "scfrt-topic")]
+    pub topic: String,
+    /// The log topic's id (topic_id). Default: a fresh UUID.
+    #[arg(long = "topic-id", value_name = "ID")]
+    pub topic_id: Option<String>,
+    /// A log line (repeatable: one record each, in order).
+    #[arg(long = "message", value_name = "TEXT")]
+    pub messages: Vec<String>,
+}
+
+fn parse_method(s: &str) -> Result<String, String> {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphabetic()) {
+        Ok(s.to_ascii_uppercase())
+    } else {
+        Err(format!(
+            "`{s}` is not an HTTP method (GET, POST, PUT, DELETE, HEAD, ...)"
+        ))
+    }
+}
+
+fn parse_url_path(s: &str) -> Result<String, String> {
+    if !s.starts_with('/') {
+        Err(format!("`{s}` does not start with `/`"))
+    } else if s.contains('?') {
+        Err(format!(
+            "`{s}` has a query: give the path alone and each parameter with --query KEY=VALUE"
+        ))
+    } else {
+        Ok(s.to_owned())
+    }
+}
+
+fn parse_query(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!(
+            "`{s}` is not KEY=VALUE (the value may be empty: KEY=)"
+        )),
+    }
+}
+
+fn parse_header(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s
+        .split_once(':')
+        .ok_or_else(|| format!("`{s}` is not `NAME: VALUE`"))?;
+    let name = name.trim();
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(token) {
+        return Err(format!("`{name}` (in `{s}`) is not a header name"));
+    }
+    Ok((name.to_owned(), value.trim().to_owned()))
+}
+
+fn parse_utc_time(s: &str) -> Result<String, String> {
+    if scf_triggers::is_utc_iso8601(s) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "`{s}` is not YYYY-MM-DDTHH:MM:SSZ (UTC), e.g. 2019-02-21T11:49:00Z"
+        ))
+    }
+}
+
+fn parse_bucket(s: &str) -> Result<String, String> {
+    match scf_triggers::cos::split_bucket(s) {
+        Some(_) => Ok(s.to_owned()),
+        None => Err(format!(
+            "`{s}` is not NAME-APPID, e.g. examplebucket-1250000000"
+        )),
+    }
+}
+
+fn parse_cos_event(s: &str) -> Result<String, String> {
+    if s.starts_with("cos:") && s.len() > 4 {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "`{s}` is not a COS event (cos:ObjectCreated:Put, cos:ObjectRemove:Delete, ...)"
+        ))
+    }
+}
+
+/// `scfrt event <trigger>`: the event, pretty, on stdout.
+fn event(trigger: &EventTrigger) -> u8 {
+    let built: Result<serde_json::Value, String> = match trigger {
+        EventTrigger::Apigw(a) => apigw_event(a),
+        EventTrigger::Timer(a) => Ok(scf_triggers::timer::event(
+            &scf_triggers::timer::TimerOptions {
+                name: a.name.clone(),
+                message: a.message.clone(),
+                time: a.time.clone(),
+            },
+        )),
+        EventTrigger::Cos(a) => scf_triggers::cos::event(&scf_triggers::cos::CosOptions {
+            bucket: a.bucket.clone(),
+            key: a.key.clone(),
+            size: a.size,
+            event_name: a.event_name.clone(),
+            region: a.region.clone(),
+        })
+        .map_err(|e| e.to_string()),
+        EventTrigger::Cmq(a) => Ok(scf_triggers::cmq::event(&scf_triggers::cmq::CmqOptions {
+            topic: a.topic.clone(),
+            subscription: a.subscription.clone(),
+            messages: a.messages.messages.clone(),
+            count: a.messages.count.map(|n| n as usize),
+            tags: a.tags.clone(),
+            ..Default::default()
+        })),
+        EventTrigger::Ckafka(a) => Ok(scf_triggers::ckafka::event(
+            &scf_triggers::ckafka::CkafkaOptions {
+                topic: a.topic.clone(),
+                messages: a.messages.messages.clone(),
+                count: a.messages.count.map(|n| n as usize),
+                key: a.key.clone(),
+                partition: a.partition,
+                offset: a.offset,
+            },
+        )),
+        EventTrigger::Cls(a) => Ok(scf_triggers::cls::event(&scf_triggers::cls::ClsOptions {
+            topic: a.topic.clone(),
+            topic_id: a.topic_id.clone(),
+            messages: a.messages.clone(),
+        })),
+    };
+    match built {
+        Ok(value) => {
+            let text = serde_json::to_string_pretty(&value).unwrap_or_default();
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{text}");
+            let _ = out.flush();
+            EXIT_OK
+        }
+        Err(msg) => {
+            eprintln!("scfrt event: error: {msg}");
+            EXIT_USAGE
+        }
+    }
+}
+
+fn apigw_event(a: &ApigwEventArgs) -> Result<serde_json::Value, String> {
+    let body = match (&a.body, &a.body_file) {
+        (Some(text), _) => text.as_bytes().to_vec(),
+        (None, Some(file)) => std::fs::read(file)
+            .map_err(|e| format!("cannot read --body-file {}: {e}", file.display()))?,
+        (None, None) => Vec::new(),
+    };
+    let route = a.route.clone().unwrap_or_else(|| a.path.clone());
+    let path_parameters = scf_triggers::apigw::path_parameters(&route, &a.path)
+        .ok_or_else(|| format!("--path {} does not match --route {route}", a.path))?;
+    let req = scf_triggers::apigw::ApigwRequest {
+        method: a.method.clone(),
+        path: a.path.clone(),
+        query: a.query.clone(),
+        headers: a.headers.clone(),
+        body,
+        route,
+        path_parameters,
+        stage: a.stage.clone(),
+        ..Default::default()
+    };
+    Ok(scf_triggers::apigw::event(&req))
 }
 
 /// Where and as whom `scfrt deploy` / `scfrt remote-invoke` / `scfrt logs` call the API.
@@ -544,8 +865,20 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let matches = match Cli::command().try_get_matches_from(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let matches = match Cli::command().try_get_matches_from(&args) {
         Ok(m) => m,
+        Err(e)
+            if e.kind() == clap::error::ErrorKind::InvalidSubcommand
+                && args.get(1).is_some_and(|a| a == "event") =>
+        {
+            let given = args.get(2).map(|a| a.to_string_lossy()).unwrap_or_default();
+            eprintln!(
+                "scfrt event: error: unknown trigger `{given}`; known triggers: {}",
+                scf_triggers::TRIGGERS.join(", ")
+            );
+            return EXIT_USAGE;
+        }
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
@@ -571,6 +904,7 @@ where
         Commands::Deploy(args) => deploy(&args),
         Commands::RemoteInvoke(args) => remote_invoke(&args),
         Commands::Logs(args) => logs(&args),
+        Commands::Event { trigger } => event(&trigger),
         Commands::Invoke(args) => {
             let sub = matches
                 .subcommand_matches("invoke")
