@@ -16,6 +16,7 @@ pub mod cos;
 pub mod project;
 pub mod schedule;
 pub mod timer;
+pub mod timers;
 
 /// The triggers whose events this crate builds, by the names `scfrt event` takes.
 pub const TRIGGERS: [&str; 6] = ["apigw", "timer", "cos", "cmq", "ckafka", "cls"];
