@@ -63,6 +63,9 @@ echo "== cargo doc (warnings are errors: every public item documented, links res
 RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --quiet
 echo "== cargo test"
 cargo test --workspace
+echo "== scf-events with its optional features (http, async)"
+cargo clippy -p scf-events --all-targets --all-features --quiet -- -D warnings
+cargo test -p scf-events --all-features --quiet
 echo "== reliability summary (tests/reliability)"
 cat "$target/tmp/reliability-summary.txt"
 

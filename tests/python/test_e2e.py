@@ -293,3 +293,48 @@ def test_an_empty_layer_path_adds_no_directory(invoke, package, tmp_path):
     off = invoke(package, "needs_layer.main_handler", "{}", args=("--env", "SCFRUNTIME_PYTHON_LAYER_PATH="))
     assert off.results[0]["InvokeResult"] != 0, off.results[0]
     assert "No module named 'only_in_layer'" in off.results[0]["Log"], off.results[0]
+
+
+def test_example_apigw_python(invoke, route, tmp_path, request, scfrt_bin):
+    """examples/apigw-python behind an API Gateway event made by `scfrt event apigw`: each route
+    of its API answers the integrated response docs/events.md describes, on both routes."""
+    import base64
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    pkg = tmp_path / "apigw-python"
+    shutil.copytree(ROOT / "examples" / "apigw-python", pkg)
+    args: tuple[str, ...] = ()
+    if route == "wheel":
+        args = ("--env", f"PYTHON={sys.executable}")
+    else:
+        shutil.copy2(request.getfixturevalue("bootstrap_bin"), pkg / "bootstrap")
+
+    def event(*opts):
+        out = subprocess.run([str(scfrt_bin), "event", "apigw", *opts],
+                             capture_output=True, text=True, check=True)
+        return out.stdout
+
+    cases = [
+        (("--path", "/hello", "--query", "name=Ada"), 200, {"message": "hello, Ada"}),
+        (("--path", "/hello"), 200, {"message": "hello, world"}),
+        (("--method", "DELETE", "--path", "/nowhere"), 404, {"error": "no route for DELETE /nowhere"}),
+    ]
+    for opts, status, body in cases:
+        out = invoke(pkg, "index.main_handler", event(*opts), args=args)
+        assert out.returncode == 0, out.stderr
+        ret = json.loads(out.results[0]["RetMsg"])
+        assert ret["statusCode"] == status, ret
+        assert ret["headers"]["Content-Type"] == "application/json"
+        assert json.loads(ret["body"]) == body
+    out = invoke(pkg, "index.main_handler",
+                 event("--method", "POST", "--path", "/echo", "--header", "Content-Type: text/plain",
+                       "--body", "ping"), args=args)
+    ret = json.loads(out.results[0]["RetMsg"])
+    assert ret["statusCode"] == 200, ret
+    text = base64.b64decode(ret["body"]).decode() if ret["isBase64Encoded"] else ret["body"]
+    assert text == "ping"
+    assert ret["headers"]["Content-Type"] == "text/plain"
