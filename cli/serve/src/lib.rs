@@ -30,6 +30,7 @@
 pub mod logs;
 pub use scf_store as store;
 pub mod tls;
+mod triggers;
 mod versions;
 
 use std::collections::{BTreeMap, HashMap};
@@ -140,6 +141,8 @@ struct Entry {
     version_pools: BTreeMap<u32, Arc<Pool>>,
     /// Invocations through each weighted alias, which decide its split ([`versions`]).
     routed: HashMap<String, u64>,
+    /// Its triggers ([`triggers`]).
+    triggers: Vec<store::TriggerMeta>,
 }
 
 impl Entry {
@@ -160,6 +163,7 @@ impl Entry {
             })
             .collect();
         Entry {
+            triggers: store.load_triggers(&meta.namespace, &meta.name),
             meta,
             pool,
             published,
@@ -195,6 +199,8 @@ struct App {
     /// Held while a function's versions, aliases or `$LATEST` change ([`versions`]); taken
     /// before `functions`.
     publishing: Mutex<()>,
+    /// The timer triggers that fire ([`triggers`]), started once the app exists.
+    timers: std::sync::OnceLock<scf_triggers::timers::Timers>,
 }
 
 /// A running server (see [`start`]); dropping it stops the server and its instances.
@@ -317,7 +323,9 @@ pub fn start(cfg: ServeConfig) -> std::io::Result<ServerHandle> {
         },
         tls,
         publishing: Mutex::new(()),
+        timers: std::sync::OnceLock::new(),
     });
+    let _ = app.timers.set(triggers::start_timers(&app)?);
     let listener = std::net::TcpListener::bind(cfg.addr)?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
@@ -582,7 +590,9 @@ fn action_body_limit(action: &str, max_body_bytes: usize) -> Option<usize> {
         | "CreateNamespace"
         | "ListNamespaces"
         | "DeleteNamespace" => MAX_SMALL_BODY_BYTES,
-        a if versions::ACTIONS.contains(&a) => MAX_SMALL_BODY_BYTES,
+        a if versions::ACTIONS.contains(&a) || triggers::ACTIONS.contains(&a) => {
+            MAX_SMALL_BODY_BYTES
+        }
         _ => return None,
     };
     Some(limit.min(max_body_bytes))
@@ -848,6 +858,10 @@ async fn dispatch(
         a if versions::ACTIONS.contains(&a) => {
             let a = a.to_owned();
             blocking(move || versions::handle(&app2, &a, &params, &rid)).await
+        }
+        a if triggers::ACTIONS.contains(&a) => {
+            let a = a.to_owned();
+            blocking(move || triggers::handle(&app2, &a, &params, &rid)).await
         }
         other => Err(unknown_action(other)),
     }
@@ -1281,6 +1295,9 @@ fn delete_function(app: &App, params: &Params, request_id: &str) -> Result<Strin
         return Ok(success_envelope(Map::new(), request_id));
     }
     let trash = app.store.delete(&meta)?;
+    if let Some(timers) = app.timers.get() {
+        timers.remove_prefix(&triggers::timer_prefix(&ns, &name));
+    }
     if let Some(old) = app.lock().remove(&(ns, name)) {
         for pool in old.version_pools.values() {
             pool.retire(None);
@@ -1298,11 +1315,12 @@ fn get_function(app: &App, params: &Params, request_id: &str) -> Result<String, 
     let qualifier = qualifier(params)?;
     let name = function_name(params)?;
     let ns = namespace(app, params)?;
-    let (m, version) = {
+    let (m, version, trigger_list) = {
         let functions = app.lock();
         let entry = functions
             .get(&(ns.clone(), name.clone()))
             .ok_or_else(|| not_found(&ns, &name))?;
+        let trigger_list = triggers::function_triggers(&entry.triggers);
         // An alias shows its main version.
         let target = match qualifier.as_deref() {
             None => Target::Latest,
@@ -1310,15 +1328,16 @@ fn get_function(app: &App, params: &Params, request_id: &str) -> Result<String, 
                 .resolve(q)
                 .ok_or_else(|| unknown_qualifier("ResourceNotFound.Version", q))?,
         };
-        entry
+        let (m, version) = entry
             .config_of(target)
-            .ok_or_else(|| unknown_qualifier("ResourceNotFound.Version", &target.label()))?
+            .ok_or_else(|| unknown_qualifier("ResourceNotFound.Version", &target.label()))?;
+        (m, version, trigger_list)
     };
     let fields = json!({
         "ModTime": tc3::utc_datetime(m.mod_time),
         "CodeInfo": "",
         "Description": m.description,
-        "Triggers": [],
+        "Triggers": trigger_list,
         "Handler": m.handler,
         "CodeSize": m.code_size,
         "Timeout": m.timeout_s,
@@ -1604,6 +1623,24 @@ fn run_on_pool(
     None
 }
 
+/// Runs an asynchronous invocation (`Event`, or a trigger's: `kind`) to its end and logs it.
+fn run_event(
+    app: &App,
+    key: (String, String),
+    target: Target,
+    event: &[u8],
+    request_id: &str,
+    kind: &str,
+) {
+    match run_on_pool(app, &key, target, event, request_id) {
+        Some(r) => log_invocation(app, &key, target, kind, &r),
+        None => eprintln!(
+            "scfrt serve: {kind} {}/{} {request_id}: the function was deleted before it ran",
+            key.0, key.1
+        ),
+    }
+}
+
 fn log_invocation(app: &App, key: &(String, String), target: Target, kind: &str, r: &InvokeResult) {
     let line = logs::record(
         &key.0,
@@ -1722,13 +1759,7 @@ async fn invoke(
         let app2 = Arc::clone(app);
         let id = function_request_id.clone();
         tokio::task::spawn_blocking(move || {
-            match run_on_pool(&app2, &key, target, &event, &id) {
-                Some(r) => log_invocation(&app2, &key, target, "Event", &r),
-                None => eprintln!(
-                    "scfrt serve: Event {}/{} {id}: the function was deleted before it ran",
-                    key.0, key.1
-                ),
-            }
+            run_event(&app2, key, target, &event, &id, "Event");
             app2.pending_events.fetch_sub(1, Ordering::SeqCst);
         });
         let result = InvokeResult {

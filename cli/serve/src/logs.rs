@@ -50,7 +50,8 @@ fn cut(s: &str, max: usize) -> &str {
 }
 
 /// The invocation log's line for a finished invocation of `namespace`/`name` at `qualifier` (`kind`:
-/// `RequestResponse`, `InvokeFunction` or `Event`), which ended at `end_ms`.
+/// `RequestResponse`, `InvokeFunction`, `Event`, or `Timer` for a timer trigger), which ended at
+/// `end_ms`.
 pub(crate) fn record(
     namespace: &str,
     name: &str,

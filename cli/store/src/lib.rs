@@ -5,6 +5,7 @@
 //! <state>/functions/<namespace>/<name>/meta.json      the configuration
 //! <state>/functions/<namespace>/<name>/code-<uuid>/   the unpacked code (named in meta.json)
 //! <state>/functions/<namespace>/<name>/published.json versions and aliases (absent: none yet)
+//! <state>/functions/<namespace>/<name>/triggers.json  triggers (absent: none)
 //! <state>/namespaces/<namespace>.json                 a namespace (`default` is always there)
 //! <state>/tmp/                                         staging; emptied at start
 //! <state>/invocations.log                              one JSON line per finished invocation
@@ -159,6 +160,32 @@ pub struct AliasMeta {
     /// Last modification time, Unix seconds.
     pub mod_time: i64,
 }
+
+/// A trigger of a function, as `CreateTrigger` made it (stored in `triggers.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TriggerMeta {
+    /// `TriggerName`.
+    pub name: String,
+    /// `Type`: `timer`, `cos`, `cmq`, `ckafka`, `apigw`, `cls`, ...
+    pub kind: String,
+    /// `TriggerDesc` as given (a timer's cron expression).
+    pub desc: String,
+    /// The version or alias it invokes.
+    pub qualifier: String,
+    /// `Enable`: OPEN (true) or CLOSE.
+    pub enable: bool,
+    /// `CustomArgument` (a timer's message).
+    pub custom_argument: String,
+    /// `Description`.
+    pub description: String,
+    /// Created, Unix seconds.
+    pub add_time: i64,
+    /// Last changed, Unix seconds.
+    pub mod_time: i64,
+}
+
+/// The name of a function's triggers file.
+const TRIGGERS_FILE: &str = "triggers.json";
 
 /// A function's versions and aliases, as stored in `published.json`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -551,6 +578,45 @@ impl Store {
         let tmp = self.staging();
         self.write_file(&tmp, &text)?;
         let dest = self.function_dir(namespace, name).join(PUBLISHED_FILE);
+        std::fs::rename(&tmp, &dest).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            self.io_error("cannot write", &dest, &e)
+        })
+    }
+
+    /// A function's triggers (none without `triggers.json`); an unreadable file is reported
+    /// and read as none.
+    pub fn load_triggers(&self, namespace: &str, name: &str) -> Vec<TriggerMeta> {
+        let path = self.function_dir(namespace, name).join(TRIGGERS_FILE);
+        match std::fs::read(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => {
+                eprintln!("scfrt serve: ignoring {}: {e}", path.display());
+                Vec::new()
+            }
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                eprintln!("scfrt serve: ignoring {}: {e}", path.display());
+                Vec::new()
+            }),
+        }
+    }
+
+    /// Replaces a function's `triggers.json` (a complete file staged in `tmp/`, renamed into
+    /// place).
+    ///
+    /// # Errors
+    /// `InternalError` for I/O failures; nothing is changed then.
+    pub fn save_triggers(
+        &self,
+        namespace: &str,
+        name: &str,
+        triggers: &[TriggerMeta],
+    ) -> Result<(), ApiError> {
+        let text = serde_json::to_vec_pretty(triggers)
+            .map_err(|e| ApiError::new("InternalError", e.to_string()))?;
+        let tmp = self.staging();
+        self.write_file(&tmp, &text)?;
+        let dest = self.function_dir(namespace, name).join(TRIGGERS_FILE);
         std::fs::rename(&tmp, &dest).map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
             self.io_error("cannot write", &dest, &e)

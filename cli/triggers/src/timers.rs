@@ -123,7 +123,11 @@ impl Drop for Timers {
         lock(&self.shared).stop = true;
         self.shared.1.notify_all();
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            // Dropped by the callback itself (it held the last reference to its owner): the
+            // thread ends on its own once the callback returns.
+            if t.thread().id() != std::thread::current().id() {
+                let _ = t.join();
+            }
         }
     }
 }
