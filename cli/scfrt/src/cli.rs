@@ -536,11 +536,27 @@ pub struct CloudArgs {
 #[derive(Debug, Args)]
 pub struct DeployArgs {
     /// The function directory or code zip.
-    #[arg(value_name = "PACKAGE")]
-    pub package: PathBuf,
+    #[arg(
+        value_name = "PACKAGE",
+        required_unless_present = "template",
+        conflicts_with = "template"
+    )]
+    pub package: Option<PathBuf>,
     /// The function name.
-    #[arg(long, value_name = "NAME")]
-    pub name: String,
+    #[arg(
+        long,
+        value_name = "NAME",
+        required_unless_present = "template",
+        conflicts_with = "template"
+    )]
+    pub name: Option<String>,
+    /// Deploy the functions of a project file (a serverless.yml or a TCSAM template.yaml), each
+    /// with its settings, then create the triggers each lacks (CreateTrigger).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["publish", "alias", "lang"])]
+    pub template: Option<PathBuf>,
+    /// With --template: only this function.
+    #[arg(long, value_name = "NAME", requires = "template")]
+    pub function: Option<String>,
     /// Invocation timeout in seconds (Timeout, 1-900).
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..=900))]
     pub timeout: Option<u32>,
@@ -681,6 +697,13 @@ pub struct InitArgs {
 /// Arguments of `scfrt serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// Create (or update) the functions of a project file (a serverless.yml or a TCSAM
+    /// template.yaml) and their triggers before the address is printed; timers among them fire.
+    #[arg(long, value_name = "FILE")]
+    pub template: Option<PathBuf>,
+    /// With --template: only this function.
+    #[arg(long, value_name = "NAME", requires = "template")]
+    pub function: Option<String>,
     /// TCP port (0: any free port; the address is printed).
     #[arg(long, value_name = "PORT", default_value_t = 9000)]
     pub port: u16,
@@ -1195,6 +1218,79 @@ fn cloud_client(
     }
 }
 
+/// The functions of `file` to deploy (all, or `only`), checked before anything is sent.
+fn project_functions(
+    file: &Path,
+    only: Option<&str>,
+    cmd: &str,
+) -> Result<Vec<scf_triggers::project::FunctionSpec>, String> {
+    let project = scf_triggers::project::load(file).map_err(|e| e.to_string())?;
+    for w in &project.warnings {
+        eprintln!("scfrt {cmd}: warning: {w}");
+    }
+    let functions = match only {
+        Some(name) => vec![project.function(name)?.clone()],
+        None => project.functions.clone(),
+    };
+    if let Some(web) = functions
+        .iter()
+        .find(|f| f.function_type == scf_triggers::project::FunctionType::Http)
+    {
+        return Err(format!(
+            "`{}` is a web function (Type HTTP / type: web): scfrt deploys and serves event \
+             functions only, for now",
+            web.name
+        ));
+    }
+    Ok(functions)
+}
+
+/// Deploys each of `functions` through `client` (create or update, as `scfrt deploy` does),
+/// then creates the triggers each lacks.
+fn deploy_functions(
+    client: &scf_cloud::client::Client,
+    functions: &[scf_triggers::project::FunctionSpec],
+    bootstrap_bin: Option<&Path>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), scf_cloud::client::CloudError> {
+    use scf_cloud::deploy::{CodeSource, FunctionSettings};
+    for f in functions {
+        let code = CodeSource::Dir {
+            dir: f.code_dir.clone(),
+            lang: None,
+            bootstrap_bin: bootstrap_bin.map(Path::to_owned),
+        };
+        let zip = scf_cloud::deploy::code_zip(&code, progress)?;
+        let settings = FunctionSettings {
+            name: f.name.clone(),
+            namespace: f.namespace.clone(),
+            handler: f.handler.clone(),
+            timeout_s: f.timeout_s,
+            init_timeout_s: f.init_timeout_s,
+            memory_mb: f.memory_mb,
+            env: Some(f.environment.clone().into_iter().collect()),
+            description: f.description.clone(),
+        };
+        let r = scf_cloud::deploy::deploy(client, &settings, &zip, progress)?;
+        progress(&format!(
+            "{} {}/{}: {}",
+            if r.created { "created" } else { "updated" },
+            f.namespace,
+            f.name,
+            r.status
+        ));
+        let mut requests = Vec::new();
+        for t in &f.triggers {
+            match t.create_request() {
+                Ok(r) => requests.push(r),
+                Err(why) => progress(&format!("{}/{}: {why}", f.namespace, f.name)),
+            }
+        }
+        scf_cloud::deploy::ensure_triggers(client, &settings, &requests, progress)?;
+    }
+    Ok(())
+}
+
 fn deploy(args: &DeployArgs) -> u8 {
     use scf_cloud::deploy::{CodeSource, FunctionSettings};
     let mut progress = |m: &str| eprintln!("scfrt deploy: {m}");
@@ -1203,14 +1299,36 @@ fn deploy(args: &DeployArgs) -> u8 {
         Ok(c) => c,
         Err(e) => return cloud_exit("deploy", &e),
     };
-    let zip = match CodeSource::from_path(&args.package, args.lang, args.bootstrap_bin.clone())
+    if let Some(file) = &args.template {
+        let functions = match project_functions(file, args.function.as_deref(), "deploy") {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("scfrt deploy: error: {e}");
+                return EXIT_USAGE;
+            }
+        };
+        return match deploy_functions(
+            &client,
+            &functions,
+            args.bootstrap_bin.as_deref(),
+            &mut progress,
+        ) {
+            Ok(()) => EXIT_OK,
+            Err(e) => cloud_exit("deploy", &e),
+        };
+    }
+    let (Some(package), Some(name)) = (&args.package, &args.name) else {
+        eprintln!("scfrt deploy: error: a PACKAGE and --name, or --template, are required");
+        return EXIT_USAGE;
+    };
+    let zip = match CodeSource::from_path(package, args.lang, args.bootstrap_bin.clone())
         .and_then(|code| scf_cloud::deploy::code_zip(&code, &mut progress))
     {
         Ok(z) => z,
         Err(e) => return cloud_exit("deploy", &e),
     };
     let settings = FunctionSettings {
-        name: args.name.clone(),
+        name: name.clone(),
         namespace: args.cloud.namespace.clone(),
         handler: args.handler.clone(),
         timeout_s: args.timeout,
@@ -1407,6 +1525,7 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
         None => default_state_dir()
             .ok_or("cannot find a state directory: set --state-dir, XDG_STATE_HOME or HOME")?,
     };
+    let own_credentials = (id.clone(), key.clone());
     let mut cfg = scf_serve::ServeConfig::new(state_dir.clone(), [(id, key)].into_iter().collect());
     cfg.addr = std::net::SocketAddr::new(args.host, args.port);
     cfg.pool = scf_emulator::pool::PoolOptions {
@@ -1433,6 +1552,10 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
     };
     let scheme = if cfg.tls.is_some() { "https" } else { "http" };
     let trust = cfg.tls.as_ref().and_then(|t| t.ca.clone());
+    let functions = match &args.template {
+        Some(file) => project_functions(file, args.function.as_deref(), "serve")?,
+        None => Vec::new(),
+    };
     install_signal_handlers();
     let server = scf_serve::start(cfg).map_err(|e| {
         format!(
@@ -1442,6 +1565,26 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
             state_dir.display()
         )
     })?;
+    if !functions.is_empty() {
+        // Through the API itself, as `scfrt deploy --template` would: one way in.
+        let endpoint = scf_cloud::client::Endpoint::parse(&format!("{scheme}://{}", server.addr()))
+            .map_err(|e| e.to_string())?;
+        let creds = scf_cloud::client::Credentials::new(
+            own_credentials.0,
+            scf_cloud::client::Secret::new(own_credentials.1),
+            None,
+        );
+        let client = match &trust {
+            Some(ca) => {
+                scf_cloud::client::Client::with_ca_file(endpoint, "ap-guangzhou", creds, ca)
+                    .map_err(|e| e.to_string())?
+            }
+            None => scf_cloud::client::Client::new(endpoint, "ap-guangzhou", creds),
+        };
+        let mut progress = |m: &str| eprintln!("scfrt serve: {m}");
+        deploy_functions(&client, &functions, None, &mut progress)
+            .map_err(|e| format!("cannot create the functions of the template: {e}"))?;
+    }
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "listening on {scheme}://{}", server.addr());
     let _ = out.flush();

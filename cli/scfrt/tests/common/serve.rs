@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The credentials every server started here accepts.
 pub const ID: &str = "AKIDscfrtServeHarness0000000000000";
@@ -44,6 +44,8 @@ pub fn text(out: &Output) -> (String, String) {
 
 /// `scfrt serve --port 0` in a temporary state directory, killed on drop.
 pub struct Serve {
+    /// The state directory.
+    pub state: PathBuf,
     child: Child,
     /// `http://127.0.0.1:PORT` (or `https://` with `--tls`).
     pub endpoint: String,
@@ -62,12 +64,18 @@ impl Serve {
 
     /// Over HTTPS with a generated certificate when `tls`.
     pub fn start_with(tls: bool) -> Serve {
+        Serve::start_args(tls, &[])
+    }
+
+    /// With more `scfrt serve` arguments.
+    pub fn start_args(tls: bool, extra: &[&str]) -> Serve {
         let state = tempfile::tempdir().expect("tempdir");
         let mut child = Command::new(scfrt_bin())
             .args(["serve", "--port", "0", "--state-dir"])
             .arg(state.path())
             .args(["--secret-id", ID, "--secret-key", KEY])
             .args(if tls { &["--tls"][..] } else { &[][..] })
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -86,6 +94,7 @@ impl Serve {
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_owned();
         Serve {
+            state: state.path().to_owned(),
             child,
             endpoint,
             ca: tls.then(|| state.path().join("tls").join("ca.pem")),
@@ -136,5 +145,46 @@ impl Drop for Serve {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Serve {
+    /// Calls `action` with `params`, signed as a client of this server; the `Response` object.
+    pub fn call(&self, action: &str, params: &Value) -> Value {
+        let endpoint = scf_cloud::client::Endpoint::parse(&self.endpoint).expect("endpoint");
+        let creds =
+            scf_cloud::client::Credentials::new(ID, scf_cloud::client::Secret::new(KEY), None);
+        let client = match &self.ca {
+            Some(ca) => {
+                scf_cloud::client::Client::with_ca_file(endpoint, "ap-guangzhou", creds, ca)
+                    .expect("client")
+            }
+            None => scf_cloud::client::Client::new(endpoint, "ap-guangzhou", creds),
+        };
+        client
+            .call(action, params)
+            .unwrap_or_else(|e| panic!("{action} {params}: {e}"))
+    }
+
+    /// The names of the function's triggers, `Type:TriggerName`, in creation order.
+    pub fn triggers(&self, function: &str) -> Vec<String> {
+        let r = self.call(
+            "ListTriggers",
+            &json!({"FunctionName": function, "OrderBy": "add_time", "Order": "ASC"}),
+        );
+        r["Triggers"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|t| {
+                        format!(
+                            "{}:{}",
+                            t["Type"].as_str().unwrap_or(""),
+                            t["TriggerName"].as_str().unwrap_or("")
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }

@@ -262,3 +262,67 @@ impl Project {
             })
     }
 }
+
+impl Trigger {
+    /// The `CreateTrigger` request that makes this trigger on SCF (docs/triggers.md, "Project
+    /// files"), or why none does: API Gateway triggers are made by API Gateway, not by
+    /// `CreateTrigger`.
+    ///
+    /// # Errors
+    /// The reason, for an `apigw` trigger.
+    pub fn create_request(&self) -> Result<scf_cloud::deploy::TriggerRequest, String> {
+        let (kind, name, desc, custom_argument) = match &self.kind {
+            TriggerKind::Timer { cron, argument } => {
+                ("timer", self.name.clone(), cron.clone(), argument.clone())
+            }
+            TriggerKind::Cos {
+                bucket,
+                events,
+                prefix,
+                suffix,
+            } => (
+                "cos",
+                bucket.clone(),
+                serde_json::json!({
+                    "event": events,
+                    "filter": {"Prefix": prefix.clone().unwrap_or_default(),
+                               "Suffix": suffix.clone().unwrap_or_default()},
+                })
+                .to_string(),
+                None,
+            ),
+            TriggerKind::Cmq { name } => ("cmq", name.clone(), String::new(), None),
+            TriggerKind::Ckafka {
+                instance,
+                topic,
+                max_msg_num,
+            } => (
+                "ckafka",
+                format!("{instance}-{topic}"),
+                serde_json::json!({"maxMsgNum": max_msg_num.unwrap_or(100), "offset": "latest"})
+                    .to_string(),
+                None,
+            ),
+            TriggerKind::Cls { topic_id } => (
+                "cls",
+                topic_id.clone(),
+                serde_json::json!({"maxWait": 60}).to_string(),
+                None,
+            ),
+            TriggerKind::Apigw { .. } => {
+                return Err(format!(
+                    "the apigw trigger `{}` is made by API Gateway, not by CreateTrigger: skipped",
+                    self.name
+                ));
+            }
+        };
+        Ok(scf_cloud::deploy::TriggerRequest {
+            name,
+            kind: kind.to_owned(),
+            desc,
+            qualifier: self.qualifier.clone(),
+            enable: self.enable,
+            custom_argument,
+        })
+    }
+}
