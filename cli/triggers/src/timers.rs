@@ -197,13 +197,19 @@ mod tests {
     use std::sync::mpsc;
     use std::time::Duration;
 
-    #[test]
-    fn a_per_second_timer_fires_each_second_with_its_event_until_removed() {
+    /// Timers whose firings arrive on the receiver.
+    fn recorded() -> (Timers, mpsc::Receiver<Firing>) {
         let (tx, rx) = mpsc::channel();
         let timers = Timers::start(move |f| {
             let _ = tx.send(f);
         })
         .expect("starts");
+        (timers, rx)
+    }
+
+    #[test]
+    fn a_per_second_timer_fires_each_second_with_its_event_until_removed() {
+        let (timers, rx) = recorded();
         timers.add(
             "ns/f/tick",
             "tick",
@@ -233,11 +239,7 @@ mod tests {
 
     #[test]
     fn a_timer_in_the_past_never_fires_and_replacing_keeps_one() {
-        let (tx, rx) = mpsc::channel::<Firing>();
-        let timers = Timers::start(move |f| {
-            let _ = tx.send(f);
-        })
-        .expect("starts");
+        let (timers, rx) = recorded();
         timers.add(
             "old",
             "old",

@@ -175,18 +175,23 @@ pub(super) fn line_of(text: &str, path: &[Seg]) -> Option<usize> {
     let mut parent: Option<usize> = None;
     let mut item: Option<usize> = None;
     let mut found = None;
+    // The non-blank lines from `start` while `inside` holds.
+    let children = |start: usize, inside: &dyn Fn(usize, &str) -> bool| {
+        lines
+            .iter()
+            .enumerate()
+            .skip(start)
+            .filter(|(_, l)| !blank(l))
+            .take_while(|(i, l)| inside(*i, l))
+            .map(|(i, l)| (i, *l))
+            .collect::<Vec<_>>()
+    };
     for seg in path {
         let inside = |i: usize, l: &str| item == Some(i) || parent.is_none_or(|p| raw(l) > p);
         match seg {
             Seg::Key(key) => {
                 let mut hit = None;
-                for (i, l) in lines.iter().enumerate().skip(start) {
-                    if blank(l) {
-                        continue;
-                    }
-                    if !inside(i, l) {
-                        break;
-                    }
+                for (i, l) in children(start, &inside) {
                     // A key may follow a sequence dash on the same line (`- timer:`).
                     let t = l.trim_start().trim_start_matches('-').trim_start();
                     if [
@@ -208,13 +213,7 @@ pub(super) fn line_of(text: &str, path: &[Seg]) -> Option<usize> {
                 let mut dash = None;
                 let mut count = 0;
                 let mut hit = None;
-                for (i, l) in lines.iter().enumerate().skip(start) {
-                    if blank(l) {
-                        continue;
-                    }
-                    if !inside(i, l) {
-                        break;
-                    }
+                for (i, l) in children(start, &inside) {
                     if l.trim_start().starts_with('-') && raw(l) == *dash.get_or_insert(raw(l)) {
                         if count == *n {
                             hit = Some((i, raw(l)));
