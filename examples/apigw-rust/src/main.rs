@@ -7,7 +7,8 @@
 //!   request body comes back base64-encoded);
 //! - anything else answers 404 with `{"error":"no route for <METHOD> <path>"}`.
 //!
-//! Build it, copy `target/release/bootstrap` into a folder, and run
+//! Build it, copy `target/release/apigw-rust` into a folder as `bootstrap` (the binary has its
+//! own name so that it does not overwrite examples/rust-echo's in the workspace's target), and run
 //! `scfrt invoke <folder> --event '{"httpMethod":"GET","path":"/hello","queryString":{"name":"Ada"}}'`.
 
 use scf_events::{ApiGatewayRequest, ApiGatewayResponse, Invocation};

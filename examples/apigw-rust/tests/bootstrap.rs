@@ -77,7 +77,7 @@ fn the_bootstrap_answers_api_gateway_events_with_integrated_responses() {
     ];
     let n = events.len();
     let server = FaultServer::start(events, Vec::new());
-    let child = Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+    let child = Command::new(env!("CARGO_BIN_EXE_apigw-rust"))
         .env_clear()
         .envs(server.env())
         .stdout(Stdio::null())
