@@ -468,7 +468,19 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Resp
         request_id: request_id.clone(),
         service_id: route.service_id.clone(),
     };
-    let event = scf_triggers::apigw::event(&apigw).to_string().into_bytes();
+    let mut event = scf_triggers::apigw::event(&apigw);
+    // `requestContext.httpMethod` is the method the API is bound to (`ANY` included), `httpMethod`
+    // the request's (docs/triggers.md, "API Gateway").
+    if let Some(ctx) = event
+        .get_mut("requestContext")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        ctx.insert(
+            "httpMethod".into(),
+            serde_json::Value::String(route.method.clone()),
+        );
+    }
+    let event = event.to_string().into_bytes();
     drop(apigw);
     let Some(pool) = app.pools.get(route.function).cloned() else {
         return to_response(Answer::error(502, &request_id, "the route has no function"));
