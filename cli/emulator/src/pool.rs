@@ -8,8 +8,9 @@
 //! All methods block (cold starts, invocations, teardown): call them from threads, not from an
 //! async executor.
 
+use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::{Function, FunctionConfig, InvokeResult, STATUS_CONTAINER_EXITED, platform_error_json};
@@ -75,10 +76,14 @@ struct State {
     remove_on_drop: Option<PathBuf>,
 }
 
+/// Makes the sink a new instance streams its framed log to ([`Pool::with_log_stream`]).
+pub type LogStreamFactory = Arc<dyn Fn() -> Box<dyn Write + Send> + Send + Sync>;
+
 /// The instances of one function version (configuration + code).
 pub struct Pool {
     cfg: FunctionConfig,
     opts: PoolOptions,
+    log_stream: Option<LogStreamFactory>,
     state: Mutex<State>,
     /// Notified on every change of `state` (an instance freed, a slot released, retirement).
     changed: Condvar,
@@ -103,9 +108,19 @@ impl Pool {
                 max_instances: opts.max_instances.max(1),
                 ..opts
             },
+            log_stream: None,
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
         }
+    }
+
+    /// Every instance this pool starts from now on streams its framed log (START, the
+    /// bootstrap's output, END, Report) to a sink made by `make`, as
+    /// [`Function::set_log_stream`] does for one function.
+    #[must_use]
+    pub fn with_log_stream(mut self, make: LogStreamFactory) -> Pool {
+        self.log_stream = Some(make);
+        self
     }
 
     /// The function configuration every instance gets.
@@ -232,6 +247,9 @@ impl Pool {
                         wire_log_requests: 0,
                         ..Limits::default()
                     });
+                    if let Some(make) = &self.log_stream {
+                        f.set_log_stream(Some(make()));
+                    }
                     f
                 }
                 Err(e) => {

@@ -103,6 +103,35 @@ pub enum Commands {
         scfrt serve --port 0 --state-dir /tmp/scf --secret-id AKIDlocal --secret-key localkey --max-instances 8"
     )]
     Serve(ServeArgs),
+    /// Serve event functions behind a local API Gateway: HTTP requests become apigw events.
+    #[command(
+        name = "start-api",
+        long_about = "Serve event functions behind a local API Gateway.\n\n\
+        With --template FILE, or a project file in DIR (serverless.yml, serverless.yaml, \
+        template.yaml, template.yml), the routes are the endpoints of the functions' API Gateway \
+        triggers (path with {param} segments, method or ANY, stage, integrated response); \
+        --function NAME serves only that function. Without a project file, DIR is a function \
+        package (a directory with `bootstrap`) and every method and path goes to it, with \
+        integrated response on and stage release.\n\n\
+        Each request becomes API Gateway's event (see `scfrt event apigw`) and runs on the \
+        route's function through a pool of warm instances (concurrent requests start more, up \
+        to --max-instances, then wait in line); the function log streams to stderr with its \
+        START/END/Report lines, and the result is mapped back as API Gateway maps it \
+        (docs/triggers.md, \"A local API Gateway\"): an integrated response's statusCode, \
+        headers and body; a plain result as a 200 JSON body; 403 for a malformed integrated \
+        response, 502 for a failed function, 504 for a timeout, 404 and 405 for requests no API \
+        takes.\n\n\
+        The first line on stdout is `listening on http://HOST:PORT`; the routes follow on \
+        stderr. Ctrl-C or SIGTERM stops it and its instances.\n\n\
+        Exit status: 2 for a project file that does not load, a web function, two APIs with the \
+        same method and path, a DIR with neither bootstrap nor project file, or an address that \
+        cannot be bound.",
+        after_help = "Examples:\n  \
+        scfrt start-api ./my-fn --port 3000\n  \
+        scfrt start-api --template serverless.yml --max-instances 8\n  \
+        curl -s 'http://127.0.0.1:3000/users/42?q=1'"
+    )]
+    StartApi(StartApiArgs),
     /// Build the code zip SCF accepts from a function directory.
     #[command(
         long_about = "Build the code zip SCF accepts from a function directory.\n\n\
@@ -752,6 +781,30 @@ pub struct ServeArgs {
     pub tls_key: Option<PathBuf>,
 }
 
+/// Arguments of `scfrt start-api`.
+#[derive(Debug, Args)]
+pub struct StartApiArgs {
+    /// A directory with a project file, or a function package (a directory with `bootstrap`).
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// The project file: a serverless.yml (`component: scf` or `multi-scf`) or a TCSAM
+    /// template.yaml. Default: the one in DIR, if any.
+    #[arg(long, value_name = "FILE")]
+    pub template: Option<PathBuf>,
+    /// Serve only this function of the project file.
+    #[arg(long, value_name = "NAME")]
+    pub function: Option<String>,
+    /// TCP port (0: any free port; the address is printed).
+    #[arg(long, value_name = "PORT", default_value_t = 3000)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, value_name = "HOST", default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// Most instances per function running at once; more requests wait in line.
+    #[arg(long = "max-instances", value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_instances: u32,
+}
+
 /// `LogType` of the Invoke API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogType {
@@ -928,6 +981,13 @@ where
         Commands::RemoteInvoke(args) => remote_invoke(&args),
         Commands::Logs(args) => logs(&args),
         Commands::Event { trigger } => event(&trigger),
+        Commands::StartApi(args) => match start_api(&args) {
+            Ok(()) => EXIT_OK,
+            Err(msg) => {
+                eprintln!("scfrt start-api: error: {msg}");
+                EXIT_USAGE
+            }
+        },
         Commands::Invoke(args) => {
             let sub = matches
                 .subcommand_matches("invoke")
@@ -1610,6 +1670,184 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
     }
     eprintln!("scfrt serve: state in {}", state_dir.display());
     server.join();
+    Ok(())
+}
+
+/// The function configuration of a project's function (as `invoke --template` builds it).
+fn spec_config(
+    file: &Path,
+    spec: &scf_triggers::project::FunctionSpec,
+) -> Result<FunctionConfig, String> {
+    let mut cfg = FunctionConfig::new(spec.code_dir.clone());
+    if let Some(h) = &spec.handler {
+        cfg.handler.clone_from(h);
+    }
+    if let Some(t) = spec.timeout_s {
+        cfg.timeout = Duration::from_secs(u64::from(t));
+    }
+    if let Some(t) = spec.init_timeout_s {
+        cfg.init_timeout = Duration::from_secs(u64::from(t));
+    }
+    if let Some(m) = spec.memory_mb {
+        cfg.memory_mb = m;
+    }
+    cfg.function_name.clone_from(&spec.name);
+    cfg.namespace.clone_from(&spec.namespace);
+    for (k, v) in &spec.environment {
+        if let Some(message) = reserved_env_error(k) {
+            return Err(format!(
+                "{}: environment of `{}`: {message}",
+                file.display(),
+                spec.name
+            ));
+        }
+        cfg.env.push((k.clone(), v.clone()));
+    }
+    cfg.log_type_tail = false;
+    Ok(cfg)
+}
+
+/// The functions and routes of `scfrt start-api`: from the project file, or DIR as one package.
+fn start_api_routes(
+    args: &StartApiArgs,
+) -> Result<(Vec<scf_gateway::GatewayFunction>, Vec<scf_gateway::Route>), String> {
+    use scf_triggers::project::{FunctionType, TriggerKind};
+    let file = match &args.template {
+        Some(f) => Some(f.clone()),
+        None => scf_triggers::project::find(&args.dir),
+    };
+    let Some(file) = file else {
+        if args.function.is_some() {
+            return Err(format!(
+                "--function needs a project file, and {} has none ({})",
+                args.dir.display(),
+                scf_triggers::project::PROJECT_FILES.join(", ")
+            ));
+        }
+        if !args.dir.join("bootstrap").is_file() {
+            return Err(format!(
+                "{} has neither a `bootstrap` (a function package) nor a project file ({}); \
+                 give a function directory, a project directory or --template FILE",
+                args.dir.display(),
+                scf_triggers::project::PROJECT_FILES.join(", ")
+            ));
+        }
+        let mut cfg = FunctionConfig::new(args.dir.clone());
+        cfg.log_type_tail = false;
+        let name = std::fs::canonicalize(&args.dir)
+            .ok()
+            .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| cfg.function_name.clone());
+        let function = scf_gateway::GatewayFunction { name, config: cfg };
+        let route = scf_gateway::Route {
+            function: 0,
+            path: "/".into(),
+            method: "ANY".into(),
+            integrated_response: true,
+            stage: "release".into(),
+            service_id: scf_triggers::apigw::DEFAULT_SERVICE_ID.into(),
+        };
+        return Ok((vec![function], vec![route]));
+    };
+    let project = scf_triggers::project::load(&file).map_err(|e| e.to_string())?;
+    for w in &project.warnings {
+        eprintln!("scfrt start-api: warning: {w}");
+    }
+    let specs: Vec<&scf_triggers::project::FunctionSpec> = match &args.function {
+        Some(name) => vec![project.function(name)?],
+        None => project.functions.iter().collect(),
+    };
+    let mut functions = Vec::new();
+    let mut routes = Vec::new();
+    for spec in specs {
+        let endpoints: Vec<(&String, &Option<String>, &scf_triggers::project::Endpoint)> = spec
+            .triggers
+            .iter()
+            .filter(|t| t.enable)
+            .filter_map(|t| match &t.kind {
+                TriggerKind::Apigw {
+                    stage,
+                    service_id,
+                    endpoints,
+                } => Some(endpoints.iter().map(move |e| (stage, service_id, e))),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        if endpoints.is_empty() {
+            if args.function.is_some() {
+                return Err(format!(
+                    "`{}` in {} has no API Gateway trigger with an endpoint",
+                    spec.name,
+                    file.display()
+                ));
+            }
+            eprintln!(
+                "scfrt start-api: `{}` has no API Gateway trigger: not served",
+                spec.name
+            );
+            continue;
+        }
+        if spec.function_type == FunctionType::Http {
+            return Err(format!(
+                "`{}` is a web function (Type HTTP / type: web): serving web functions is next \
+                 and not done yet; start-api serves event functions only",
+                spec.name
+            ));
+        }
+        let index = functions.len();
+        functions.push(scf_gateway::GatewayFunction {
+            name: spec.name.clone(),
+            config: spec_config(&file, spec)?,
+        });
+        for (stage, service_id, e) in endpoints {
+            routes.push(scf_gateway::Route {
+                function: index,
+                path: e.path.clone(),
+                method: e.method.to_ascii_uppercase(),
+                integrated_response: e.integrated_response,
+                stage: stage.clone(),
+                service_id: service_id
+                    .clone()
+                    .unwrap_or_else(|| scf_triggers::apigw::DEFAULT_SERVICE_ID.into()),
+            });
+        }
+    }
+    if routes.is_empty() {
+        return Err(format!(
+            "{}: no function has an API Gateway trigger with an endpoint",
+            file.display()
+        ));
+    }
+    Ok((functions, routes))
+}
+
+fn start_api(args: &StartApiArgs) -> Result<(), String> {
+    let (functions, routes) = start_api_routes(args)?;
+    let mut cfg = scf_gateway::GatewayConfig::new(functions, routes);
+    cfg.addr = std::net::SocketAddr::new(args.host, args.port);
+    cfg.pool = scf_emulator::pool::PoolOptions {
+        max_instances: args.max_instances as usize,
+        ..scf_emulator::pool::PoolOptions::default()
+    };
+    cfg.log_stream = Some(std::sync::Arc::new(|| {
+        Box::new(std::io::stderr()) as Box<dyn Write + Send>
+    }));
+    install_signal_handlers();
+    let gateway = scf_gateway::start(cfg).map_err(|e| e.to_string())?;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "listening on http://{}", gateway.addr());
+    let _ = out.flush();
+    drop(out);
+    if !args.host.is_loopback() {
+        eprintln!(
+            "scfrt start-api: warning: listening on {}, not a loopback address: the functions \
+             are exposed to the network, without authentication, over plain HTTP",
+            gateway.addr()
+        );
+    }
+    eprint!("scfrt start-api: routes:\n{}", gateway.routes_table());
+    gateway.join();
     Ok(())
 }
 
