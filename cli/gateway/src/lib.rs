@@ -44,6 +44,20 @@ pub struct GatewayFunction {
     pub name: String,
     /// How it runs.
     pub config: FunctionConfig,
+    /// Its timer triggers, which fire while the gateway runs (docs/triggers.md, "Timer
+    /// schedules").
+    pub timers: Vec<GatewayTimer>,
+}
+
+/// A timer trigger of a [`GatewayFunction`].
+#[derive(Debug, Clone)]
+pub struct GatewayTimer {
+    /// The trigger's name (the event's `TriggerName`).
+    pub name: String,
+    /// When it fires.
+    pub schedule: scf_triggers::schedule::Schedule,
+    /// The event's `Message`.
+    pub message: String,
 }
 
 /// How `scfrt start-api` is set up.
@@ -151,6 +165,8 @@ pub struct Gateway {
     addr: SocketAddr,
     table: RouteTable,
     names: Vec<String>,
+    /// The functions' timers; dropped (stopped) before the server.
+    timers: Option<scf_triggers::timers::Timers>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -196,6 +212,7 @@ impl Gateway {
 
 impl Drop for Gateway {
     fn drop(&mut self) {
+        drop(self.timers.take());
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -261,6 +278,7 @@ pub fn start(cfg: GatewayConfig) -> Result<Gateway, GatewayError> {
         tokio::net::TcpListener::from_std(listener).map_err(io)?
     };
     let names = cfg.functions.iter().map(|f| f.name.clone()).collect();
+    let timers = start_timers(&cfg.functions, &pools).map_err(io)?;
     let app = Arc::new(App {
         table: table.clone(),
         functions: cfg.functions,
@@ -285,9 +303,66 @@ pub fn start(cfg: GatewayConfig) -> Result<Gateway, GatewayError> {
         addr,
         table,
         names,
+        timers,
         shutdown: Some(shutdown),
         thread: Some(thread),
     })
+}
+
+/// The functions' timers, each firing an asynchronous invocation of its function on a thread of
+/// its own (a timer's invocation is asynchronous on the platform); `None` without timers.
+fn start_timers(
+    functions: &[GatewayFunction],
+    pools: &[Arc<Pool>],
+) -> std::io::Result<Option<scf_triggers::timers::Timers>> {
+    if functions.iter().all(|f| f.timers.is_empty()) {
+        return Ok(None);
+    }
+    let weak: Vec<std::sync::Weak<Pool>> = pools.iter().map(Arc::downgrade).collect();
+    let names: Vec<String> = functions.iter().map(|f| f.name.clone()).collect();
+    let timers = scf_triggers::timers::Timers::start(move |firing| {
+        // The id is `<function index>/<trigger name>`.
+        let Some(i) = firing
+            .id
+            .split_once('/')
+            .and_then(|(i, _)| i.parse::<usize>().ok())
+        else {
+            return;
+        };
+        let (Some(pool), Some(name)) = (
+            weak.get(i).and_then(std::sync::Weak::upgrade),
+            names.get(i).cloned(),
+        ) else {
+            return;
+        };
+        let event = firing.event.to_string().into_bytes();
+        let spawned = std::thread::Builder::new()
+            .name("scfrt-timer-fire".into())
+            .spawn(move || {
+                let id = uuid::Uuid::new_v4().to_string();
+                match pool.invoke(&event, id.clone()) {
+                    Ok(r) => eprintln!(
+                        "scfrt start-api: timer of {name} fired: {id} InvokeResult={} Duration={}ms",
+                        r.invoke_result, r.duration_ms
+                    ),
+                    Err(_) => eprintln!("scfrt start-api: timer of {name}: the gateway is stopping"),
+                }
+            });
+        if let Err(e) = spawned {
+            eprintln!("scfrt start-api: a timer could not fire: {e}");
+        }
+    })?;
+    for (i, f) in functions.iter().enumerate() {
+        for t in &f.timers {
+            timers.add(
+                &format!("{i}/{}", t.name),
+                &t.name,
+                &t.message,
+                t.schedule.clone(),
+            );
+        }
+    }
+    Ok(Some(timers))
 }
 
 async fn accept_loop(

@@ -817,7 +817,7 @@ pub enum LogType {
 }
 
 /// Arguments of `scfrt invoke`.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Args)]
 pub struct InvokeArgs {
     /// The function package: a directory or a .zip with an executable `bootstrap` at its root.
     #[arg(
@@ -1049,13 +1049,12 @@ fn read_event_file(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read event file {}: {e}", path.display()))
 }
 
-/// `--template F [--function NAME]`: the function's settings, each overridden by its flag when
-/// that was given on the command line.
-fn apply_template(args: &mut InvokeArgs, matches: &ArgMatches) -> Result<Option<String>, String> {
-    let Some(file) = args.template.clone() else {
+/// `--template F [--function NAME]`: the chosen function's configuration ([`spec_config`]).
+fn template_config(args: &InvokeArgs) -> Result<Option<FunctionConfig>, String> {
+    let Some(file) = &args.template else {
         return Ok(None);
     };
-    let project = scf_triggers::project::load(&file).map_err(|e| e.to_string())?;
+    let project = scf_triggers::project::load(file).map_err(|e| e.to_string())?;
     for w in &project.warnings {
         eprintln!("scfrt invoke: warning: {w}");
     }
@@ -1079,58 +1078,16 @@ fn apply_template(args: &mut InvokeArgs, matches: &ArgMatches) -> Result<Option<
             spec.name
         ));
     }
-    let given = |id: &str| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
-    args.package = Some(spec.code_dir.clone());
-    if !given("handler")
-        && let Some(h) = &spec.handler
-    {
-        args.handler.clone_from(h);
-    }
-    if !given("timeout")
-        && let Some(t) = spec.timeout_s
-    {
-        args.timeout = Duration::from_secs(u64::from(t));
-    }
-    if !given("init_timeout")
-        && let Some(t) = spec.init_timeout_s
-    {
-        args.init_timeout = Some(Duration::from_secs(u64::from(t)));
-    }
-    if !given("memory")
-        && let Some(m) = spec.memory_mb
-    {
-        args.memory = m;
-    }
-    if !given("function_name") {
-        args.function_name.clone_from(&spec.name);
-    }
-    // The file's variables first; --env ones override them.
-    let mut env = Vec::new();
-    for (k, v) in &spec.environment {
-        if let Some(message) = reserved_env_error(k) {
-            return Err(format!(
-                "{}: environment of `{}`: {message}",
-                file.display(),
-                spec.name
-            ));
-        }
-        if !args.env.iter().any(|(key, _)| key == k) {
-            env.push((k.clone(), v.clone()));
-        }
-    }
-    env.append(&mut args.env);
-    args.env = env;
-    Ok(Some(spec.namespace.clone()))
+    spec_config(file, spec).map(Some)
 }
 
 fn invoke(args: &InvokeArgs, matches: &ArgMatches) -> Result<u8, String> {
-    let mut args = args.clone();
-    let namespace = apply_template(&mut args, matches)?;
-    let args = &args;
+    let template = template_config(args)?;
     let events = collect_events(args, matches)?;
-    let package = args
-        .package
-        .clone()
+    let package = template
+        .as_ref()
+        .map(|c| c.code_dir.clone())
+        .or_else(|| args.package.clone())
         .ok_or("a PACKAGE or --template is required")?;
     let meta = std::fs::metadata(&package).map_err(|e| {
         format!(
@@ -1163,20 +1120,35 @@ fn invoke(args: &InvokeArgs, matches: &ArgMatches) -> Result<u8, String> {
             FunctionConfig::default().init_timeout,
         )
     };
-    let cfg = FunctionConfig {
-        code_dir,
-        handler: args.handler.clone(),
-        function_name: args.function_name.clone(),
-        timeout: args.timeout,
-        init_timeout: args.init_timeout.unwrap_or(default_init_timeout),
-        memory_mb: args.memory,
-        env: args.env.clone(),
-        log_type_tail: args.log_type == LogType::Tail,
-        deployment,
-        trigger_src: args.trigger_src.clone(),
-        namespace: namespace.unwrap_or_else(|| FunctionConfig::default().namespace),
-        ..FunctionConfig::default()
+    // From the template, the flags given on the command line win; without one, the flags.
+    let from_flags = template.is_none();
+    let given = |id: &str| {
+        from_flags || matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
     };
+    let mut cfg = template.unwrap_or_default();
+    if given("handler") {
+        cfg.handler.clone_from(&args.handler);
+    }
+    if given("function_name") {
+        cfg.function_name.clone_from(&args.function_name);
+    }
+    if given("timeout") {
+        cfg.timeout = args.timeout;
+    }
+    if from_flags || args.init_timeout.is_some() {
+        cfg.init_timeout = args.init_timeout.unwrap_or(default_init_timeout);
+    }
+    if given("memory") {
+        cfg.memory_mb = args.memory;
+    }
+    // --env overrides the file's variable of the same name.
+    cfg.env
+        .retain(|(k, _)| !args.env.iter().any(|(key, _)| key == k));
+    cfg.env.extend(args.env.iter().cloned());
+    cfg.code_dir = code_dir;
+    cfg.log_type_tail = args.log_type == LogType::Tail;
+    cfg.deployment = deployment;
+    cfg.trigger_src.clone_from(&args.trigger_src);
     let mut function = Function::new(cfg).map_err(|e| e.to_string())?;
     function.set_log_stream(Some(Box::new(std::io::stderr())));
     install_signal_handlers();
@@ -1738,7 +1710,11 @@ fn start_api_routes(
             .ok()
             .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| cfg.function_name.clone());
-        let function = scf_gateway::GatewayFunction { name, config: cfg };
+        let function = scf_gateway::GatewayFunction {
+            name,
+            config: cfg,
+            timers: Vec::new(),
+        };
         let route = scf_gateway::Route {
             function: 0,
             path: "/".into(),
@@ -1796,9 +1772,22 @@ fn start_api_routes(
             ));
         }
         let index = functions.len();
+        let mut timers = Vec::new();
+        for t in spec.triggers.iter().filter(|t| t.enable) {
+            if let TriggerKind::Timer { cron, argument } = &t.kind {
+                let schedule = scf_triggers::schedule::Schedule::parse(cron)
+                    .map_err(|e| format!("{}: timer `{}`: {e}", file.display(), t.name))?;
+                timers.push(scf_gateway::GatewayTimer {
+                    name: t.name.clone(),
+                    schedule,
+                    message: argument.clone().unwrap_or_default(),
+                });
+            }
+        }
         functions.push(scf_gateway::GatewayFunction {
             name: spec.name.clone(),
             config: spec_config(&file, spec)?,
+            timers,
         });
         for (stage, service_id, e) in endpoints {
             routes.push(scf_gateway::Route {

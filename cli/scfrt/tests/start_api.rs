@@ -433,3 +433,39 @@ fn usage_errors_exit_2_with_a_clear_message() {
     let e = usage_error(&[empty.path().to_str().expect("utf-8")]);
     assert!(e.contains("neither a `bootstrap`"), "{e}");
 }
+
+#[test]
+fn a_per_second_timer_of_the_project_fires_while_the_api_serves() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let code = dir.path().join("code");
+    std::fs::create_dir(&code).expect("mkdir");
+    write_bootstrap(
+        &code,
+        "ready\nwhile true; do\n  ev=$(next)\n  echo \"event=$ev\"\n  respond '{\"statusCode\":200,\"body\":\"ok\"}'\ndone",
+    );
+    std::fs::write(
+        dir.path().join("serverless.yml"),
+        "component: scf\nname: clock\ninputs:\n  src: ./code\n  events:\n    - timer:\n        \
+         parameters:\n          name: tick\n          cronExpression: '* * * * * * *'\n          \
+         enable: true\n          argument: hello-timer\n    - timer:\n        parameters:\n          \
+         name: off\n          cronExpression: '* * * * * * *'\n    - apigw:\n        parameters:\n          \
+         endpoints:\n            - path: /\n              method: GET\n",
+    )
+    .expect("write");
+    let server = Server::start(&[dir.path().to_str().expect("utf-8")]);
+    server.wait_stderr("scfrt start-api: timer of clock-dev-clock fired: ");
+    let log = server.stderr();
+    let event: serde_json::Value = log
+        .lines()
+        .find_map(|l| l.split_once("event=").map(|(_, e)| e))
+        .and_then(|e| serde_json::from_str(e).ok())
+        .unwrap_or_else(|| panic!("no timer event in the log: {log}"));
+    assert_eq!(event["Type"], "Timer");
+    assert_eq!(event["TriggerName"], "tick");
+    assert_eq!(event["Message"], "hello-timer");
+    // The trigger left disabled (`enable` defaults to false) never fires.
+    assert!(!log.contains("\"TriggerName\":\"off\""), "{log}");
+    // The API answers meanwhile.
+    let r = send(server.port, "GET", "/", &[], b"");
+    assert_eq!(r.status, 200, "{r:?}");
+}
