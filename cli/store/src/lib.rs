@@ -31,6 +31,7 @@
 //!
 //! Errors name paths relative to the state directory, never absolute ones: they are sent to API
 //! clients.
+#![warn(missing_docs)]
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
