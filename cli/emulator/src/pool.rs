@@ -242,7 +242,7 @@ impl Pool {
         self.on_instance(
             request_id,
             |function, id| function.invoke_with_id(event, id),
-            |id, why| unrunnable(id, why),
+            unrunnable,
         )
     }
 

@@ -579,10 +579,10 @@ async fn forward_on(
             req.headers_mut().append(name, value);
         }
     }
-    if !req.headers().contains_key(HOST) {
-        if let Ok(host) = HeaderValue::from_str(&addr.to_string()) {
-            req.headers_mut().insert(HOST, host);
-        }
+    if !req.headers().contains_key(HOST)
+        && let Ok(host) = HeaderValue::from_str(&addr.to_string())
+    {
+        req.headers_mut().insert(HOST, host);
     }
     if had_length || !request.body.is_empty() {
         req.headers_mut()
