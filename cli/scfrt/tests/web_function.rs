@@ -75,6 +75,29 @@ print(f"app: serving on {PORT_USED}", flush=True)
 server.serve_forever()
 "#;
 
+/// Held by every test that runs an app, so that port 9000 is taken or free as each test means
+/// it: another test's app cannot take or free it meanwhile.
+static PORT_9000: Mutex<()> = Mutex::new(());
+
+fn port_9000_lock() -> std::sync::MutexGuard<'static, ()> {
+    PORT_9000.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Holds port 9000 (on 0.0.0.0, as a server built for SCF binds it) unless another process
+/// already does: either way it is taken while the result lives.
+fn take_port_9000() -> Option<std::net::TcpListener> {
+    let held = std::net::TcpListener::bind("0.0.0.0:9000").ok();
+    eprintln!(
+        "port 9000: {}",
+        if held.is_some() {
+            "held by this test"
+        } else {
+            "already taken by another process"
+        }
+    );
+    held
+}
+
 /// Writes an executable `scf_bootstrap` running `body` (bash) in `dir`.
 fn write_scf_bootstrap(dir: &Path, body: &str) {
     let path = dir.join("scf_bootstrap");
@@ -237,6 +260,7 @@ fn port_used(resp: &HttpResponse, what: &str) -> u16 {
 
 #[test]
 fn a_template_web_function_gets_requests_and_answers_as_they_are() {
+    let _port = port_9000_lock();
     let dir = tempfile::tempdir().expect("tempdir");
     write_app(&dir.path().join("web"));
     let template = write_template(dir.path(), 2, 20);
@@ -323,6 +347,7 @@ fn a_template_web_function_gets_requests_and_answers_as_they_are() {
 
 #[test]
 fn a_bare_directory_with_scf_bootstrap_is_a_web_function() {
+    let _port = port_9000_lock();
     let dir = tempfile::tempdir().expect("tempdir");
     write_app(dir.path());
     let server = Server::start(&[dir.path().to_str().expect("utf-8")]);
@@ -352,16 +377,8 @@ fn a_bare_directory_with_scf_bootstrap_is_a_web_function() {
 
 #[test]
 fn with_port_9000_taken_the_app_uses_port() {
-    // Hold port 9000 unless something already does: either way it is taken.
-    let held = std::net::TcpListener::bind("0.0.0.0:9000");
-    eprintln!(
-        "port 9000: {}",
-        if held.is_ok() {
-            "held by this test"
-        } else {
-            "already taken by another process"
-        }
-    );
+    let _port = port_9000_lock();
+    let held = take_port_9000();
     let dir = tempfile::tempdir().expect("tempdir");
     write_app(dir.path());
     let server = Server::start(&[dir.path().to_str().expect("utf-8")]);
@@ -374,7 +391,34 @@ fn with_port_9000_taken_the_app_uses_port() {
 }
 
 #[test]
+fn a_server_that_needs_port_9000_while_it_is_taken_is_told_why() {
+    let _port = port_9000_lock();
+    let held = take_port_9000();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("only9000.py"),
+        "from http.server import HTTPServer, BaseHTTPRequestHandler\n\
+         HTTPServer(('0.0.0.0', 9000), BaseHTTPRequestHandler).serve_forever()\n",
+    )
+    .expect("write app");
+    write_scf_bootstrap(dir.path(), "exec python3 only9000.py");
+    let server = Server::start(&[dir.path().to_str().expect("utf-8")]);
+    let resp = server.send("GET", "/", &[], b"");
+    assert_eq!(resp.status, 502, "{resp:?}");
+    let error = resp.json()["error"].as_str().expect("error").to_owned();
+    assert!(
+        error.contains("Address already in use")
+            && error.contains("Port 9000 was in use by another process")
+            && error.contains("$PORT"),
+        "{error}"
+    );
+    server.wait_stderr("Port 9000 was in use by another process");
+    drop(held);
+}
+
+#[test]
 fn a_server_that_never_listens_is_a_502_naming_the_port() {
+    let _port = port_9000_lock();
     let dir = tempfile::tempdir().expect("tempdir");
     let web = dir.path().join("web");
     std::fs::create_dir_all(&web).expect("mkdir");
