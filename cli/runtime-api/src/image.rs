@@ -955,6 +955,60 @@ mod tests {
     }
 
     #[test]
+    fn forward_passes_the_request_on_and_the_answer_back() {
+        let (addr, t) = one_shot(
+            b"HTTP/1.1 201 Created\r\nConnection: keep-alive\r\nSet-Cookie: a=1\r\n\
+              Set-Cookie: b=2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n\x00\xff\r\n0\r\n\r\n",
+            true,
+        );
+        let port = ImagePort::new(addr);
+        let request = ForwardRequest {
+            method: "PATCH".into(),
+            target: "/a/b?q=%20&x".into(),
+            headers: vec![
+                ("Host".into(), b"example.test".to_vec()),
+                ("Connection".into(), b"keep-alive".to_vec()),
+                ("X-Scf-Name".into(), b"spoofed".to_vec()),
+                ("X-Two".into(), b"1".to_vec()),
+                ("X-Two".into(), b"2".to_vec()),
+                ("Content-Length".into(), b"3".to_vec()),
+            ],
+            body: b"abc".to_vec(),
+        };
+        let extra = vec![("X-Scf-Name".to_string(), "fn".to_string())];
+        let exchange = port.forward(&request, &extra, Duration::from_secs(20), 100);
+        assert_eq!(
+            exchange.answer,
+            Forwarded::Response {
+                status: 201,
+                headers: vec![
+                    ("set-cookie".into(), b"a=1".to_vec()),
+                    ("set-cookie".into(), b"b=2".to_vec()),
+                ],
+                body: vec![0x00, 0xff],
+            }
+        );
+        let sent = String::from_utf8(t.join().unwrap()).unwrap();
+        assert!(
+            sent.starts_with("PATCH /a/b?q=%20&x HTTP/1.1\r\n"),
+            "{sent}"
+        );
+        assert!(sent.contains("Host: example.test\r\n"), "{sent}");
+        assert!(sent.contains("X-Two: 1\r\nX-Two: 2\r\n"), "{sent}");
+        assert!(sent.contains("Connection: close\r\n"), "{sent}");
+        assert!(!sent.contains("keep-alive"), "{sent}");
+        assert!(!sent.contains("spoofed"), "{sent}");
+        assert!(sent.contains("X-Scf-Name: fn\r\n"), "{sent}");
+        assert!(sent.ends_with("\r\n\r\nabc"), "{sent}");
+        // An answer over the limit is not read in full.
+        let (addr, _) = one_shot(b"HTTP/1.1 200 OK\r\nContent-Length: 101\r\n\r\n", true);
+        let answer = ImagePort::new(addr)
+            .forward(&request, &[], Duration::from_secs(20), 100)
+            .answer;
+        assert_eq!(answer, Forwarded::TooLarge { size: 101 });
+    }
+
+    #[test]
     fn a_large_body_waits_for_continue_and_an_early_refusal_wins() {
         // The server answers 413 to the head alone: the body is never sent.
         let (addr, t) = one_shot(
