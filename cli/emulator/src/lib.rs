@@ -27,8 +27,10 @@ use serde_json::json;
 use crate::logs::LogHub;
 pub use crate::process::kill_all_process_groups;
 use crate::process::{Instance, Platform, Sampler};
+/// One HTTP request for a web function ([`Function::forward`]).
+pub use scf_runtime_api::image::ForwardRequest;
 use scf_runtime_api::image::{
-    Answer, EVENT_INVOKE_PATH, ImagePort, SCF_IMAGE_PORT, listening_socket_inodes,
+    Answer, EVENT_INVOKE_PATH, Forwarded, ImagePort, SCF_IMAGE_PORT, listening_socket_inodes,
     process_holds_socket,
 };
 use scf_runtime_api::{
@@ -83,6 +85,14 @@ pub const IMAGE_MODE_ENV: &str = "SCFRUNTIME_MODE";
 pub const IMAGE_LISTEN_ENV: &str = "SCFRUNTIME_LISTEN";
 /// How long SCF waits for an image function's server to listen (its message names 30000 ms).
 pub const IMAGE_INIT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The executable a web function's package starts (docs/triggers.md, "Web functions").
+pub const WEB_BOOTSTRAP: &str = "scf_bootstrap";
+/// The variable with the free port a web function's server may listen on instead of 9000
+/// (docs/triggers.md, "Web functions"): only the number, as Heroku-style servers read it.
+pub const WEB_PORT_ENV: &str = "PORT";
+/// The most bytes a web function's answer headers may hold, names and values together
+/// (docs/triggers.md, "Web functions").
+pub const WEB_MAX_RESPONSE_HEADER_BYTES: usize = 4 * 1024;
 
 /// Prefixes of the variable names SCF reserves for the platform: a function's own variables
 /// (`scfrt invoke --env`, CreateFunction's `Environment.Variables`) cannot start with them.
@@ -169,12 +179,18 @@ pub enum Deployment {
     /// with `X-Scf-*` headers. scfrt passes every event on, however large, so the server's own
     /// 6 MB refusal (413) is what gets reported.
     Image,
+    /// A web function (`Type: HTTP`): `scf_bootstrap` starts an HTTP server on port 9000 (or on
+    /// `$PORT`); init ends when the port accepts connections, and each HTTP request is passed
+    /// on as it came ([`Function::forward`]), with the `X-Scf-*` headers added. It takes no
+    /// events ([`Function::invoke`] fails). docs/triggers.md, "Web functions".
+    Web,
 }
 
 /// A function's configuration (what CreateFunction would set).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionConfig {
-    /// The unpacked code package; `bootstrap` must be at its root.
+    /// The unpacked code package; `bootstrap` (a web function: `scf_bootstrap`) must be at its
+    /// root.
     pub code_dir: PathBuf,
     /// `_HANDLER`, interpreted by the custom runtime. Default `index.main_handler`.
     pub handler: String,
@@ -252,11 +268,16 @@ pub enum EmulatorError {
         "Bootstrap not found: {0} does not exist; a custom runtime package needs an executable `bootstrap` at its root"
     )]
     BootstrapMissing(PathBuf),
+    /// A web function's package has no `scf_bootstrap` at its root.
+    #[error(
+        "scf_bootstrap not found: {0} does not exist; a web function needs an executable `scf_bootstrap` at its root that starts an HTTP server on port 9000"
+    )]
+    WebBootstrapMissing(PathBuf),
     /// `bootstrap` is a directory or another non-file.
     #[error("Bootstrap not executable: {0} is not a regular file")]
     BootstrapNotAFile(PathBuf),
     /// `bootstrap` has no execute permission bit.
-    #[error("Bootstrap not executable: {path} has mode {mode:03o}; run `chmod 755 bootstrap`")]
+    #[error("Bootstrap not executable: {path} has mode {mode:03o}; run `chmod 755 {}`", file_name(.path))]
     BootstrapNotExecutable {
         /// The bootstrap's path.
         path: PathBuf,
@@ -300,6 +321,37 @@ pub struct InvokeResult {
     pub status_code: u16,
     /// Whether this invocation started a new instance.
     pub cold_start: bool,
+}
+
+/// The last component of `path`, for messages.
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// What [`Function::forward`] reports about one HTTP request to a web function.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebResult {
+    /// The invocation as the Invoke API would report it: status 200 when the server answered
+    /// (whatever its HTTP status), else the platform's failure (433 timeout, 439 exited, 450
+    /// init timeout, 405 container exited, 407 answer too large, 430 a broken answer, 434
+    /// memory) with its `ErrMsg`.
+    pub result: InvokeResult,
+    /// The server's answer, when it gave one.
+    pub response: Option<WebResponse>,
+}
+
+/// A web function's answer, to be returned to the client as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// The headers but the hop-by-hop ones (lower-case names, raw values, in order).
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// The whole body.
+    pub body: Vec<u8>,
 }
 
 impl InvokeResult {
@@ -449,7 +501,10 @@ impl Function {
             Err(e) => return Err(io(&cfg.code_dir)(e)),
         }
         cfg.code_dir = std::fs::canonicalize(&cfg.code_dir).map_err(io(&cfg.code_dir))?;
-        let bootstrap = cfg.code_dir.join("bootstrap");
+        let web = cfg.deployment == Deployment::Web;
+        let bootstrap = cfg
+            .code_dir
+            .join(if web { WEB_BOOTSTRAP } else { "bootstrap" });
         match std::fs::metadata(&bootstrap) {
             Ok(m) if !m.is_file() => return Err(EmulatorError::BootstrapNotAFile(bootstrap)),
             Ok(m) if m.permissions().mode() & 0o111 == 0 => {
@@ -459,6 +514,9 @@ impl Function {
                 });
             }
             Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && web => {
+                return Err(EmulatorError::WebBootstrapMissing(bootstrap));
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(EmulatorError::BootstrapMissing(bootstrap));
             }
@@ -522,7 +580,8 @@ impl Function {
         let mut env = Env::default();
         env.set("PATH", DOCUMENTED_PATH);
         env.set("HOME", &home);
-        if self.cfg.deployment == Deployment::CodePackage {
+        // A web function runs in the same standard environment as a code package.
+        if self.cfg.deployment != Deployment::Image {
             let locale = locale();
             let caller_ld = std::env::var("LD_LIBRARY_PATH").unwrap_or_default();
             let mut ld_library_path = format!("{code}:/opt");
@@ -565,8 +624,10 @@ impl Function {
             // SCFRUNTIME_LISTEN is added per instance, once the port is known.
             return env.0;
         }
-        env.set("SCF_RUNTIME_API", "127.0.0.1");
-        env.set("SCF_RUNTIME", "CustomRuntime");
+        if self.cfg.deployment == Deployment::CodePackage {
+            env.set("SCF_RUNTIME_API", "127.0.0.1");
+            env.set("SCF_RUNTIME", "CustomRuntime");
+        }
         env.set("SCF_NAMESPACE", &self.cfg.namespace);
         env.set("TENCENTCLOUD_SECRETID", PLACEHOLDER_SECRET_ID);
         env.set("TENCENTCLOUD_SECRETKEY", PLACEHOLDER_SECRET_KEY);
@@ -575,7 +636,8 @@ impl Function {
         if let Some(src) = &self.cfg.trigger_src {
             env.set("TRIGGER_SRC", src);
         }
-        // SCF_RUNTIME_API_PORT is added per instance, once the port is known.
+        // SCF_RUNTIME_API_PORT (a web function: PORT) is added per instance, once the port is
+        // known.
         env.0
     }
 
@@ -624,6 +686,125 @@ impl Function {
         self.finish(request_id, ending, init_duration)
     }
 
+    /// Passes one HTTP request to a web function ([`Deployment::Web`]): cold-starts an instance
+    /// if none is warm (waiting up to the init timeout for its port), forwards the request with
+    /// the `X-Scf-*` headers (as an image gets them, `X-Scf-Request-Id` being `request_id`) and
+    /// waits up to the timeout for the answer, which is returned as it is. The log is framed
+    /// as an invocation's (START, END, Report). After a timeout, an answer over the response
+    /// limit or a broken one, or a closed connection, the instance is killed; an answer whose
+    /// headers pass [`WEB_MAX_RESPONSE_HEADER_BYTES`] is a 407 failure without a response.
+    /// docs/triggers.md, "Web functions", gives each rule and its source.
+    pub fn forward(&mut self, request: &ForwardRequest, request_id: String) -> WebResult {
+        self.hub.begin(&request_id);
+        let mut init_duration = None;
+        let mut response = None;
+        let ending = self.run_web(request, &request_id, &mut init_duration, &mut response);
+        let result = self.finish(request_id, ending, init_duration);
+        WebResult { result, response }
+    }
+
+    fn run_web(
+        &mut self,
+        request: &ForwardRequest,
+        request_id: &str,
+        init_duration: &mut Option<Duration>,
+        response: &mut Option<WebResponse>,
+    ) -> Ending {
+        if self.cfg.deployment != Deployment::Web {
+            return platform_failure(
+                STATUS_CONTAINER_EXITED,
+                "not a web function: it takes events, not HTTP requests".to_owned(),
+                Duration::ZERO,
+            );
+        }
+        if self
+            .instance
+            .as_ref()
+            .is_some_and(|i| i.exit_info().is_some())
+        {
+            self.shutdown();
+        }
+        if self.instance.is_none() {
+            let init_started = Instant::now();
+            let started = self.cold_start();
+            *init_duration = Some(init_started.elapsed());
+            if let Err(ending) = started {
+                return ending;
+            }
+        }
+        let headers = self.image_headers(request_id);
+        let Some(inst) = self.instance.as_mut() else {
+            unreachable!("cold_start leaves an instance");
+        };
+        let port = match &*inst.platform {
+            Platform::Image(port) => Arc::clone(port),
+            Platform::RuntimeApi(_) => unreachable!("a web function's instance has a port"),
+        };
+        let sampler = Sampler::start(
+            inst.tree(),
+            MEM_SAMPLE_INTERVAL,
+            Some(memory_bytes(self.cfg.memory_mb)),
+        );
+        let exchange = port.forward(
+            request,
+            &headers,
+            self.cfg.timeout,
+            self.limits.max_response_bytes,
+        );
+        let peak = sampler.finish();
+        let mem = peak.bytes;
+        let duration = exchange.duration();
+        if let Some(used) = peak.over_limit {
+            return self.memory_limit_reached(duration, mem, used);
+        }
+        let shown = format!("{} {}", request.method, request.target);
+        match exchange.answer {
+            Forwarded::Response {
+                status,
+                headers,
+                body,
+            } => {
+                inst.flush_logs();
+                let size: usize = headers.iter().map(|(k, v)| k.len() + v.len()).sum();
+                if size > WEB_MAX_RESPONSE_HEADER_BYTES {
+                    let message = format!(
+                        "The size of response headers exceeds the upper limit (4KB): the \
+                         function's HTTP server answered {shown} with {size} bytes of headers"
+                    );
+                    return Ending {
+                        mem,
+                        ..platform_failure(STATUS_RESPONSE_TOO_LARGE, message, duration)
+                    };
+                }
+                *response = Some(WebResponse {
+                    status,
+                    headers,
+                    body,
+                });
+                Ending::result(Vec::new(), duration, mem)
+            }
+            Forwarded::TooLarge { .. } => self.response_too_large(duration, mem),
+            Forwarded::TimedOut => {
+                self.kill_and_fail(STATUS_TIMEOUT, self.timeout_message(), duration, mem)
+            }
+            Forwarded::Closed(why) => {
+                let message = format!(
+                    "The function's HTTP server closed the connection without answering \
+                     {shown}: {why}; the instance was killed"
+                );
+                self.kill_and_fail(STATUS_USER_ERROR, message, duration, mem)
+            }
+            Forwarded::Malformed(why) => {
+                let message = format!(
+                    "The function's HTTP server sent an invalid answer to {shown}: {why}; the \
+                     instance was killed"
+                );
+                self.kill_and_fail(STATUS_USER_ERROR, message, duration, mem)
+            }
+            Forwarded::Aborted => self.exited_while_running(duration, mem),
+        }
+    }
+
     fn run(
         &mut self,
         event: &[u8],
@@ -631,6 +812,15 @@ impl Function {
         started: Instant,
         init_duration: &mut Option<Duration>,
     ) -> Ending {
+        if self.cfg.deployment == Deployment::Web {
+            return platform_failure(
+                STATUS_CONTAINER_EXITED,
+                "a web function takes HTTP requests, not events: serve it with `scfrt start-api` \
+                 (docs/triggers.md, \"Web functions\")"
+                    .to_owned(),
+                Duration::ZERO,
+            );
+        }
         // An image's server enforces the limit itself, and its refusal is what gets reported.
         if self.cfg.deployment == Deployment::CodePackage
             && event.len() > self.limits.max_event_bytes
@@ -950,9 +1140,9 @@ impl Function {
         // Why an image that listens on 9000 itself cannot run here, if it cannot.
         let port_note = match &*inst.platform {
             Platform::Image(port) if port.alternative_taken() => {
-                Port9000::TakenWhileStarting.note()
+                Port9000::TakenWhileStarting.note(self.cfg.deployment)
             }
-            Platform::Image(_) => port_9000.and_then(Port9000::note),
+            Platform::Image(_) => port_9000.and_then(|p| p.note(self.cfg.deployment)),
             Platform::RuntimeApi(_) => None,
         };
         let peak = sampler.finish();
@@ -978,6 +1168,20 @@ impl Function {
                     Platform::RuntimeApi(_) => format!(
                         "Init timeout after {} seconds: the bootstrap did not call /runtime/init/ready",
                         seconds(self.cfg.init_timeout)
+                    ),
+                    // A web function: 9000 is the port it is told of; $PORT the one scfrt adds.
+                    Platform::Image(port) if self.cfg.deployment == Deployment::Web => format!(
+                        "The request timed out in {}ms. Please confirm your http server have \
+                         enabled listening on port 9000 (scfrt also accepted {}={}, the port \
+                         in ${}).{}",
+                        self.cfg.init_timeout.as_millis(),
+                        WEB_PORT_ENV,
+                        port.listen_addr().port(),
+                        WEB_PORT_ENV,
+                        port_note
+                            .as_deref()
+                            .map(|n| format!(" {n}"))
+                            .unwrap_or_default()
                     ),
                     // The platform's own words, with the port the bootstrap was told to use
                     // (port 9000 was watched too, when it was free).
@@ -1037,12 +1241,17 @@ impl Function {
                 let var = ("SCF_RUNTIME_API_PORT".into(), api.port().to_string());
                 Ok((Platform::RuntimeApi(Arc::new(api)), var, None))
             }
-            Deployment::Image => {
-                // A port free now, for a bootstrap that honours SCFRUNTIME_LISTEN.
+            Deployment::Image | Deployment::Web => {
+                // A port free now, for a bootstrap that honours SCFRUNTIME_LISTEN (a web
+                // function: PORT).
                 let probe = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
                 let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, probe.local_addr()?.port()));
                 drop(probe);
-                let var = (IMAGE_LISTEN_ENV.into(), addr.to_string());
+                let var = if self.cfg.deployment == Deployment::Web {
+                    (WEB_PORT_ENV.into(), addr.port().to_string())
+                } else {
+                    (IMAGE_LISTEN_ENV.into(), addr.to_string())
+                };
                 // One built for SCF listens on 0.0.0.0:9000 whatever it is told: watched too
                 // when nothing listens there now (read from /proc, not probed by binding it,
                 // which could make a server starting at the same moment fail to bind).
@@ -1136,24 +1345,36 @@ impl Port9000 {
 
     /// What to tell the user when the instance did not start: why a server that listens on
     /// 9000 itself cannot run here, and what to do.
-    fn note(self) -> Option<String> {
-        const HONOUR: &str = "a server that listens on $SCFRUNTIME_LISTEN runs either way";
+    fn note(self, deployment: Deployment) -> Option<String> {
+        let (what, again, honour) = if deployment == Deployment::Web {
+            (
+                "a web function",
+                "start it again",
+                "a server that listens on $PORT runs either way",
+            )
+        } else {
+            (
+                "an image",
+                "invoke again",
+                "a server that listens on $SCFRUNTIME_LISTEN runs either way",
+            )
+        };
         match self {
             Port9000::Free => None,
             Port9000::InUse => Some(format!(
-                "Port 9000 was in use by another process when the instance started, so an \
-                 image whose server listens on 9000 itself cannot run here: stop that process \
-                 (`ss -ltnp 'sport = :9000'` names it) and invoke again; {HONOUR}."
+                "Port 9000 was in use by another process when the instance started, so \
+                 {what} whose server listens on 9000 itself cannot run here: stop that process \
+                 (`ss -ltnp 'sport = :9000'` names it) and {again}; {honour}."
             )),
             Port9000::Unknown => Some(format!(
                 "scfrt could not read /proc/net/tcp to see whether port 9000 was free, so it \
-                 did not watch port 9000; {HONOUR}."
+                 did not watch port 9000; {honour}."
             )),
             Port9000::TakenWhileStarting => Some(format!(
                 "Port 9000 was taken by another process (not the function's) while the \
-                 instance started, so an image whose server listens on 9000 itself cannot run \
-                 here: stop that process (`ss -ltnp 'sport = :9000'` names it) and invoke \
-                 again; {HONOUR}."
+                 instance started, so {what} whose server listens on 9000 itself cannot run \
+                 here: stop that process (`ss -ltnp 'sport = :9000'` names it) and {again}; \
+                 {honour}."
             )),
         }
     }

@@ -13,7 +13,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::{Function, FunctionConfig, InvokeResult, STATUS_CONTAINER_EXITED, platform_error_json};
+use crate::{
+    ForwardRequest, Function, FunctionConfig, InvokeResult, STATUS_CONTAINER_EXITED, WebResult,
+    platform_error_json,
+};
 use scf_runtime_api::Limits;
 
 /// Limits of a [`Pool`].
@@ -236,6 +239,41 @@ impl Pool {
     /// # Errors
     /// [`PoolError::Retired`] when the pool was retired before an instance was free.
     pub fn invoke(&self, event: &[u8], request_id: String) -> Result<InvokeResult, PoolError> {
+        self.on_instance(
+            request_id,
+            |function, id| function.invoke_with_id(event, id),
+            unrunnable,
+        )
+    }
+
+    /// Passes one HTTP request to a web function ([`Function::forward`]) on a warm instance (or
+    /// a new one), waiting for a free instance as [`invoke`](Self::invoke) does.
+    ///
+    /// # Errors
+    /// [`PoolError::Retired`] when the pool was retired before an instance was free.
+    pub fn forward(
+        &self,
+        request: &ForwardRequest,
+        request_id: String,
+    ) -> Result<WebResult, PoolError> {
+        self.on_instance(
+            request_id,
+            |function, id| function.forward(request, id),
+            |id, why| WebResult {
+                result: unrunnable(id, why),
+                response: None,
+            },
+        )
+    }
+
+    /// Runs `run` on a warm instance or a new one (`unrunnable` when none can be created), then
+    /// gives the instance back, or drops it when it died.
+    fn on_instance<R>(
+        &self,
+        request_id: String,
+        run: impl FnOnce(&mut Function, String) -> R,
+        unrunnable: impl FnOnce(String, &str) -> R,
+    ) -> Result<R, PoolError> {
         let mut function = match self.acquire()? {
             Some(f) => f,
             None => match Function::new(self.cfg.clone()) {
@@ -258,7 +296,7 @@ impl Pool {
                 }
             },
         };
-        let result = function.invoke_with_id(event, request_id);
+        let result = run(&mut function, request_id);
         // A dead instance is dropped (and reaped) before release, outside the lock.
         if function.warm_pid().is_none() {
             drop(function);

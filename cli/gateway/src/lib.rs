@@ -5,6 +5,11 @@
 //! [`routes`]; docs/triggers.md, "A local API Gateway: scfrt start-api", gives every rule with
 //! its source. It must not depend on the command line (no clap).
 //!
+//! A web function ([`Deployment::Web`]) gets each request passed on as it came, and its answer
+//! is returned as it is ([`Pool::forward`]; docs/triggers.md, "Web functions"); its pool runs
+//! one instance at a time, since a server built for SCF listens on port 9000 whatever it is
+//! told, and two cannot.
+//!
 //! Limits: a request body over [`MAX_BODY_BYTES`] (the platform's 6 MB for an SCF backend) is
 //! answered 413 before it is read; request headers must fit in 64 KiB and arrive within the read
 //! timeout, as must the body.
@@ -26,7 +31,7 @@ use hyper::{Request, Response, StatusCode};
 use tokio::sync::oneshot;
 
 use scf_emulator::pool::{LogStreamFactory, Pool, PoolOptions};
-use scf_emulator::{EmulatorError, Function, FunctionConfig};
+use scf_emulator::{Deployment, EmulatorError, ForwardRequest, Function, FunctionConfig};
 use scf_triggers::apigw::ApigwRequest;
 
 pub use crate::response::Answer;
@@ -165,6 +170,8 @@ pub struct Gateway {
     addr: SocketAddr,
     table: RouteTable,
     names: Vec<String>,
+    /// Whether each function is a web function.
+    web: Vec<bool>,
     /// The functions' timers; dropped (stopped) before the server.
     timers: Option<scf_triggers::timers::Timers>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -190,6 +197,14 @@ impl Gateway {
         let mut out = String::new();
         for r in self.table.routes() {
             let name = self.names.get(r.function).map_or("?", String::as_str);
+            if self.web.get(r.function).copied().unwrap_or(false) {
+                out.push_str(&format!(
+                    "  {:<7} http://{}{:<24} -> {name} (web function: every path and method, \
+                     passed on as is; one instance at a time, requests wait in line)\n",
+                    r.method, self.addr, r.path,
+                ));
+                continue;
+            }
             out.push_str(&format!(
                 "  {:<7} http://{}{:<24} -> {name} (stage {}, integrated response {})\n",
                 r.method,
@@ -254,7 +269,17 @@ pub fn start(cfg: GatewayConfig) -> Result<Gateway, GatewayError> {
             name: f.name.clone(),
             source,
         })?;
-        let mut pool = Pool::new(f.config.clone(), cfg.pool);
+        // A web function's server may listen on 9000 itself, which two instances cannot:
+        // one at a time, and requests wait in line (docs/triggers.md, "Web functions").
+        let opts = if f.config.deployment == Deployment::Web {
+            PoolOptions {
+                max_instances: 1,
+                ..cfg.pool
+            }
+        } else {
+            cfg.pool
+        };
+        let mut pool = Pool::new(f.config.clone(), opts);
         if let Some(make) = &cfg.log_stream {
             pool = pool.with_log_stream(Arc::clone(make));
         }
@@ -278,6 +303,11 @@ pub fn start(cfg: GatewayConfig) -> Result<Gateway, GatewayError> {
         tokio::net::TcpListener::from_std(listener).map_err(io)?
     };
     let names = cfg.functions.iter().map(|f| f.name.clone()).collect();
+    let web = cfg
+        .functions
+        .iter()
+        .map(|f| f.config.deployment == Deployment::Web)
+        .collect();
     let timers = start_timers(&cfg.functions, &pools).map_err(io)?;
     let app = Arc::new(App {
         table: table.clone(),
@@ -303,6 +333,7 @@ pub fn start(cfg: GatewayConfig) -> Result<Gateway, GatewayError> {
         addr,
         table,
         names,
+        web,
         timers,
         shutdown: Some(shutdown),
         thread: Some(thread),
@@ -474,6 +505,15 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Resp
         .query()
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| path.clone(), |pq| pq.as_str().to_owned());
+    let raw_headers: Vec<(String, Vec<u8>)> = req
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+        .collect();
     let headers: Vec<(String, String)> = req
         .headers()
         .iter()
@@ -530,6 +570,19 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Resp
             ));
         }
     };
+    let Some(function) = app.functions.get(route.function) else {
+        return to_response(Answer::error(502, &request_id, "the route has no function"));
+    };
+    if function.config.deployment == Deployment::Web {
+        let name = function.name.clone();
+        let request = ForwardRequest {
+            method: method.clone(),
+            target,
+            headers: raw_headers,
+            body,
+        };
+        return forward(&app, route.function, &name, request, request_id, started).await;
+    }
     let apigw = ApigwRequest {
         method: method.clone(),
         path: path.clone(),
@@ -577,4 +630,77 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Resp
         started.elapsed().as_secs_f64() * 1000.0
     );
     to_response(answer)
+}
+
+/// Passes `request` to the web function `index` (`name`) and returns its answer as it is; a
+/// failure (no answer, init timeout, crash) is a gateway error: 504 for a timeout, else 502
+/// (docs/triggers.md, "Web functions").
+async fn forward(
+    app: &App,
+    index: usize,
+    name: &str,
+    request: ForwardRequest,
+    request_id: String,
+    started: Instant,
+) -> Response<Full<Bytes>> {
+    let Some(pool) = app.pools.get(index).cloned() else {
+        return to_response(Answer::error(502, &request_id, "the route has no function"));
+    };
+    let shown = format!("{} {}", request.method, request.target);
+    let id = request_id.clone();
+    let result = tokio::task::spawn_blocking(move || pool.forward(&request, id)).await;
+    let (resp, failure) = match result {
+        Ok(Ok(web)) => match web.response {
+            Some(answer) => {
+                let mut resp = Response::new(Full::new(Bytes::from(answer.body)));
+                *resp.status_mut() =
+                    StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
+                for (name, value) in answer.headers {
+                    // hyper parsed them; one that does not convert back is dropped.
+                    if let (Ok(n), Ok(v)) = (
+                        HeaderName::from_bytes(name.as_bytes()),
+                        HeaderValue::from_bytes(&value),
+                    ) {
+                        resp.headers_mut().append(n, v);
+                    }
+                }
+                (resp, None)
+            }
+            None => {
+                let answer = response::answer(&web.result, false, &request_id);
+                let why = failure_message(&web.result.err_msg);
+                (to_response(answer), Some(why))
+            }
+        },
+        Ok(Err(e)) => (
+            to_response(Answer::error(502, &request_id, &e.to_string())),
+            Some(e.to_string()),
+        ),
+        Err(e) => {
+            let why = format!("the request failed: {e}");
+            (
+                to_response(Answer::error(502, &request_id, &why)),
+                Some(why),
+            )
+        }
+    };
+    let failure = failure.map(|f| format!(": {f}")).unwrap_or_default();
+    eprintln!(
+        "scfrt start-api: {shown} -> {name} {} ({:.1} ms, RequestId {request_id}){failure}",
+        resp.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    resp
+}
+
+/// The `errorMessage` of a platform error JSON, else the text as it is.
+fn failure_message(err_msg: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(err_msg)
+        .ok()
+        .and_then(|v| {
+            v.get("errorMessage")
+                .and_then(|m| m.as_str())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| err_msg.to_owned())
 }

@@ -9,6 +9,10 @@
 //!
 //! With `--lang`, a directory without a `bootstrap` gets a ready-made one: see [`Lang`] and
 //! [`bootstrap_search_dirs`].
+//!
+//! A web function's entry is `scf_bootstrap` instead ([`WEB_BOOTSTRAP`]; docs/triggers.md, "Web
+//! functions"): a directory with `scf_bootstrap` and no `bootstrap` is packed the same way, with
+//! the same checks, `scf_bootstrap` at the root with mode 0755.
 
 use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -24,6 +28,9 @@ pub const MAX_CODE_ZIP_BYTES: u64 = 50 * 1024 * 1024;
 
 /// The target `--portable` Rust builds use: x86-64 Linux, glibc 2.17 (SCF's CentOS 7.6).
 pub const PORTABLE_TARGET: &str = "x86_64-unknown-linux-gnu.2.17";
+
+/// The entry of a web function's package, used when a directory has no `bootstrap`.
+pub const WEB_BOOTSTRAP: &str = "scf_bootstrap";
 
 /// The environment variable naming a directory of prebuilt bootstraps.
 pub const BOOTSTRAP_DIR_ENV: &str = "SCFRT_BOOTSTRAP_DIR";
@@ -329,38 +336,46 @@ pub fn pack(opts: &PackOptions, warn: &mut dyn FnMut(&str)) -> Result<PackReport
         warnings.push(w);
     };
 
-    // Which bootstrap, and which of the directory's files go along with it.
-    let own = root.join("bootstrap");
+    // Which bootstrap, and which of the directory's files go along with it: `bootstrap`, or a
+    // web function's `scf_bootstrap` when there is no `bootstrap`.
+    let entry = if std::fs::symlink_metadata(root.join("bootstrap")).is_err()
+        && std::fs::symlink_metadata(root.join(WEB_BOOTSTRAP)).is_ok()
+    {
+        WEB_BOOTSTRAP
+    } else {
+        "bootstrap"
+    };
+    let own = root.join(entry);
     let own_meta = std::fs::symlink_metadata(&own).ok();
     let (bootstrap_path, items) = match (&own_meta, opts.lang) {
         (Some(m), _) => {
             if m.file_type().is_symlink() {
                 return Err(PackError::Refused(format!(
-                    "{}/bootstrap is a symlink; SCF needs the file itself at the zip root: copy it there",
+                    "{}/{entry} is a symlink; SCF needs the file itself at the zip root: copy it there",
                     opts.dir.display()
                 )));
             }
             if !m.is_file() {
                 return Err(PackError::Refused(format!(
-                    "{}/bootstrap is not a regular file",
+                    "{}/{entry} is not a regular file",
                     opts.dir.display()
                 )));
             }
-            (own.clone(), walk(&root, &out_real)?)
+            (own.clone(), walk(&root, &out_real, entry)?)
         }
         (None, Some(Lang::Rust)) => (build_rust(&root, opts.portable)?, Vec::new()),
         (None, Some(lang)) => {
             let name = lang.bootstrap_binary().unwrap_or("bootstrap");
             (
                 find_prebuilt(name, opts.bootstrap_bin.as_deref())?,
-                walk(&root, &out_real)?,
+                walk(&root, &out_real, entry)?,
             )
         }
         (None, None) => {
             return Err(PackError::Refused(format!(
-                "no `bootstrap` in {}: SCF starts the executable file `bootstrap` at the package root. \
-                 Add one (and `chmod 755 bootstrap`), or pass --lang c|python|bash|rust to use a \
-                 ready-made one",
+                "no `bootstrap` in {}: SCF starts the executable file `bootstrap` at the package root \
+                 (a web function: `scf_bootstrap`). Add one (and `chmod 755 bootstrap`), or pass \
+                 --lang c|python|bash|rust to use a ready-made one",
                 opts.dir.display()
             )));
         }
@@ -368,7 +383,7 @@ pub fn pack(opts: &PackOptions, warn: &mut dyn FnMut(&str)) -> Result<PackReport
     let boot_meta = std::fs::metadata(&bootstrap_path).map_err(io_err(&bootstrap_path))?;
     let boot_data = std::fs::read(&bootstrap_path).map_err(io_err(&bootstrap_path))?;
     let shown_boot = if bootstrap_path == own {
-        "bootstrap".to_owned()
+        entry.to_owned()
     } else {
         format!("bootstrap (from {})", bootstrap_path.display())
     };
@@ -387,9 +402,8 @@ pub fn pack(opts: &PackOptions, warn: &mut dyn FnMut(&str)) -> Result<PackReport
         let mut zw = zip::ZipWriter::new(tmp.as_file_mut());
         let deflate =
             SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-        zw.start_file("bootstrap", deflate.unix_permissions(0o755))?;
-        zw.write_all(&boot_data)
-            .map_err(io_err(Path::new("bootstrap")))?;
+        zw.start_file(entry, deflate.unix_permissions(0o755))?;
+        zw.write_all(&boot_data).map_err(io_err(Path::new(entry)))?;
         entries += 1;
         for item in &items {
             let name = item.rel.to_string_lossy().replace('\\', "/");
@@ -463,9 +477,9 @@ fn read_up_to(f: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// Everything under `root` but the root `bootstrap` and the output zip (and its temporary file),
-/// sorted, directories before their contents.
-fn walk(root: &Path, output: &Path) -> Result<Vec<Item>, PackError> {
+/// Everything under `root` but the root `entry` (`bootstrap` or `scf_bootstrap`) and the output
+/// zip (and its temporary file), sorted, directories before their contents.
+fn walk(root: &Path, output: &Path, entry: &str) -> Result<Vec<Item>, PackError> {
     let mut items = Vec::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel_dir) = stack.pop() {
@@ -479,7 +493,7 @@ fn walk(root: &Path, output: &Path) -> Result<Vec<Item>, PackError> {
         for name in names {
             let rel = rel_dir.join(&name);
             let path = root.join(&rel);
-            if rel == Path::new("bootstrap") || path == output {
+            if rel == Path::new(entry) || path == output {
                 continue;
             }
             if path.parent() == output.parent() {

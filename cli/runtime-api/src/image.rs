@@ -334,6 +334,31 @@ impl ImagePort {
         deadline: Instant,
         started: Instant,
     ) -> (Result<Answer, Failure>, Instant) {
+        self.exchange_on(
+            deadline,
+            started,
+            Answer::TimedOut,
+            Answer::Aborted,
+            |stream| request.exchange(stream),
+        )
+        .await
+    }
+
+    /// Connects to [`addr`](Self::addr) and runs `exchange` on the connection until `deadline`
+    /// (then `timed_out`) or the bootstrap's exit (then `aborted`); returns how it ended and when
+    /// the request started on its way.
+    async fn exchange_on<T, F, Fut>(
+        &self,
+        deadline: Instant,
+        started: Instant,
+        timed_out: T,
+        aborted: T,
+        exchange: F,
+    ) -> (Result<T, Failure>, Instant)
+    where
+        F: FnOnce(tokio::net::TcpStream) -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
         let deadline = tokio::time::Instant::from_std(deadline);
         let stream =
             match tokio::time::timeout_at(deadline, tokio::net::TcpStream::connect(self.addr()))
@@ -351,13 +376,262 @@ impl ImagePort {
         let result = tokio::select! {
             // Whatever is complete wins over the exit.
             biased;
-            done = tokio::time::timeout_at(deadline, request.exchange(stream)) => {
-                done.unwrap_or(Ok(Answer::TimedOut))
+            done = tokio::time::timeout_at(deadline, exchange(stream)) => {
+                done.unwrap_or(Ok(timed_out))
             }
-            _ = exited.wait_for(|exited| *exited) => Ok(Answer::Aborted),
+            _ = exited.wait_for(|exited| *exited) => Ok(aborted),
         };
         (result, sent_at)
     }
+
+    /// Passes one HTTP request of a web function on to its server as it came (plus `headers`,
+    /// the platform's `X-Scf-*`, which replace any the client sent) and waits, at most `timeout`
+    /// from the moment it is sent, for the whole answer; a body over `max_body` is not read
+    /// (docs/triggers.md, "Web functions").
+    ///
+    /// Hop-by-hop headers (`Connection`, `Keep-Alive`, `Transfer-Encoding`, `TE`, `Upgrade`,
+    /// `Proxy-*`) are not passed on either way: each request gets a connection of its own
+    /// (`Connection: close`), and the answer's body arrives whole. A connection that fails or
+    /// closes without an answer is [`Forwarded::Aborted`] when the bootstrap exits within
+    /// [`EXIT_GRACE`] (or the timeout, if sooner), else [`Forwarded::Closed`].
+    pub fn forward(
+        &self,
+        request: &ForwardRequest,
+        headers: &[(String, String)],
+        timeout: Duration,
+        max_body: usize,
+    ) -> ForwardExchange {
+        let started = Instant::now();
+        let deadline = started + timeout;
+        let ending = |answer, sent_at| ForwardExchange {
+            answer,
+            sent_at,
+            finished_at: Instant::now(),
+        };
+        if *self.lock() {
+            return ending(Forwarded::Aborted, started);
+        }
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                let answer = Forwarded::Closed(format!("cannot start the HTTP client: {e}"));
+                return ending(answer, started);
+            }
+        };
+        let addr = self.addr();
+        let (result, sent_at) = runtime.block_on(self.exchange_on(
+            deadline,
+            started,
+            Forwarded::TimedOut,
+            Forwarded::Aborted,
+            |stream| forward_on(stream, addr, request, headers, max_body),
+        ));
+        drop(runtime);
+        let grace = (Instant::now() + EXIT_GRACE).min(deadline);
+        let answer = match result {
+            Ok(answer) => answer,
+            Err(Failure::Malformed(why)) => Forwarded::Malformed(why),
+            Err(Failure::Connect(e)) => {
+                if self.wait_aborted(grace) {
+                    Forwarded::Aborted
+                } else {
+                    Forwarded::Closed(format!("cannot connect to {addr}: {e}"))
+                }
+            }
+            Err(Failure::Connection(why)) => {
+                if self.wait_aborted(grace) {
+                    Forwarded::Aborted
+                } else {
+                    Forwarded::Closed(format!("no answer on the connection: {why}"))
+                }
+            }
+        };
+        ending(answer, sent_at)
+    }
+}
+
+/// How long [`ImagePort::forward`] waits for the bootstrap's exit after its server dropped a
+/// connection, to tell a crash from a server that closes connections unanswered.
+pub const EXIT_GRACE: Duration = Duration::from_millis(500);
+
+/// One HTTP request to pass on to a web function's server ([`ImagePort::forward`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ForwardRequest {
+    /// The method, as received.
+    pub method: String,
+    /// The request target in origin form: the path and the query, as received (`/a/b?x=1`).
+    pub target: String,
+    /// The headers, names and raw values, in order.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// The whole body.
+    pub body: Vec<u8>,
+}
+
+/// How one forwarded request ended ([`ImagePort::forward`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Forwarded {
+    /// The server answered.
+    Response {
+        /// The HTTP status.
+        status: u16,
+        /// The headers but the hop-by-hop ones, names in lower case, raw values, in order.
+        headers: Vec<(String, Vec<u8>)>,
+        /// The whole body (chunks joined).
+        body: Vec<u8>,
+    },
+    /// The answer's body is over the limit (it was not read in full).
+    TooLarge {
+        /// Its size as declared, or as far as it was read.
+        size: u64,
+    },
+    /// No answer within the timeout.
+    TimedOut,
+    /// The connection failed or closed without an answer while the bootstrap kept running;
+    /// says why.
+    Closed(String),
+    /// The answer is not valid HTTP/1.1; says what was wrong.
+    Malformed(String),
+    /// The bootstrap exited before answering.
+    Aborted,
+}
+
+/// [`Forwarded`] plus the timing the supervisor needs for Duration.
+#[derive(Debug)]
+pub struct ForwardExchange {
+    /// How it ended.
+    pub answer: Forwarded,
+    /// When the request was written.
+    pub sent_at: Instant,
+    /// When the answer was read in full, or the failure noticed.
+    pub finished_at: Instant,
+}
+
+impl ForwardExchange {
+    /// Time from sending the request to the end of the exchange.
+    pub fn duration(&self) -> Duration {
+        self.finished_at.saturating_duration_since(self.sent_at)
+    }
+}
+
+/// Whether a header is hop-by-hop (RFC 9110 7.6.1), so a proxy does not pass it on.
+pub fn is_hop_by_hop(name: &str) -> bool {
+    const HOP: [&str; 6] = [
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "te",
+        "upgrade",
+        "trailer",
+    ];
+    let lower = name.to_ascii_lowercase();
+    HOP.contains(&lower.as_str()) || lower.starts_with("proxy-")
+}
+
+/// Writes `request` on `stream` and reads the answer.
+async fn forward_on(
+    stream: tokio::net::TcpStream,
+    addr: SocketAddr,
+    request: &ForwardRequest,
+    extra: &[(String, String)],
+    max_body: usize,
+) -> Result<Forwarded, Failure> {
+    let _ = stream.set_nodelay(true);
+    let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
+        .title_case_headers(true)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .handshake::<_, EventBody>(TokioIo::new(stream))
+        .await
+        .map_err(classify)?;
+    tokio::spawn(connection);
+    let method = hyper::Method::from_bytes(request.method.as_bytes())
+        .map_err(|e| Failure::Connection(format!("invalid method {:?}: {e}", request.method)))?;
+    let target = if request.target.starts_with('/') {
+        request.target.as_str()
+    } else {
+        "/"
+    };
+    let mut req = Request::builder()
+        .method(method)
+        .uri(target)
+        .body(EventBody {
+            data: Some(Bytes::copy_from_slice(&request.body)),
+            gate: None,
+        })
+        .map_err(|e| Failure::Connection(format!("cannot build the request: {e}")))?;
+    let mut had_length = false;
+    for (name, value) in &request.headers {
+        let lower = name.to_ascii_lowercase();
+        if is_hop_by_hop(&lower) || lower.starts_with("x-scf-") || lower == "expect" {
+            continue;
+        }
+        if lower == "content-length" {
+            had_length = true;
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_bytes(value),
+        ) {
+            req.headers_mut().append(name, value);
+        }
+    }
+    if !req.headers().contains_key(HOST)
+        && let Ok(host) = HeaderValue::from_str(&addr.to_string())
+    {
+        req.headers_mut().insert(HOST, host);
+    }
+    if had_length || !request.body.is_empty() {
+        req.headers_mut()
+            .insert(CONTENT_LENGTH, HeaderValue::from(request.body.len()));
+    }
+    req.headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    for (name, value) in extra {
+        let value: String = value.chars().filter(|c| !c.is_control()).collect();
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            req.headers_mut().append(name, value);
+        }
+    }
+    let response = sender.send_request(req).await.map_err(classify)?;
+    let status = response.status().as_u16();
+    let declared = response
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(size) = declared.filter(|size| *size > max_body as u64) {
+        return Ok(Forwarded::TooLarge { size });
+    }
+    let headers: Vec<(String, Vec<u8>)> = response
+        .headers()
+        .iter()
+        .filter(|(name, _)| !is_hop_by_hop(name.as_str()))
+        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+        .collect();
+    let mut incoming = response.into_body();
+    let mut body = Vec::new();
+    while let Some(frame) = incoming.frame().await {
+        let Ok(data) = frame.map_err(classify)?.into_data() else {
+            continue; // trailers
+        };
+        let size = body.len().saturating_add(data.len());
+        if size > max_body {
+            return Ok(Forwarded::TooLarge { size: size as u64 });
+        }
+        body.extend_from_slice(&data);
+    }
+    Ok(Forwarded::Response {
+        status,
+        headers,
+        body,
+    })
 }
 
 /// One `POST /event-invoke`.
@@ -678,6 +952,60 @@ mod tests {
         );
         let (addr, _) = one_shot(b"HTTP/1.1 200 OK\r\nContent-Length: 101\r\n\r\n", true);
         assert_eq!(invoke(addr, b"{}", 100), Answer::TooLarge { size: 101 });
+    }
+
+    #[test]
+    fn forward_passes_the_request_on_and_the_answer_back() {
+        let (addr, t) = one_shot(
+            b"HTTP/1.1 201 Created\r\nConnection: keep-alive\r\nSet-Cookie: a=1\r\n\
+              Set-Cookie: b=2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n\x00\xff\r\n0\r\n\r\n",
+            true,
+        );
+        let port = ImagePort::new(addr);
+        let request = ForwardRequest {
+            method: "PATCH".into(),
+            target: "/a/b?q=%20&x".into(),
+            headers: vec![
+                ("Host".into(), b"example.test".to_vec()),
+                ("Connection".into(), b"keep-alive".to_vec()),
+                ("X-Scf-Name".into(), b"spoofed".to_vec()),
+                ("X-Two".into(), b"1".to_vec()),
+                ("X-Two".into(), b"2".to_vec()),
+                ("Content-Length".into(), b"3".to_vec()),
+            ],
+            body: b"abc".to_vec(),
+        };
+        let extra = vec![("X-Scf-Name".to_string(), "fn".to_string())];
+        let exchange = port.forward(&request, &extra, Duration::from_secs(20), 100);
+        assert_eq!(
+            exchange.answer,
+            Forwarded::Response {
+                status: 201,
+                headers: vec![
+                    ("set-cookie".into(), b"a=1".to_vec()),
+                    ("set-cookie".into(), b"b=2".to_vec()),
+                ],
+                body: vec![0x00, 0xff],
+            }
+        );
+        let sent = String::from_utf8(t.join().unwrap()).unwrap();
+        assert!(
+            sent.starts_with("PATCH /a/b?q=%20&x HTTP/1.1\r\n"),
+            "{sent}"
+        );
+        assert!(sent.contains("Host: example.test\r\n"), "{sent}");
+        assert!(sent.contains("X-Two: 1\r\nX-Two: 2\r\n"), "{sent}");
+        assert!(sent.contains("Connection: close\r\n"), "{sent}");
+        assert!(!sent.contains("keep-alive"), "{sent}");
+        assert!(!sent.contains("spoofed"), "{sent}");
+        assert!(sent.contains("X-Scf-Name: fn\r\n"), "{sent}");
+        assert!(sent.ends_with("\r\n\r\nabc"), "{sent}");
+        // An answer over the limit is not read in full.
+        let (addr, _) = one_shot(b"HTTP/1.1 200 OK\r\nContent-Length: 101\r\n\r\n", true);
+        let answer = ImagePort::new(addr)
+            .forward(&request, &[], Duration::from_secs(20), 100)
+            .answer;
+        assert_eq!(answer, Forwarded::TooLarge { size: 101 });
     }
 
     #[test]

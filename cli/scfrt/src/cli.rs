@@ -71,6 +71,9 @@ pub enum Commands {
         as the platform's 406 (events are passed on whatever their size, so the server's 6 MB \
         refusal is what shows), any other status as a function error (430) with the answer's \
         body as ErrMsg. The result JSON has the same shape as without --image.\n\n\
+        A web function (a package with `scf_bootstrap` and no `bootstrap`, or Type HTTP in \
+        --template) takes HTTP requests, not events: invoke refuses it (exit 2) and names the \
+        `scfrt start-api` command that serves it.\n\n\
         Exit status: 0 when every invocation succeeded, 1 when one failed, 2 for usage, package \
         or event errors.",
         after_help = "Examples:\n  \
@@ -103,7 +106,8 @@ pub enum Commands {
         scfrt serve --port 0 --state-dir /tmp/scf --secret-id AKIDlocal --secret-key localkey --max-instances 8"
     )]
     Serve(ServeArgs),
-    /// Serve event functions behind a local API Gateway: HTTP requests become apigw events.
+    /// Serve functions behind a local API Gateway: HTTP requests become apigw events (web
+    /// functions get them as they are).
     #[command(
         name = "start-api",
         long_about = "Serve event functions behind a local API Gateway.\n\n\
@@ -113,6 +117,12 @@ pub enum Commands {
         --function NAME serves only that function. Without a project file, DIR is a function \
         package (a directory with `bootstrap`) and every method and path goes to it, with \
         integrated response on and stage release.\n\n\
+        A web function (Type: HTTP / type: web, or a DIR with `scf_bootstrap` and no \
+        `bootstrap`) gets every path and method: each request is passed to its HTTP server \
+        (port 9000, or the free port in $PORT) as it came, with the X-Scf-* headers added, and \
+        its answer is returned as it is; one instance at a time, requests wait in line; 502 \
+        when it does not answer (not listening within its init timeout, crashed), 504 after its \
+        timeout (docs/triggers.md, \"Web functions\").\n\n\
         Each request becomes API Gateway's event (see `scfrt event apigw`) and runs on the \
         route's function through a pool of warm instances (concurrent requests start more, up \
         to --max-instances, then wait in line); the function log streams to stderr with its \
@@ -123,9 +133,9 @@ pub enum Commands {
         takes.\n\n\
         The first line on stdout is `listening on http://HOST:PORT`; the routes follow on \
         stderr. Ctrl-C or SIGTERM stops it and its instances.\n\n\
-        Exit status: 2 for a project file that does not load, a web function, two APIs with the \
-        same method and path, a DIR with neither bootstrap nor project file, or an address that \
-        cannot be bound.",
+        Exit status: 2 for a project file that does not load, two web functions, two APIs with \
+        the same method and path, a DIR with neither bootstrap, scf_bootstrap nor project file, \
+        or an address that cannot be bound.",
         after_help = "Examples:\n  \
         scfrt start-api ./my-fn --port 3000\n  \
         scfrt start-api --template serverless.yml --max-instances 8\n  \
@@ -1072,13 +1082,30 @@ fn template_config(args: &InvokeArgs) -> Result<Option<FunctionConfig>, String> 
         }
     };
     if spec.function_type == scf_triggers::project::FunctionType::Http {
-        return Err(format!(
-            "`{}` is a web function (Type HTTP / type: web): SCF forwards HTTP requests to it, \
-             and it cannot be invoked with an event",
-            spec.name
+        return Err(web_function_invoked(
+            &format!("`{}`", spec.name),
+            &format!(
+                "scfrt start-api --template {} --function {}",
+                file.display(),
+                spec.name
+            ),
         ));
     }
     spec_config(file, spec).map(Some)
+}
+
+/// Why `scfrt invoke` refuses a web function (`what`), and the command that serves it.
+fn web_function_invoked(what: &str, serve: &str) -> String {
+    format!(
+        "{what} is a web function (Type HTTP / type: web, started by `scf_bootstrap`): SCF passes \
+         HTTP requests to it, not events, so it cannot be invoked with an event; serve it with \
+         `{serve}` and send it HTTP requests (docs/triggers.md, \"Web functions\")"
+    )
+}
+
+/// Whether `dir` is a web function's package: `scf_bootstrap` and no `bootstrap` at its root.
+fn is_web_package(dir: &Path) -> bool {
+    dir.join(scf_emulator::WEB_BOOTSTRAP).is_file() && !dir.join("bootstrap").exists()
 }
 
 fn invoke(args: &InvokeArgs, matches: &ArgMatches) -> Result<u8, String> {
@@ -1112,6 +1139,12 @@ fn invoke(args: &InvokeArgs, matches: &ArgMatches) -> Result<u8, String> {
         _extracted = Some(dir);
         path
     };
+    if template.is_none() && is_web_package(&code_dir) {
+        return Err(web_function_invoked(
+            &package.display().to_string(),
+            &format!("scfrt start-api {}", package.display()),
+        ));
+    }
     let (deployment, default_init_timeout) = if args.image {
         (Deployment::Image, IMAGE_INIT_TIMEOUT)
     } else {
@@ -1676,6 +1709,9 @@ fn spec_config(
         cfg.env.push((k.clone(), v.clone()));
     }
     cfg.log_type_tail = false;
+    if spec.function_type == scf_triggers::project::FunctionType::Http {
+        cfg.deployment = Deployment::Web;
+    }
     Ok(cfg)
 }
 
@@ -1696,16 +1732,21 @@ fn start_api_routes(
                 scf_triggers::project::PROJECT_FILES.join(", ")
             ));
         }
-        if !args.dir.join("bootstrap").is_file() {
+        let web = is_web_package(&args.dir);
+        if !web && !args.dir.join("bootstrap").is_file() {
             return Err(format!(
-                "{} has neither a `bootstrap` (a function package) nor a project file ({}); \
-                 give a function directory, a project directory or --template FILE",
+                "{} has neither a `bootstrap` (a function package), an `scf_bootstrap` (a web \
+                 function) nor a project file ({}); give a function directory, a project \
+                 directory or --template FILE",
                 args.dir.display(),
                 scf_triggers::project::PROJECT_FILES.join(", ")
             ));
         }
         let mut cfg = FunctionConfig::new(args.dir.clone());
         cfg.log_type_tail = false;
+        if web {
+            cfg.deployment = Deployment::Web;
+        }
         let name = std::fs::canonicalize(&args.dir)
             .ok()
             .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
@@ -1764,14 +1805,49 @@ fn start_api_routes(
             );
             continue;
         }
-        if spec.function_type == FunctionType::Http {
-            return Err(format!(
-                "`{}` is a web function (Type HTTP / type: web): serving web functions is next \
-                 and not done yet; start-api serves event functions only",
-                spec.name
-            ));
-        }
         let index = functions.len();
+        if spec.function_type == FunctionType::Http {
+            // Every path and method goes to a web function, as it came (docs/triggers.md, "Web
+            // functions"): one `ANY /`, whatever paths its API Gateway trigger names.
+            if let Some(other) = functions
+                .iter()
+                .find(|f: &&scf_gateway::GatewayFunction| f.config.deployment == Deployment::Web)
+            {
+                return Err(format!(
+                    "`{}` and `{}` are both web functions, and a web function gets every path \
+                     and method: serve one at a time with --function NAME",
+                    other.name, spec.name
+                ));
+            }
+            if spec
+                .triggers
+                .iter()
+                .any(|t| t.enable && !matches!(t.kind, TriggerKind::Apigw { .. }))
+            {
+                eprintln!(
+                    "scfrt start-api: `{}` is a web function: only its API Gateway trigger is \
+                     served (SCF binds web functions to API Gateway only)",
+                    spec.name
+                );
+            }
+            let (stage, service_id, _) = endpoints[0];
+            functions.push(scf_gateway::GatewayFunction {
+                name: spec.name.clone(),
+                config: spec_config(&file, spec)?,
+                timers: Vec::new(),
+            });
+            routes.push(scf_gateway::Route {
+                function: index,
+                path: "/".into(),
+                method: "ANY".into(),
+                integrated_response: false,
+                stage: stage.clone(),
+                service_id: service_id
+                    .clone()
+                    .unwrap_or_else(|| scf_triggers::apigw::DEFAULT_SERVICE_ID.into()),
+            });
+            continue;
+        }
         let mut timers = Vec::new();
         for t in spec.triggers.iter().filter(|t| t.enable) {
             if let TriggerKind::Timer { cron, argument } = &t.kind {

@@ -399,7 +399,7 @@ fn usage_errors_exit_2_with_a_clear_message() {
     let e = usage_error(&["--template", bad.to_str().expect("utf-8")]);
     assert!(e.contains("bad.yml:5") && e.contains("memorySize"), "{e}");
 
-    // A web function.
+    // A web function whose package has `bootstrap` but no `scf_bootstrap`.
     let web = d.join("web.yml");
     std::fs::write(
         &web,
@@ -409,7 +409,7 @@ fn usage_errors_exit_2_with_a_clear_message() {
     .expect("write");
     let e = usage_error(&["--template", web.to_str().expect("utf-8")]);
     assert!(
-        e.contains("web function") && e.contains("not done yet"),
+        e.contains("function `site-dev-site`") && e.contains("scf_bootstrap not found"),
         "{e}"
     );
 
