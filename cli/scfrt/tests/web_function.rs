@@ -86,13 +86,25 @@ fn port_9000_lock() -> std::sync::MutexGuard<'static, ()> {
 /// Holds port 9000 (on 0.0.0.0, as a server built for SCF binds it) unless another process
 /// already does: either way it is taken while the result lives.
 fn take_port_9000() -> Option<std::net::TcpListener> {
-    let held = std::net::TcpListener::bind("0.0.0.0:9000").ok();
+    // The previous test's instances are killed as its start-api exits, asynchronously: wait
+    // (bounded) until their listener is gone, so that the port stays taken all through this
+    // test. Only a process that keeps 9000 for longer is taken to hold it for good.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let held = loop {
+        match std::net::TcpListener::bind("0.0.0.0:9000") {
+            Ok(l) => break Some(l),
+            Err(_) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(_) => break None,
+        }
+    };
     eprintln!(
         "port 9000: {}",
         if held.is_some() {
             "held by this test"
         } else {
-            "already taken by another process"
+            "taken by another process for more than 10 s"
         }
     );
     held
