@@ -180,3 +180,111 @@ fn make_install_then_build_with_pkg_config() {
     assert!(!lib.join("libscfruntime.so").exists() && !lib.join("libscfruntime.a").exists());
     let _ = fs::remove_dir_all(&prefix);
 }
+
+/// The newest `GLIBC_x.y` symbol version `elf` needs, from `readelf --dyn-syms`.
+fn max_glibc(elf: &Path) -> (u32, u32) {
+    let readelf = scf_test_support::tools::require("readelf");
+    let out = run(Command::new(readelf).arg("--dyn-syms").arg("-W").arg(elf));
+    String::from_utf8_lossy(&out.stdout)
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+        .filter_map(|w| w.strip_prefix("GLIBC_"))
+        .filter_map(|v| {
+            let (a, b) = v.split_once('.')?;
+            let b = b.split('.').next()?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        })
+        .max()
+        .unwrap_or((0, 0))
+}
+
+#[test]
+fn make_dist_tarball_unpacks_anywhere_and_builds_c_echo() {
+    use scf_test_support::tools;
+    ensure_pkg_config();
+    // The cross toolchain for the glibc-2.17 build comes from ./test.sh (.venv); the script is
+    // told to use it and to install nothing.
+    tools::venv_bin("cargo-zigbuild", "cargo-zigbuild");
+    tools::venv_python_with("ziglang", "pip install ziglang into .venv");
+    let path = std::env::join_paths(std::iter::once(tools::venv().join("bin")).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
+    .expect("PATH");
+    let exe = std::env::current_exe().expect("current exe");
+    let target = exe.ancestors().nth(3).expect("target dir above debug/deps");
+    let work = std::env::temp_dir().join(format!("scfruntime-dist-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&work);
+    fs::create_dir_all(&work).expect("work dir");
+    run(Command::new("make")
+        .arg("-C")
+        .arg(repo())
+        .arg("dist")
+        .arg(format!("DIST_DIR={}", work.display()))
+        // The portable builds tests/packaging makes too (one cargo lock between them).
+        .arg(format!("PORTABLE={}", target.join("portable").display()))
+        .arg(format!(
+            "CARGO_TARGET_DIR={}",
+            target.join("install-test").display()
+        ))
+        .env("SCF_ZIG_VENV", tools::venv())
+        .env("SCF_NO_INSTALL", "1")
+        .env("PATH", path));
+    let version = env!("CARGO_PKG_VERSION");
+    let name = format!("scfruntime-{version}-x86_64-linux-glibc2.17");
+    let tarball = work.join(format!("{name}.tar.gz"));
+    assert!(tarball.is_file(), "no {}", tarball.display());
+
+    // Unpacked somewhere else than where it was made: the .pc file finds its own tree.
+    let unpacked = work.join("elsewhere");
+    fs::create_dir_all(&unpacked).expect("mkdir");
+    run(Command::new("tar")
+        .arg("-xzf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&unpacked));
+    fs::remove_dir_all(work.join(&name)).expect("remove the staging tree");
+    let root = unpacked.join(&name);
+    let lib = root.join("lib");
+    for f in [
+        "README.md",
+        "include/scfruntime.h",
+        "lib/libscfruntime.a",
+        "lib/libscfruntime.so",
+        "lib/libscfruntime.so.0",
+        "lib/pkgconfig/scfruntime.pc",
+    ] {
+        assert!(root.join(f).exists(), "{f} not in the tarball");
+    }
+    assert_eq!(
+        fs::read(root.join("include/scfruntime.h")).expect("header"),
+        fs::read(repo().join("include/scfruntime.h")).expect("committed header")
+    );
+    let so = lib.join(format!("libscfruntime.so.{version}"));
+    let glibc = max_glibc(&so);
+    assert!(
+        glibc <= (2, 17),
+        "the library needs GLIBC_{}.{}",
+        glibc.0,
+        glibc.1
+    );
+
+    let cflags = pkg_config(&root, &["--cflags"]);
+    let include = PathBuf::from(cflags[0].strip_prefix("-I").expect("-I"));
+    assert_eq!(
+        include.canonicalize().expect("include dir"),
+        root.join("include").canonicalize().expect("include dir")
+    );
+    let libdir = pkg_config(&root, &["--variable=libdir"]);
+    let static_libs = pkg_config(&root, &["--variable=static_libs"]);
+    let bootstrap = work.join("bootstrap");
+    run(Command::new("cc")
+        .args(["-std=c11", "-O2"])
+        .arg(repo().join("examples/c-echo/main.c"))
+        .args(&cflags)
+        .arg(PathBuf::from(&libdir[0]).join("libscfruntime.a"))
+        .args(&static_libs)
+        .arg("-o")
+        .arg(&bootstrap));
+    let event = b"{\"from\": \"make dist\"}";
+    assert_eq!(echo_once(&bootstrap, event), event);
+    let _ = fs::remove_dir_all(&work);
+}
