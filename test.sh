@@ -63,6 +63,8 @@ echo "== cargo doc (warnings are errors: every public item documented, links res
 RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --quiet
 echo "== cargo test"
 cargo test --workspace
+echo "== cargo package -p scf-core (the crate as crates.io would take it: metadata, readme, licenses, build)"
+cargo package -p scf-core --allow-dirty --quiet
 echo "== scf-events with its optional features (http, async)"
 cargo clippy -p scf-events --all-targets --all-features --quiet -- -D warnings
 cargo test -p scf-events --all-features --quiet
