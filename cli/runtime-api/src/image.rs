@@ -284,16 +284,9 @@ impl ImagePort {
         if *self.lock() {
             return ending(Answer::Aborted, started);
         }
-        let runtime = match tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .enable_time()
-            .build()
-        {
+        let runtime = match client_runtime() {
             Ok(rt) => rt,
-            Err(e) => {
-                let answer = Answer::Closed(format!("cannot start the HTTP client: {e}"));
-                return ending(answer, started);
-            }
+            Err(why) => return ending(Answer::Closed(why), started),
         };
         let request = Post {
             addr: self.addr(),
@@ -411,16 +404,9 @@ impl ImagePort {
         if *self.lock() {
             return ending(Forwarded::Aborted, started);
         }
-        let runtime = match tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .enable_time()
-            .build()
-        {
+        let runtime = match client_runtime() {
             Ok(rt) => rt,
-            Err(e) => {
-                let answer = Forwarded::Closed(format!("cannot start the HTTP client: {e}"));
-                return ending(answer, started);
-            }
+            Err(why) => return ending(Forwarded::Closed(why), started),
         };
         let addr = self.addr();
         let (result, sent_at) = runtime.block_on(self.exchange_on(
@@ -452,6 +438,15 @@ impl ImagePort {
         };
         ending(answer, sent_at)
     }
+}
+
+/// The runtime one exchange with an image or web function's server runs on.
+fn client_runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| format!("cannot start the HTTP client: {e}"))
 }
 
 /// How long [`ImagePort::forward`] waits for the bootstrap's exit after its server dropped a

@@ -8,15 +8,17 @@
 //! the port it used in an `X-App-Port` header of every answer, which the tests print.
 
 mod common;
+#[path = "common/start_api.rs"]
+mod start_api_harness;
 
-use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::{HttpResponse, RawClient};
+use start_api_harness::Server;
 
 /// The app: `/echo` answers JSON with what it received; `/status` a custom status and headers;
 /// `/binary` every byte value; `/sleep` never answers in time.
@@ -141,84 +143,18 @@ fn write_template(dir: &Path, timeout_s: u32, init_timeout_s: u32) -> std::path:
     file
 }
 
-/// A running `scfrt start-api`, its port and everything it wrote on stderr so far.
-struct Server {
-    child: Child,
-    port: u16,
-    stderr: Arc<Mutex<String>>,
+/// Requests as a web function's clients send them (`Host: example.test`, passed on as is).
+trait WebClient {
+    fn send(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> HttpResponse;
 }
 
-impl Server {
-    /// Starts `scfrt start-api ARGS --port 0` and waits for its `listening on` line.
-    fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_scfrt"))
-            .arg("start-api")
-            .args(args)
-            .args(["--port", "0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run scfrt start-api");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = Arc::clone(&stderr);
-        let mut pipe = child.stderr.take().expect("stderr");
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-                sink.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push_str(&text);
-            }
-        });
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read stdout");
-        let port = line
-            .trim()
-            .strip_prefix("listening on http://127.0.0.1:")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "no `listening on` line: {line:?}; stderr: {}",
-                    stderr.lock().unwrap_or_else(|e| e.into_inner())
-                )
-            });
-        Server {
-            child,
-            port,
-            stderr,
-        }
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// Waits until stderr holds `needle` (the log streams as it happens), at most 10 s.
-    fn wait_stderr(&self, needle: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.stderr().contains(needle) {
-            assert!(
-                Instant::now() < deadline,
-                "stderr never showed {needle:?}: {}",
-                self.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// A request with headers and a body on a fresh connection.
+impl WebClient for Server {
     fn send(
         &self,
         method: &str,
@@ -235,13 +171,6 @@ impl Server {
         c.send_raw(head.as_bytes());
         c.send_raw(body);
         c.read_response()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
