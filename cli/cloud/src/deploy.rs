@@ -35,6 +35,8 @@ pub enum CodeSource {
         lang: Option<Lang>,
         /// Look for prebuilt bootstraps here first.
         bootstrap_bin: Option<PathBuf>,
+        /// The function's handler (`--lang c`: its library must be in the package).
+        handler: Option<String>,
     },
     /// A code zip, checked as `scfrt invoke` checks one.
     Zip(PathBuf),
@@ -49,6 +51,7 @@ impl CodeSource {
         path: &Path,
         lang: Option<Lang>,
         bootstrap_bin: Option<PathBuf>,
+        handler: Option<String>,
     ) -> Result<CodeSource, CloudError> {
         let meta = std::fs::metadata(path).map_err(|e| {
             CloudError::Usage(format!(
@@ -61,6 +64,7 @@ impl CodeSource {
                 dir: path.to_owned(),
                 lang,
                 bootstrap_bin,
+                handler,
             }
         } else {
             CodeSource::Zip(path.to_owned())
@@ -119,6 +123,7 @@ pub fn code_zip(code: &CodeSource, progress: &mut dyn FnMut(&str)) -> Result<Vec
             dir,
             lang,
             bootstrap_bin,
+            handler,
         } => {
             let out = tmp.path().join("fn.zip");
             let opts = scf_package::pack::PackOptions {
@@ -127,6 +132,8 @@ pub fn code_zip(code: &CodeSource, progress: &mut dyn FnMut(&str)) -> Result<Vec
                 lang: *lang,
                 bootstrap_bin: bootstrap_bin.clone(),
                 portable: false,
+                build: None,
+                handler: handler.clone(),
             };
             let mut warn = |w: &str| progress(&format!("warning: {w}"));
             let report = scf_package::pack::pack(&opts, &mut warn)

@@ -102,6 +102,12 @@ pub struct PackOptions {
     pub bootstrap_bin: Option<PathBuf>,
     /// Rust: build with `cargo zigbuild --target x86_64-unknown-linux-gnu.2.17` (glibc 2.17).
     pub portable: bool,
+    /// C with the ready-made bootstrap: the command that builds the handler library (run with
+    /// `sh -c` in `dir`); `None`: `make` when `dir` has a Makefile.
+    pub build: Option<String>,
+    /// C with the ready-made bootstrap: `_HANDLER` (`file.function`), whose `file.so` must be in
+    /// the package (`index.main_handler` by default).
+    pub handler: Option<String>,
 }
 
 /// What [`pack`] wrote.
@@ -293,6 +299,54 @@ struct Item {
     mode: u32,
 }
 
+/// The ready-made C bootstrap dlopens the library `_HANDLER` names: build it (the `--build`
+/// command, else `make` when there is a Makefile) and check that it is there, so that a package
+/// never fails only when invoked (docs/scfrt.md, "Packaging").
+fn build_c_handler(root: &Path, opts: &PackOptions) -> Result<(), PackError> {
+    let command = match &opts.build {
+        Some(c) => Some(c.clone()),
+        None if root.join("Makefile").is_file() => Some("make".to_owned()),
+        None => None,
+    };
+    if let Some(command) = command {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&command)
+            .current_dir(root)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| {
+                PackError::Refused(format!("cannot run the build command `{command}`: {e}"))
+            })?;
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let tail: Vec<&str> = stderr.lines().rev().take(20).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            return Err(PackError::Refused(format!(
+                "the build command `{command}` failed ({}) in {}:\n{}",
+                out.status,
+                root.display(),
+                tail.join("\n")
+            )));
+        }
+    }
+    let handler = opts
+        .handler
+        .as_deref()
+        .unwrap_or(crate::init::TEMPLATE_HANDLER);
+    let file = handler.split_once('.').map_or(handler, |(f, _)| f);
+    let library = format!("{file}.so");
+    if !root.join(&library).is_file() {
+        return Err(PackError::Refused(format!(
+            "the handler library {library} (from _HANDLER `{handler}`) is not in {}: the C \
+             bootstrap dlopens it at start. Build it first (the starter's `make`), or pass \
+             --build 'COMMAND'",
+            root.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Builds the zip described by `opts`; `warn` receives each warning as it is found.
 ///
 /// # Errors
@@ -365,6 +419,9 @@ pub fn pack(opts: &PackOptions, warn: &mut dyn FnMut(&str)) -> Result<PackReport
         }
         (None, Some(Lang::Rust)) => (build_rust(&root, opts.portable)?, Vec::new()),
         (None, Some(lang)) => {
+            if lang == Lang::C {
+                build_c_handler(&root, opts)?;
+            }
             let name = lang.bootstrap_binary().unwrap_or("bootstrap");
             (
                 find_prebuilt(name, opts.bootstrap_bin.as_deref())?,

@@ -716,6 +716,14 @@ pub struct PackageArgs {
     /// Rust: build with `cargo zigbuild --target x86_64-unknown-linux-gnu.2.17` (glibc 2.17).
     #[arg(long)]
     pub portable: bool,
+    /// C: the command that builds the handler library (run with `sh -c` in DIR). Default: `make`
+    /// when DIR has a Makefile.
+    #[arg(long, value_name = "COMMAND")]
+    pub build: Option<String>,
+    /// C: the handler (_HANDLER) whose `file.so` the package must hold. Default:
+    /// index.main_handler.
+    #[arg(long, value_name = "HANDLER")]
+    pub handler: Option<String>,
 }
 
 /// Arguments of `scfrt init`.
@@ -1211,6 +1219,8 @@ fn package(args: &PackageArgs) -> u8 {
         lang: args.lang,
         bootstrap_bin: args.bootstrap_bin.clone(),
         portable: args.portable,
+        build: args.build.clone(),
+        handler: args.handler.clone(),
     };
     let mut warn = |w: &str| eprintln!("scfrt package: warning: {w}");
     match scf_package::pack::pack(&opts, &mut warn) {
@@ -1324,6 +1334,7 @@ fn deploy_functions(
             dir: f.code_dir.clone(),
             lang: None,
             bootstrap_bin: bootstrap_bin.map(Path::to_owned),
+            handler: f.handler.clone(),
         };
         let zip = scf_cloud::deploy::code_zip(&code, progress)?;
         let settings = FunctionSettings {
@@ -1386,8 +1397,13 @@ fn deploy(args: &DeployArgs) -> u8 {
         eprintln!("scfrt deploy: error: a PACKAGE and --name, or --template, are required");
         return EXIT_USAGE;
     };
-    let zip = match CodeSource::from_path(package, args.lang, args.bootstrap_bin.clone())
-        .and_then(|code| scf_cloud::deploy::code_zip(&code, &mut progress))
+    let zip = match CodeSource::from_path(
+        package,
+        args.lang,
+        args.bootstrap_bin.clone(),
+        args.handler.clone(),
+    )
+    .and_then(|code| scf_cloud::deploy::code_zip(&code, &mut progress))
     {
         Ok(z) => z,
         Err(e) => return cloud_exit("deploy", &e),

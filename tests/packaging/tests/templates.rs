@@ -86,6 +86,69 @@ fn c_template() {
     );
 }
 
+/// `scfrt package --lang c` runs the starter's `make` itself: a fresh `scfrt init` packs and runs
+/// without a build step; a directory whose handler library is missing and cannot be built is
+/// refused before any zip is written, naming the library; a failing `--build` names itself.
+#[test]
+fn c_package_builds_the_handler_library_or_refuses() {
+    scf_test_support::tools::require("make");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("fn");
+    init("c", &dir);
+    assert!(!dir.join("index.so").exists());
+    let zip = tmp.path().join("fn.zip");
+    let ret = pack_and_invoke("c", &dir, &zip, &["index.c", "scfruntime.h", "Makefile"]);
+    assert_eq!(ret, expected_echo());
+    assert!(dir.join("index.so").is_file(), "make ran in the directory");
+
+    // No Makefile and no library: refused, nothing written.
+    std::fs::remove_file(dir.join("Makefile")).unwrap();
+    std::fs::remove_file(dir.join("index.so")).unwrap();
+    let missing = tmp.path().join("missing.zip");
+    let out = package(&dir, &missing, &["--lang", "c"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "the handler library index.so (from _HANDLER `index.main_handler`) is not in"
+        ),
+        "{stderr}"
+    );
+    assert!(!missing.exists());
+    // Another handler names another library.
+    let out = package(
+        &dir,
+        &missing,
+        &[
+            "--lang",
+            "c",
+            "--handler",
+            "libecho.handle",
+            "--build",
+            "true",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the handler library libecho.so (from _HANDLER `libecho.handle`)"),
+        "{stderr}"
+    );
+    // A build command that fails: its status and output.
+    let out = package(
+        &dir,
+        &missing,
+        &["--lang", "c", "--build", "echo broken >&2; exit 3"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the build command `echo broken >&2; exit 3` failed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("broken"), "{stderr}");
+    assert!(!missing.exists());
+}
+
 #[test]
 fn python_template() {
     let tmp = tempfile::tempdir().unwrap();
