@@ -740,11 +740,7 @@ impl Function {
             Platform::Image(port) => Arc::clone(port),
             Platform::RuntimeApi(_) => unreachable!("a web function's instance has a port"),
         };
-        let sampler = Sampler::start(
-            inst.tree(),
-            MEM_SAMPLE_INTERVAL,
-            Some(memory_bytes(self.cfg.memory_mb)),
-        );
+        let sampler = watch_memory(inst.tree(), self.cfg.memory_mb);
         let exchange = port.forward(
             request,
             &headers,
@@ -888,11 +884,7 @@ impl Function {
             memory_limit_mb: self.cfg.memory_mb,
             timeout: self.cfg.timeout,
         };
-        let sampler = Sampler::start(
-            inst.tree(),
-            MEM_SAMPLE_INTERVAL,
-            Some(memory_bytes(self.cfg.memory_mb)),
-        );
+        let sampler = watch_memory(inst.tree(), self.cfg.memory_mb);
         let report = api.invoke_timed(event, &opts);
         let peak = sampler.finish();
         let mem = peak.bytes;
@@ -946,11 +938,7 @@ impl Function {
         let Some(inst) = self.instance.as_mut() else {
             unreachable!("an image invocation runs on a warm instance");
         };
-        let sampler = Sampler::start(
-            inst.tree(),
-            MEM_SAMPLE_INTERVAL,
-            Some(memory_bytes(self.cfg.memory_mb)),
-        );
+        let sampler = watch_memory(inst.tree(), self.cfg.memory_mb);
         let exchange = port.invoke(
             event,
             &headers,
@@ -1114,11 +1102,7 @@ impl Function {
                 ));
             }
         };
-        let sampler = Sampler::start(
-            inst.tree(),
-            MEM_SAMPLE_INTERVAL,
-            Some(memory_bytes(self.cfg.memory_mb)),
-        );
+        let sampler = watch_memory(inst.tree(), self.cfg.memory_mb);
         let (waited, awaited) = match &*inst.platform {
             Platform::RuntimeApi(api) => (
                 api.wait_ready(self.cfg.init_timeout),
@@ -1399,6 +1383,11 @@ fn memory_limit_message(mem: u64, memory_mb: u32, when: &str) -> String {
 }
 
 /// A memory size in bytes: the most resident memory an instance's processes may use.
+/// Samples an instance's memory every [`MEM_SAMPLE_INTERVAL`] against its memory size.
+fn watch_memory(tree: process::Tree, memory_mb: u32) -> Sampler {
+    Sampler::start(tree, MEM_SAMPLE_INTERVAL, Some(memory_bytes(memory_mb)))
+}
+
 fn memory_bytes(memory_mb: u32) -> u64 {
     u64::from(memory_mb) * 1024 * 1024
 }

@@ -162,15 +162,7 @@ impl WebClient for Server {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> HttpResponse {
-        let mut c = RawClient::connect(self.port);
-        let mut head = format!("{method} {target} HTTP/1.1\r\nHost: example.test\r\n");
-        for (k, v) in headers {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-        head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-        c.send_raw(head.as_bytes());
-        c.send_raw(body);
-        c.read_response()
+        start_api_harness::send_as(self.port, "example.test", method, target, headers, body)
     }
 }
 

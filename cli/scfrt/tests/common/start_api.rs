@@ -127,8 +127,20 @@ pub fn send(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> HttpResponse {
+    send_as(port, "127.0.0.1", method, path, headers, body)
+}
+
+/// [`send`] with the `Host` header given.
+pub fn send_as(
+    port: u16,
+    host: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpResponse {
     let mut c = RawClient::connect(port);
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n");
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
