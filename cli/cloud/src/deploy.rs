@@ -37,6 +37,11 @@ pub enum CodeSource {
         bootstrap_bin: Option<PathBuf>,
         /// The function's handler (`--lang c`: its library must be in the package).
         handler: Option<String>,
+        /// Pack ELF files SCF cannot run with a warning instead of refusing them
+        /// ([`PackOptions::allow_newer_glibc`](scf_package::pack::PackOptions::allow_newer_glibc)).
+        allow_newer_glibc: bool,
+        /// `--lang python`: the CPython version and wheel locations for the vendored packages.
+        python: scf_package::python::PythonOptions,
     },
     /// A code zip, checked as `scfrt invoke` checks one.
     Zip(PathBuf),
@@ -52,6 +57,8 @@ impl CodeSource {
         lang: Option<Lang>,
         bootstrap_bin: Option<PathBuf>,
         handler: Option<String>,
+        allow_newer_glibc: bool,
+        python: scf_package::python::PythonOptions,
     ) -> Result<CodeSource, CloudError> {
         let meta = std::fs::metadata(path).map_err(|e| {
             CloudError::Usage(format!(
@@ -65,6 +72,8 @@ impl CodeSource {
                 lang,
                 bootstrap_bin,
                 handler,
+                allow_newer_glibc,
+                python,
             }
         } else {
             CodeSource::Zip(path.to_owned())
@@ -124,6 +133,8 @@ pub fn code_zip(code: &CodeSource, progress: &mut dyn FnMut(&str)) -> Result<Vec
             lang,
             bootstrap_bin,
             handler,
+            allow_newer_glibc,
+            python,
         } => {
             let out = tmp.path().join("fn.zip");
             let opts = scf_package::pack::PackOptions {
@@ -134,6 +145,8 @@ pub fn code_zip(code: &CodeSource, progress: &mut dyn FnMut(&str)) -> Result<Vec
                 portable: false,
                 build: None,
                 handler: handler.clone(),
+                allow_newer_glibc: *allow_newer_glibc,
+                python: python.clone(),
             };
             let mut warn = |w: &str| progress(&format!("warning: {w}"));
             let report = scf_package::pack::pack(&opts, &mut warn)
@@ -143,7 +156,7 @@ pub fn code_zip(code: &CodeSource, progress: &mut dyn FnMut(&str)) -> Result<Vec
                 dir.display(),
                 report.zip_bytes,
                 report.entries,
-                report.bootstrap_from.display()
+                report.bootstrap_from
             ));
             out
         }
@@ -208,7 +221,7 @@ fn check_unpacked_bootstrap(
     let shown = format!("bootstrap (in {})", zip.display());
     scf_package::pack::check_bootstrap(&data, meta.permissions().mode(), &shown)
         .map_err(|e| CloudError::Usage(e.to_string()))?;
-    for w in scf_package::pack::elf_warnings(&data, &shown) {
+    for w in scf_package::pack::elf_problems(&data, &shown) {
         progress(&format!("warning: {w}"));
     }
     Ok(())

@@ -105,8 +105,10 @@ pub fn init(lang: Lang, dir: &Path, scf_core: &ScfCoreSource) -> Result<Vec<Path
                     "Python",
                     "`index.py` defines `main_handler(event, context)` as for SCF's Python runtime.",
                     "",
-                    "scfruntime's embedded-Python bootstrap (`scf-python-bootstrap`; it needs \
-                     libpython on the target, see bootstrap/README.md in scfruntime)",
+                    "a script running `python3 -m scfruntime`, with scfruntime and the \
+                     packages of an optional `requirements.txt` installed beside the handler for \
+                     SCF's platform and `--python-version` (default 3.9; the interpreter: see \
+                     docs/python.md in scfruntime, \"Packaging for SCF\")",
                 ),
             ),
         ],

@@ -5,7 +5,9 @@
 //! guide), keeps every other file's mode, and refuses what would fail on the platform: no
 //! `bootstrap`, one that is not executable, a script without an interpreter line or with a CRLF
 //! one, symlinks leading out of the directory, special files, and zips over SCF's 50 MB code
-//! limit. It warns about ELF files that are not x86-64 or need a glibc newer than 2.17.
+//! limit. ELF files that are not x86-64 or need a glibc newer than 2.17 (SCF's CentOS 7.6) would
+//! not start there: packaging stops naming each of them, unless
+//! [`PackOptions::allow_newer_glibc`] turns them into warnings (docs/scfrt.md, "Packaging").
 //!
 //! With `--lang`, a directory without a `bootstrap` gets a ready-made one: see [`Lang`] and
 //! [`bootstrap_search_dirs`].
@@ -22,6 +24,7 @@ use std::process::{Command, Stdio};
 use zip::write::SimpleFileOptions;
 
 use crate::elf;
+use crate::python::{self, PythonOptions};
 
 /// SCF's limit on a code zip uploaded directly (50 MB).
 pub const MAX_CODE_ZIP_BYTES: u64 = 50 * 1024 * 1024;
@@ -40,7 +43,8 @@ pub const BOOTSTRAP_DIR_ENV: &str = "SCFRT_BOOTSTRAP_DIR";
 pub enum Lang {
     /// A C handler in a shared object: `scf-c-bootstrap` dlopens it.
     C,
-    /// A Python handler (`index.py`): `scf-python-bootstrap` embeds CPython.
+    /// A Python handler (`index.py`): `scfruntime` and the function's `requirements.txt`
+    /// vendored for SCF, run by a `bootstrap` script (`python3 -m scfruntime`; [`crate::python`]).
     Python,
     /// A bash handler (`index.sh`): `scf-shell-bootstrap` sources it per event.
     Bash,
@@ -53,13 +57,12 @@ impl Lang {
     pub const ALL: [Lang; 4] = [Lang::C, Lang::Python, Lang::Bash, Lang::Rust];
 
     /// The file name of the prebuilt bootstrap for this language (`None` for Rust, which is
-    /// built from the project).
+    /// built from the project, and Python, whose bootstrap is a script written for the package).
     pub fn bootstrap_binary(self) -> Option<&'static str> {
         match self {
             Lang::C => Some("scf-c-bootstrap"),
-            Lang::Python => Some("scf-python-bootstrap"),
             Lang::Bash => Some("scf-shell-bootstrap"),
-            Lang::Rust => None,
+            Lang::Python | Lang::Rust => None,
         }
     }
 
@@ -108,6 +111,11 @@ pub struct PackOptions {
     /// C with the ready-made bootstrap: `_HANDLER` (`file.function`), whose `file.so` must be in
     /// the package (`index.main_handler` by default).
     pub handler: Option<String>,
+    /// Pack ELF files SCF cannot run (glibc newer than 2.17, not x86-64) with a warning instead
+    /// of refusing the package.
+    pub allow_newer_glibc: bool,
+    /// Python: the version packages are vendored for, and where pip also finds wheels.
+    pub python: PythonOptions,
 }
 
 /// What [`pack`] wrote.
@@ -115,13 +123,14 @@ pub struct PackOptions {
 pub struct PackReport {
     /// The zip written.
     pub output: PathBuf,
-    /// Where the bootstrap came from (the package, a prebuilt file or a cargo build).
-    pub bootstrap_from: PathBuf,
+    /// Where the bootstrap came from (the package, a prebuilt file, a cargo build or a script
+    /// written for the package).
+    pub bootstrap_from: String,
     /// Entries in the zip (files, directories, symlinks).
     pub entries: usize,
     /// The zip's size in bytes.
     pub zip_bytes: u64,
-    /// Warnings (ELF machine, glibc floor), also passed to the `warn` callback.
+    /// Warnings (ELF machine, glibc floor when allowed), also passed to the `warn` callback.
     pub warnings: Vec<String>,
 }
 
@@ -165,8 +174,9 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> PackError + '_ {
 }
 
 /// The directories searched, in order, for a prebuilt bootstrap (`scf-c-bootstrap`,
-/// `scf-python-bootstrap`, `scf-shell-bootstrap`): `--bootstrap-bin`, `$SCFRT_BOOTSTRAP_DIR`, then
-/// beside the running `scfrt` executable `../portable/bin` (where `scripts/portable-build.sh`
+/// `scf-shell-bootstrap`) and the scfruntime wheel `--lang python` vendors: `--bootstrap-bin`,
+/// `$SCFRT_BOOTSTRAP_DIR`, then beside the running `scfrt` executable `../share/scfrt/bootstrap`
+/// (where the scfrt wheel installs them), `../portable/bin` (where `scripts/portable-build.sh`
 /// puts its glibc-2.17 builds, when `scfrt` runs from `<target>/{debug,release}`) and the
 /// executable's own directory (cargo's `<target>/{debug,release}`).
 pub fn bootstrap_search_dirs(flag: Option<&Path>) -> Vec<PathBuf> {
@@ -187,8 +197,10 @@ pub fn bootstrap_search_dirs(flag: Option<&Path>) -> Vec<PathBuf> {
         } else {
             exe_dir
         };
-        if let Some(target) = profile_dir.parent() {
-            dirs.push(target.join("portable").join("bin"));
+        if let Some(prefix) = profile_dir.parent() {
+            // The scfrt wheel: `<venv>/bin/scfrt` and its data `<venv>/share/scfrt/bootstrap`.
+            dirs.push(prefix.join("share").join("scfrt").join("bootstrap"));
+            dirs.push(prefix.join("portable").join("bin"));
         }
         dirs.push(profile_dir);
     }
@@ -209,14 +221,10 @@ pub fn find_prebuilt(name: &str, flag: Option<&Path>) -> Result<PathBuf, PackErr
         }
     }
     let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
-    let package = match name {
-        "scf-c-bootstrap" => "scf-bootstrap-c",
-        "scf-shell-bootstrap" => "scf-bootstrap-shell",
-        _ => "scf-bootstrap-python",
-    };
     Err(PackError::Refused(format!(
-        "no prebuilt {name} found (searched: {}); build it with `cargo build --release -p {package}` \
-         or `scripts/portable-build.sh`, then pass --bootstrap-bin <dir> or set {BOOTSTRAP_DIR_ENV}",
+        "no prebuilt {name} found (searched: {}); it comes with the scfrt wheel \
+         (`pip install scfrt`), or build it for SCF with `scripts/portable-build.sh`, then pass \
+         --bootstrap-bin <dir> or set {BOOTSTRAP_DIR_ENV}",
         searched.join(", ")
     )))
 }
@@ -265,8 +273,9 @@ pub fn check_bootstrap(head: &[u8], mode: u32, shown: &str) -> Result<(), PackEr
     Ok(())
 }
 
-/// ELF warnings for `data` (the start of the file or all of it) shown as `shown`.
-pub fn elf_warnings(data: &[u8], shown: &str) -> Vec<String> {
+/// Why SCF could not run the ELF file `data` (the start of the file or all of it), shown as
+/// `shown`: not x86-64, or a glibc newer than 2.17. Empty for anything else.
+pub fn elf_problems(data: &[u8], shown: &str) -> Vec<String> {
     let Some(info) = elf::inspect(data) else {
         return Vec::new();
     };
@@ -279,13 +288,17 @@ pub fn elf_warnings(data: &[u8], shown: &str) -> Vec<String> {
     }
     if let Some(v) = info.glibc_too_new() {
         out.push(format!(
-            "{shown} needs {v}, newer than the glibc 2.17 of SCF's CentOS 7.6: it will fail to start \
-             there; build it with `cargo zigbuild --target {PORTABLE_TARGET}` (scripts/portable-build.sh) \
-             or on CentOS 7 / manylinux2014"
+            "{shown} needs {v}, newer than the glibc 2.17 of SCF's CentOS 7.6: it will fail to start there"
         ));
     }
     out
 }
+
+/// How to build ELF files that run on SCF, and how to pack them anyway.
+const ELF_FIX: &str = "build them for glibc 2.17: C with `zig cc -target x86_64-linux-gnu.2.17` \
+     (or on CentOS 7 / manylinux2014), Rust with `cargo zigbuild --target x86_64-unknown-linux-gnu.2.17`; \
+     the ready-made bootstraps come built so with the scfrt wheel (or `scripts/portable-build.sh`). \
+     To pack them as they are, pass --allow-newer-glibc";
 
 enum Kind {
     Dir,
@@ -295,6 +308,8 @@ enum Kind {
 
 struct Item {
     rel: PathBuf,
+    /// The file on disk (under the function directory, or staged for the package).
+    path: PathBuf,
     kind: Kind,
     mode: u32,
 }
@@ -385,10 +400,6 @@ pub fn pack(opts: &PackOptions, warn: &mut dyn FnMut(&str)) -> Result<PackReport
     let out_real = out_parent_real.join(&out_name);
 
     let mut warnings = Vec::new();
-    let mut add_warning = |w: String, warnings: &mut Vec<String>| {
-        warn(&w);
-        warnings.push(w);
-    };
 
     // Which bootstrap, and which of the directory's files go along with it: `bootstrap`, or a
     // web function's `scf_bootstrap` when there is no `bootstrap`.
@@ -401,6 +412,8 @@ pub fn pack(opts: &PackOptions, warn: &mut dyn FnMut(&str)) -> Result<PackReport
     };
     let own = root.join(entry);
     let own_meta = std::fs::symlink_metadata(&own).ok();
+    // `--lang python` stages what it vendors and the bootstrap it writes here, removed on return.
+    let mut staging: Option<tempfile::TempDir> = None;
     let (bootstrap_path, items) = match (&own_meta, opts.lang) {
         (Some(m), _) => {
             if m.file_type().is_symlink() {
@@ -418,6 +431,18 @@ pub fn pack(opts: &PackOptions, warn: &mut dyn FnMut(&str)) -> Result<PackReport
             (own.clone(), walk(&root, &out_real, entry)?)
         }
         (None, Some(Lang::Rust)) => (build_rust(&root, opts.portable)?, Vec::new()),
+        (None, Some(Lang::Python)) => {
+            let dir = staging.insert(
+                tempfile::Builder::new()
+                    .prefix("scfrt-python-")
+                    .tempdir()
+                    .map_err(io_err(Path::new("a temporary directory")))?,
+            );
+            let (boot, site) = vendor_python(&root, opts, dir.path())?;
+            let mut items = walk(&root, &out_real, entry)?;
+            merge_vendored(&mut items, walk(&site, &out_real, entry)?)?;
+            (boot, items)
+        }
         (None, Some(lang)) => {
             if lang == Lang::C {
                 build_c_handler(&root, opts)?;
@@ -441,12 +466,27 @@ pub fn pack(opts: &PackOptions, warn: &mut dyn FnMut(&str)) -> Result<PackReport
     let boot_data = std::fs::read(&bootstrap_path).map_err(io_err(&bootstrap_path))?;
     let shown_boot = if bootstrap_path == own {
         entry.to_owned()
+    } else if staging.is_some() {
+        format!(
+            "bootstrap (a script written for CPython {}: python3 -m scfruntime)",
+            opts.python.version
+        )
     } else {
         format!("bootstrap (from {})", bootstrap_path.display())
     };
     check_bootstrap(&boot_data, boot_meta.permissions().mode(), &shown_boot)?;
-    for w in elf_warnings(&boot_data, &shown_boot) {
-        add_warning(w, &mut warnings);
+    // ELF files SCF cannot run: all of them are named before the package is refused.
+    let mut elf_refusals = Vec::new();
+    let mut elf_problem = |w: String, warnings: &mut Vec<String>| {
+        if opts.allow_newer_glibc {
+            warn(&w);
+            warnings.push(w);
+        } else {
+            elf_refusals.push(w);
+        }
+    };
+    for w in elf_problems(&boot_data, &shown_boot) {
+        elf_problem(w, &mut warnings);
     }
 
     let mut tmp = tempfile::Builder::new()
@@ -464,7 +504,7 @@ pub fn pack(opts: &PackOptions, warn: &mut dyn FnMut(&str)) -> Result<PackReport
         entries += 1;
         for item in &items {
             let name = item.rel.to_string_lossy().replace('\\', "/");
-            let path = root.join(&item.rel);
+            let path = &item.path;
             match &item.kind {
                 Kind::Dir => {
                     zw.add_directory(format!("{name}/"), deflate.unix_permissions(item.mode))?;
@@ -478,27 +518,33 @@ pub fn pack(opts: &PackOptions, warn: &mut dyn FnMut(&str)) -> Result<PackReport
                 }
                 Kind::File => {
                     zw.start_file(name.as_str(), deflate.unix_permissions(item.mode))?;
-                    let mut f = std::fs::File::open(&path).map_err(io_err(&path))?;
+                    let mut f = std::fs::File::open(path).map_err(io_err(path))?;
                     let mut head = [0u8; 4];
-                    let n = read_up_to(&mut f, &mut head).map_err(io_err(&path))?;
-                    zw.write_all(&head[..n]).map_err(io_err(&path))?;
+                    let n = read_up_to(&mut f, &mut head).map_err(io_err(path))?;
+                    zw.write_all(&head[..n]).map_err(io_err(path))?;
                     if elf::is_elf(&head[..n]) {
                         let mut rest = Vec::new();
-                        f.read_to_end(&mut rest).map_err(io_err(&path))?;
-                        zw.write_all(&rest).map_err(io_err(&path))?;
+                        f.read_to_end(&mut rest).map_err(io_err(path))?;
+                        zw.write_all(&rest).map_err(io_err(path))?;
                         let mut all = head[..n].to_vec();
                         all.extend_from_slice(&rest);
-                        for w in elf_warnings(&all, &name) {
-                            add_warning(w, &mut warnings);
+                        for w in elf_problems(&all, &name) {
+                            elf_problem(w, &mut warnings);
                         }
                     } else {
-                        io::copy(&mut f, &mut zw).map_err(io_err(&path))?;
+                        io::copy(&mut f, &mut zw).map_err(io_err(path))?;
                     }
                 }
             }
             entries += 1;
         }
         zw.finish()?;
+    }
+    if !elf_refusals.is_empty() {
+        return Err(PackError::Refused(format!(
+            "{}\n{ELF_FIX}",
+            elf_refusals.join("\n")
+        )));
     }
     let file = tmp.as_file();
     file.sync_all().map_err(io_err(tmp.path()))?;
@@ -514,7 +560,13 @@ pub fn pack(opts: &PackOptions, warn: &mut dyn FnMut(&str)) -> Result<PackReport
     })?;
     Ok(PackReport {
         output: opts.output.clone(),
-        bootstrap_from: bootstrap_path,
+        bootstrap_from: if bootstrap_path == own {
+            own.display().to_string()
+        } else if staging.is_some() {
+            shown_boot
+        } else {
+            bootstrap_path.display().to_string()
+        },
         entries,
         zip_bytes,
         warnings,
@@ -532,6 +584,54 @@ fn read_up_to(f: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(n)
+}
+
+/// `--lang python`: vendors `scfruntime` and the function's `requirements.txt` into
+/// `staging/site` and writes the bootstrap script to `staging/bootstrap`; returns both paths.
+fn vendor_python(
+    root: &Path,
+    opts: &PackOptions,
+    staging: &Path,
+) -> Result<(PathBuf, PathBuf), PackError> {
+    let (major, minor) = python::parse_version(&opts.python.version).map_err(PackError::Refused)?;
+    let site = staging.join("site");
+    let requirements = root.join("requirements.txt");
+    let requirements = requirements.is_file().then_some(requirements);
+    python::vendor(
+        requirements.as_deref(),
+        &opts.python,
+        &bootstrap_search_dirs(opts.bootstrap_bin.as_deref()),
+        &site,
+    )?;
+    let boot = staging.join("bootstrap");
+    std::fs::write(&boot, python::bootstrap_script(major, minor)).map_err(io_err(&boot))?;
+    std::fs::set_permissions(&boot, std::fs::Permissions::from_mode(0o755))
+        .map_err(io_err(&boot))?;
+    Ok((boot, site))
+}
+
+/// Adds the vendored `extra` to the function's `items`: a directory both have is kept once; any
+/// other name both have is refused (the function's file would shadow the package, or the
+/// reverse).
+fn merge_vendored(items: &mut Vec<Item>, extra: Vec<Item>) -> Result<(), PackError> {
+    let own: std::collections::HashMap<PathBuf, bool> = items
+        .iter()
+        .map(|i| (i.rel.clone(), matches!(i.kind, Kind::Dir)))
+        .collect();
+    for item in extra {
+        match own.get(&item.rel) {
+            Some(true) if matches!(item.kind, Kind::Dir) => {}
+            Some(_) => {
+                return Err(PackError::Refused(format!(
+                    "{} is both in the function directory and among the Python packages installed \
+                     for it (requirements.txt, scfruntime); rename or remove the function's own",
+                    item.rel.display()
+                )));
+            }
+            None => items.push(item),
+        }
+    }
+    Ok(())
 }
 
 /// Everything under `root` but the root `entry` (`bootstrap` or `scf_bootstrap`) and the output
@@ -583,12 +683,14 @@ fn walk(root: &Path, output: &Path, entry: &str) -> Result<Vec<Item>, PackError>
                 }
                 items.push(Item {
                     rel,
+                    path,
                     kind: Kind::Symlink(target),
                     mode,
                 });
             } else if ft.is_dir() {
                 items.push(Item {
                     rel: rel.clone(),
+                    path,
                     kind: Kind::Dir,
                     mode,
                 });
@@ -596,6 +698,7 @@ fn walk(root: &Path, output: &Path, entry: &str) -> Result<Vec<Item>, PackError>
             } else if ft.is_file() {
                 items.push(Item {
                     rel,
+                    path,
                     kind: Kind::File,
                     mode,
                 });

@@ -149,17 +149,23 @@ pub enum Commands {
         of Tencent's custom-runtime guide) and keeps every other file's mode. Refuses a directory \
         without an executable `bootstrap`, a script bootstrap without an interpreter line or with \
         CRLF line endings in it, symlinks leading outside the directory, and zips over SCF's 50 MB \
-        limit; warns about ELF files that are not x86-64 or need a glibc newer than 2.17 (SCF runs \
-        CentOS 7.6). The zip is written to a temporary file and renamed into place.\n\n\
+        limit, and ELF files that are not x86-64 or need a glibc newer than 2.17 (SCF runs CentOS \
+        7.6), each named with the fix (--allow-newer-glibc packs them with a warning instead). The \
+        zip is written to a temporary file and renamed into place.\n\n\
         --lang supplies a ready-made bootstrap when the directory has none: c -> scf-c-bootstrap \
-        (dlopens ./<file>.so), python -> scf-python-bootstrap (embedded CPython), bash -> \
-        scf-shell-bootstrap (sources ./<file>.sh); rust builds the Cargo project's `bootstrap` \
-        binary (cargo build --release, or cargo zigbuild for glibc 2.17 with --portable) and packs \
-        only it. Prebuilt bootstraps are taken from --bootstrap-bin, then $SCFRT_BOOTSTRAP_DIR, \
-        then <scfrt's dir>/../portable/bin (scripts/portable-build.sh), then scfrt's own directory.",
+        (dlopens ./<file>.so, built first by --build or the directory's Makefile), bash -> \
+        scf-shell-bootstrap (sources ./<file>.sh), python -> a script running `python3 -m \
+        scfruntime`, with scfruntime and requirements.txt installed into the zip by pip for \
+        manylinux2014 and --python-version (binary wheels only); rust builds the Cargo project's \
+        `bootstrap` binary (cargo build --release, or cargo zigbuild for glibc 2.17 with \
+        --portable) and packs only it. Prebuilt bootstraps (and the scfruntime wheel) are taken \
+        from --bootstrap-bin, then $SCFRT_BOOTSTRAP_DIR, then <scfrt's dir>/../share/scfrt/bootstrap \
+        (the scfrt wheel's), <scfrt's dir>/../portable/bin (scripts/portable-build.sh), then \
+        scfrt's own directory.",
         after_help = "Examples:\n  \
         scfrt package examples/bash-echo -o fn.zip\n  \
         scfrt package ./my-fn -o fn.zip --lang bash\n  \
+        scfrt package ./my-py-fn -o fn.zip --lang python --python-version 3.10\n  \
         scfrt package ./my-rust-fn -o fn.zip --lang rust --portable"
     )]
     Package(PackageArgs),
@@ -617,6 +623,14 @@ pub struct DeployArgs {
     /// Look for prebuilt bootstraps in DIR first (as `scfrt package --bootstrap-bin`).
     #[arg(long = "bootstrap-bin", value_name = "DIR")]
     pub bootstrap_bin: Option<PathBuf>,
+    /// Pack ELF files SCF cannot run (a glibc newer than its 2.17, not x86-64) with a warning
+    /// instead of refusing the package.
+    #[arg(long = "allow-newer-glibc", env = "SCFRT_ALLOW_NEWER_GLIBC", value_parser = clap::builder::FalseyValueParser::new())]
+    pub allow_newer_glibc: bool,
+    /// Python: the CPython version (3.N, from 3.9) the function's packages are installed for
+    /// (as `scfrt package --python-version`).
+    #[arg(long = "python-version", value_name = "3.N", default_value = scf_package::python::DEFAULT_PYTHON_VERSION, value_parser = parse_python_version)]
+    pub python_version: String,
     /// After the update, publish `$LATEST` as a new version (PublishVersion) and print its
     /// number on stdout.
     #[arg(long)]
@@ -724,6 +738,22 @@ pub struct PackageArgs {
     /// index.main_handler.
     #[arg(long, value_name = "HANDLER")]
     pub handler: Option<String>,
+    /// Pack ELF files SCF cannot run (a glibc newer than its 2.17, not x86-64) with a warning
+    /// instead of refusing the package.
+    #[arg(long = "allow-newer-glibc", env = "SCFRT_ALLOW_NEWER_GLIBC", value_parser = clap::builder::FalseyValueParser::new())]
+    pub allow_newer_glibc: bool,
+    /// Python: the CPython version (3.N, from 3.9) the function's packages are installed for;
+    /// the bootstrap runs that interpreter.
+    #[arg(long = "python-version", value_name = "3.N", default_value = scf_package::python::DEFAULT_PYTHON_VERSION, value_parser = parse_python_version)]
+    pub python_version: String,
+    /// Python: a directory (or URL) where pip also looks for wheels (repeatable).
+    #[arg(long = "find-links", value_name = "DIR")]
+    pub find_links: Vec<PathBuf>,
+}
+
+/// A `--python-version` as `scf_package::python::parse_version` accepts it.
+fn parse_python_version(s: &str) -> Result<String, String> {
+    scf_package::python::parse_version(s).map(|_| s.to_owned())
 }
 
 /// Arguments of `scfrt init`.
@@ -1221,6 +1251,11 @@ fn package(args: &PackageArgs) -> u8 {
         portable: args.portable,
         build: args.build.clone(),
         handler: args.handler.clone(),
+        allow_newer_glibc: args.allow_newer_glibc,
+        python: scf_package::python::PythonOptions {
+            version: args.python_version.clone(),
+            find_links: args.find_links.clone(),
+        },
     };
     let mut warn = |w: &str| eprintln!("scfrt package: warning: {w}");
     match scf_package::pack::pack(&opts, &mut warn) {
@@ -1230,7 +1265,7 @@ fn package(args: &PackageArgs) -> u8 {
                 report.output.display(),
                 report.zip_bytes,
                 report.entries,
-                report.bootstrap_from.display()
+                report.bootstrap_from
             );
             EXIT_OK
         }
@@ -1326,6 +1361,7 @@ fn deploy_functions(
     client: &scf_cloud::client::Client,
     functions: &[scf_triggers::project::FunctionSpec],
     bootstrap_bin: Option<&Path>,
+    allow_newer_glibc: bool,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(), scf_cloud::client::CloudError> {
     use scf_cloud::deploy::{CodeSource, FunctionSettings};
@@ -1335,6 +1371,8 @@ fn deploy_functions(
             lang: None,
             bootstrap_bin: bootstrap_bin.map(Path::to_owned),
             handler: f.handler.clone(),
+            allow_newer_glibc,
+            python: scf_package::python::PythonOptions::default(),
         };
         let zip = scf_cloud::deploy::code_zip(&code, progress)?;
         let settings = FunctionSettings {
@@ -1387,6 +1425,7 @@ fn deploy(args: &DeployArgs) -> u8 {
             &client,
             &functions,
             args.bootstrap_bin.as_deref(),
+            args.allow_newer_glibc,
             &mut progress,
         ) {
             Ok(()) => EXIT_OK,
@@ -1402,6 +1441,11 @@ fn deploy(args: &DeployArgs) -> u8 {
         args.lang,
         args.bootstrap_bin.clone(),
         args.handler.clone(),
+        args.allow_newer_glibc,
+        scf_package::python::PythonOptions {
+            version: args.python_version.clone(),
+            find_links: Vec::new(),
+        },
     )
     .and_then(|code| scf_cloud::deploy::code_zip(&code, &mut progress))
     {
@@ -1663,7 +1707,8 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
             None => scf_cloud::client::Client::new(endpoint, "ap-guangzhou", creds),
         };
         let mut progress = |m: &str| eprintln!("scfrt serve: {m}");
-        deploy_functions(&client, &functions, None, &mut progress)
+        // These packages run on this machine, under this serve: its glibc is the one that counts.
+        deploy_functions(&client, &functions, None, true, &mut progress)
             .map_err(|e| format!("cannot create the functions of the template: {e}"))?;
     }
     let mut out = std::io::stdout().lock();

@@ -225,10 +225,40 @@ fn bin_dir() -> &'static Path {
     })
 }
 
+/// The environment of the scfrt commands: the debug build's bootstraps, which need this
+/// machine's glibc (allowed: these packages run here, under serve), and pip kept off the index
+/// (`--lang python` vendors the scfruntime wheel ./test.sh left in `<target>/portable/bin`).
+fn package_env() -> Vec<(&'static str, OsString)> {
+    let target = bin_dir().parent().expect("the target directory");
+    scf_test_support::tools::portable_bin(target);
+    vec![
+        ("SCFRT_BOOTSTRAP_DIR", bin_dir().into()),
+        ("SCFRT_ALLOW_NEWER_GLIBC", "1".into()),
+        ("PIP_NO_INDEX", "1".into()),
+    ]
+}
+
+/// `SCFRUNTIME_PYTHON=<this machine's python3>`: the interpreter the Python packages' bootstrap
+/// runs (scfruntime's wheel is abi3, so any CPython >= 3.9 takes what was vendored).
+fn python_env() -> String {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import os, sys; print(os.path.realpath(sys.executable))",
+        ])
+        .output()
+        .expect("run python3");
+    assert!(out.status.success(), "{out:?}");
+    format!(
+        "SCFRUNTIME_PYTHON={}",
+        String::from_utf8_lossy(&out.stdout).trim()
+    )
+}
+
 /// Runs scfrt with `args` and the prebuilt bootstraps, no credentials in its environment unless
 /// `env` adds them.
 fn scfrt(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut all: Vec<(&str, OsString)> = vec![("SCFRT_BOOTSTRAP_DIR", bin_dir().into())];
+    let mut all = package_env();
     all.extend(env.iter().map(|(k, v)| (*k, OsString::from(v))));
     serve_harness::scfrt_with(args, &all)
 }
@@ -236,7 +266,7 @@ fn scfrt(args: &[&str], env: &[(&str, &str)]) -> Output {
 /// `scfrt serve`, the scfrt commands run against it given the prebuilt bootstraps.
 fn start_serve(tls: bool) -> Serve {
     let mut serve = Serve::start_with(tls);
-    serve.env.push(("SCFRT_BOOTSTRAP_DIR", bin_dir().into()));
+    serve.env.extend(package_env());
     serve
 }
 
@@ -353,7 +383,8 @@ fn deploy_c_and_python_then_redeploy() {
         &[],
     );
     assert!(out.status.success(), "{out:?}");
-    deploy_ok(&serve, &zip, "hello-py", &[]);
+    let python = python_env();
+    deploy_ok(&serve, &zip, "hello-py", &["--env", &python]);
     let (code, line, json, stderr) = invoke(&serve, "hello-py", EVENT);
     assert_eq!(code, 0, "{line}\n{stderr}");
     assert_key_order(&line);
@@ -378,6 +409,8 @@ fn deploy_c_and_python_then_redeploy() {
             "256",
             "--env",
             "STAGE=two",
+            "--env",
+            &python,
         ],
     );
     assert!(stderr.contains("exists: UpdateFunctionCode"), "{stderr}");

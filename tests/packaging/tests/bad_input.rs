@@ -125,8 +125,10 @@ fn output_inside_the_dir_is_not_packed_into_itself() {
     assert_eq!(names, ["bootstrap"]);
 }
 
+/// ELF files SCF cannot run stop the package, each named with the fix; `--allow-newer-glibc`
+/// packs them with a warning instead.
 #[test]
-fn elf_for_another_machine_warns() {
+fn elf_files_scf_cannot_run_are_refused_unless_allowed() {
     let d = tempfile::tempdir().unwrap();
     write_file(&d.path().join("bootstrap"), b"#!/bin/bash\necho\n", 0o755);
     // A 64-bit little-endian ELF header for aarch64 (e_machine 183), no sections.
@@ -134,14 +136,61 @@ fn elf_for_another_machine_warns() {
     elf[..6].copy_from_slice(b"\x7fELF\x02\x01");
     elf[18..20].copy_from_slice(&183u16.to_le_bytes());
     write_file(&d.path().join("arm.bin"), &elf, 0o755);
+    // This machine's build of the shell bootstrap needs its glibc (2.34 or so), not 2.17.
+    let host_built = std::fs::read(bin_dir().join("scf-shell-bootstrap")).unwrap();
+    assert!(elf_max_glibc(&host_built).as_slice() > [2, 17].as_slice());
+    write_file(&d.path().join("tool"), &host_built, 0o755);
     let out_dir = tempfile::tempdir().unwrap();
-    let out = package(d.path(), &out_dir.path().join("fn.zip"), &[]);
-    assert!(out.status.success(), "{out:?}");
+    let zip = out_dir.path().join("fn.zip");
+    let args = |extra: &'static str| -> Vec<std::ffi::OsString> {
+        let mut a: Vec<std::ffi::OsString> = vec![
+            "package".into(),
+            d.path().into(),
+            "-o".into(),
+            zip.clone().into(),
+        ];
+        if !extra.is_empty() {
+            a.push(extra.into());
+        }
+        a
+    };
+    let strict: Vec<std::ffi::OsString> = args("");
+    let strict: Vec<&std::ffi::OsStr> = strict.iter().map(|a| a.as_os_str()).collect();
+    let out = run_scfrt_strict(&strict);
     let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("arm.bin is an ELF for aarch64, not x86-64"),
         "{stderr}"
     );
+    assert!(
+        stderr.contains("tool needs GLIBC_2.") && stderr.contains("newer than the glibc 2.17"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("zig cc -target x86_64-linux-gnu.2.17"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--allow-newer-glibc"), "{stderr}");
+    assert!(!zip.exists(), "no zip after a refusal");
+    assert_eq!(
+        std::fs::read_dir(out_dir.path()).unwrap().count(),
+        0,
+        "no temporary file left"
+    );
+
+    let allowed: Vec<std::ffi::OsString> = args("--allow-newer-glibc");
+    let allowed: Vec<&std::ffi::OsStr> = allowed.iter().map(|a| a.as_os_str()).collect();
+    let out = run_scfrt_strict(&allowed);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: arm.bin is an ELF for aarch64, not x86-64"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("warning: tool needs GLIBC_2."), "{stderr}");
+    let names: Vec<String> = zip_entries(&zip).into_iter().map(|e| e.name).collect();
+    assert_eq!(names, ["bootstrap", "arm.bin", "tool"]);
 }
 
 enum Item<'a> {
@@ -269,4 +318,38 @@ fn zip_over_the_code_limit() {
     // Size is all that is checked before unpacking: a sparse file over 50 MiB.
     f.set_len((50 << 20) + 1).unwrap();
     invoke_refused(&zip, "over SCF's 50 MB");
+}
+
+/// A ready-made bootstrap built for this machine's glibc is refused like any other ELF: the
+/// message names where it came from.
+#[test]
+fn a_host_built_ready_made_bootstrap_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    write_file(
+        &d.path().join("index.sh"),
+        b"main_handler() { echo hi; }\n",
+        0o644,
+    );
+    let zip = d.path().join("fn.zip");
+    let out = run_scfrt_strict(&[
+        "package".as_ref(),
+        d.path().as_os_str(),
+        "-o".as_ref(),
+        zip.as_os_str(),
+        "--lang".as_ref(),
+        "bash".as_ref(),
+        "--bootstrap-bin".as_ref(),
+        bin_dir().as_os_str(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let from = bin_dir().join("scf-shell-bootstrap");
+    assert!(
+        stderr.contains(&format!(
+            "bootstrap (from {}) needs GLIBC_2.",
+            from.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!zip.exists());
 }

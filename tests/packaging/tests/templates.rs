@@ -149,13 +149,59 @@ fn c_package_builds_the_handler_library_or_refuses() {
     assert!(!missing.exists());
 }
 
+/// `--lang python`: scfruntime vendored from the wheel `scripts/build-wheels.sh` left in
+/// `<target>/portable/bin` (the index is off), a bootstrap script, run by this machine's CPython
+/// outside any venv.
 #[test]
 fn python_template() {
+    scf_test_support::tools::portable_bin(&target_dir());
+    let (python, version) = base_python();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("fn");
     init("python", &dir);
     let zip = tmp.path().join("fn.zip");
-    let ret = pack_and_invoke("python", &dir, &zip, &["index.py"]);
+    let out = Command::new(scfrt())
+        .args([
+            "package".as_ref(),
+            dir.as_os_str(),
+            "-o".as_ref(),
+            zip.as_os_str(),
+        ])
+        .args(["--lang", "python", "--python-version", &version])
+        .env("PIP_NO_INDEX", "1")
+        .env_remove("SCFRT_BOOTSTRAP_DIR")
+        .env_remove("SCFRT_ALLOW_NEWER_GLIBC")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    let entries = zip_entries(&zip);
+    assert_eq!(entries[0].name, "bootstrap");
+    assert_eq!(entries[0].mode, 0o100755);
+    let boot = String::from_utf8_lossy(&entries[0].data);
+    assert!(boot.starts_with("#!/bin/sh\n"), "{boot}");
+    assert!(
+        boot.contains(&format!(
+            "/var/lang/python{}/bin/python{version}",
+            version.replace('.', "")
+        )),
+        "{boot}"
+    );
+    assert_eq!(entry(&entries, "index.py").mode & 0o777, 0o644);
+    entry(&entries, "scfruntime/__init__.py");
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.name.starts_with("scfruntime/_scfruntime") && e.name.ends_with(".so")),
+        "{:?}",
+        entries.iter().map(|e| &e.name).collect::<Vec<_>>()
+    );
+    let env = format!("SCFRUNTIME_PYTHON={}", python.display());
+    let (code, json, stderr) = invoke(&zip, EVENT, &["--timeout", "20", "--env", &env]);
+    assert_eq!(code, 0, "{json}\n{stderr}");
+    let ret: serde_json::Value =
+        serde_json::from_str(result(&json)["RetMsg"].as_str().unwrap()).unwrap();
     assert_eq!(ret, expected_echo());
 }
 
@@ -169,7 +215,9 @@ fn rust_template() {
     // Resolve to the versions the workspace already uses (and has compiled), offline-friendly.
     std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
     let zip = tmp.path().join("fn.zip");
-    let out = Command::new(scfrt())
+    // A host build needs this machine's glibc and is refused; --portable builds for 2.17 with
+    // cargo zigbuild (from ./test.sh's .venv).
+    let host = Command::new(scfrt())
         .args([
             "package".as_ref(),
             dir.as_os_str(),
@@ -178,14 +226,48 @@ fn rust_template() {
         ])
         .args(["--lang", "rust"])
         .env("CARGO_TARGET_DIR", target_dir().join("packaging-rust"))
+        .env_remove("SCFRT_ALLOW_NEWER_GLIBC")
         .output()
         .unwrap();
-    assert!(out.status.success(), "scfrt package --lang rust: {out:?}");
+    let stderr = String::from_utf8_lossy(&host.stderr);
+    assert_eq!(host.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("newer than the glibc 2.17") && stderr.contains("cargo zigbuild"),
+        "{stderr}"
+    );
+    assert!(!zip.exists());
+    let venv_bin = scf_test_support::tools::venv_bin("cargo-zigbuild", "cargo-zigbuild");
+    scf_test_support::tools::venv_python_with("ziglang", "pip install ziglang into .venv");
+    let path = std::env::join_paths(
+        std::iter::once(venv_bin.parent().unwrap().to_owned()).chain(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        )),
+    )
+    .unwrap();
+    let out = Command::new(scfrt())
+        .args([
+            "package".as_ref(),
+            dir.as_os_str(),
+            "-o".as_ref(),
+            zip.as_os_str(),
+        ])
+        .args(["--lang", "rust", "--portable"])
+        .env("CARGO_TARGET_DIR", target_dir().join("packaging-rust"))
+        .env("PATH", path)
+        .env_remove("SCFRT_ALLOW_NEWER_GLIBC")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "scfrt package --lang rust --portable: {out:?}"
+    );
     let entries = zip_entries(&zip);
     let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["bootstrap"], "only the binary is packed");
     assert_eq!(entries[0].mode, 0o100755);
     assert!(entries[0].data.starts_with(b"\x7fELF"));
+    let v = elf_max_glibc(&entries[0].data);
+    assert!(v.as_slice() <= [2, 17].as_slice(), "GLIBC_{v:?}");
     let info = zipinfo(&zip);
     assert!(zipinfo_line(&info, "bootstrap").starts_with("-rwxr-xr-x"));
     let (code, json, stderr) = invoke(&zip, EVENT, &[]);

@@ -81,7 +81,7 @@ pub fn python() -> Result<PathBuf, String> {
     let py = repo().join(".venv/bin/python");
     if !py.is_file() {
         return Err(format!(
-            "{} is missing (test.sh creates it: python3 -m venv .venv && maturin develop)",
+            "{} is missing (./test.sh creates it, and installs the scfruntime wheel in it)",
             py.display()
         ));
     }
@@ -91,7 +91,7 @@ pub fn python() -> Result<PathBuf, String> {
         .map_err(|e| format!("cannot run {}: {e}", py.display()))?;
     if !out.status.success() {
         return Err(format!(
-            "`import scfruntime` fails in .venv (run maturin develop): {}",
+            "`import scfruntime` fails in .venv (./test.sh installs the scfruntime wheel; or run maturin develop): {}",
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }

@@ -46,13 +46,45 @@ pub fn scfrt() -> PathBuf {
     bin_dir().join("scfrt")
 }
 
-/// Runs scfrt with `args`, prebuilt bootstraps from the debug build.
+/// Runs scfrt with `args`, prebuilt bootstraps from the debug build. Those need this machine's
+/// glibc, not SCF's 2.17: the packages these tests make run here, so scfrt is told to allow
+/// that (`SCFRT_ALLOW_NEWER_GLIBC=1`); [`run_scfrt_strict`] does not.
 pub fn run_scfrt(args: &[&std::ffi::OsStr]) -> Output {
     Command::new(scfrt())
         .args(args)
         .env("SCFRT_BOOTSTRAP_DIR", bin_dir())
+        .env("SCFRT_ALLOW_NEWER_GLIBC", "1")
         .output()
         .expect("run scfrt")
+}
+
+/// Runs scfrt with `args` as a user would: no bootstrap directory, no glibc allowance.
+pub fn run_scfrt_strict(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(scfrt())
+        .args(args)
+        .env_remove("SCFRT_BOOTSTRAP_DIR")
+        .env_remove("SCFRT_ALLOW_NEWER_GLIBC")
+        .output()
+        .expect("run scfrt")
+}
+
+/// The CPython the Python packaging tests vendor for: the interpreter `.venv` was made from
+/// (outside the venv, so only what a package carries is importable), and its `X.Y`.
+pub fn base_python() -> (PathBuf, String) {
+    let py = scf_test_support::tools::venv_python_with("sys", "python3 -m venv .venv");
+    let out = Command::new(py)
+        .args([
+            "-c",
+            "import os, sys; print(os.path.realpath(sys._base_executable)); print('%d.%d' % sys.version_info[:2])",
+        ])
+        .output()
+        .expect("run the venv's python");
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let mut lines = text.lines();
+    let exe = PathBuf::from(lines.next().expect("executable"));
+    let version = lines.next().expect("version").to_owned();
+    (exe, version)
 }
 
 /// `scfrt package <dir> -o <zip> [extra...]`.
@@ -159,4 +191,29 @@ pub fn write_file(path: &Path, text: &[u8], mode: u32) {
     }
     std::fs::write(path, text).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The newest `GLIBC_x.y` an ELF image needs, read with binutils' `readelf` (not scfrt's own
+/// reader, which is what is being checked).
+pub fn elf_max_glibc(data: &[u8]) -> Vec<u32> {
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), data).unwrap();
+    let out = Command::new(scf_test_support::tools::require("readelf"))
+        .arg("--version-info")
+        .arg("--wide")
+        .arg(f.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .split(|c: char| c.is_whitespace())
+        .filter_map(|w| w.strip_prefix("GLIBC_"))
+        .filter_map(|v| {
+            v.split('.')
+                .map(str::parse::<u32>)
+                .collect::<Result<Vec<_>, _>>()
+                .ok()
+        })
+        .max()
+        .unwrap_or_default()
 }
