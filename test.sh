@@ -2,8 +2,9 @@
 # Runs every test of the project: formatting, lints, the Rust workspace tests (core, emulator, C
 # programs, header), then the Python suites (the binding and embedded bootstrap; scfrt serve driven
 # by Tencent's SDKs and tccli). Installs everything the tests need on a fresh machine first, before
-# any test runs: apt tools; a venv (.venv) with maturin and the scfruntime extension, pytest, mypy,
-# the TencentCloud SDK, zig and cargo-zigbuild; tccli in .venv-tccli; the Node SDK from npm. No
+# any test runs: apt tools; a venv (.venv) with maturin, pytest, mypy, the TencentCloud SDK, zig
+# and cargo-zigbuild; the two wheels (scripts/build-wheels.sh), scfruntime's installed in .venv;
+# the Python packaging tests' wheelhouse; tccli in .venv-tccli; the Node SDK from npm. No
 # test installs anything: a test whose tool is missing fails, naming the step below that installs
 # it (tests/support/src/tools.rs).
 set -euo pipefail
@@ -43,10 +44,22 @@ echo "== python venv (.venv)"
 # That test builds for x86_64-unknown-linux-gnu (the host's own target on x86-64 machines).
 rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-gnu ||
   rustup target add x86_64-unknown-linux-gnu
-# A target dir of its own: maturin builds pyo3 for an extension module, cargo for embedding, and
-# sharing one dir would rebuild pyo3 on every switch.
 target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop -q -m bindings/python/Cargo.toml --target-dir "$target/maturin"
+
+# The wheels users install (README, "Install"), built once up front: the glibc-2.17 bootstraps
+# land in $target/portable/bin with the scfruntime wheel, where the packaging tests' scfrt finds
+# them, and .venv gets the scfruntime wheel itself (the tests run what ships). The Python
+# packaging tests install their function's requirements from $target/wheelhouse only.
+# (Keep this heading equal to tests/support/src/tools.rs's WHEELS_STEP.)
+echo "== wheels (scripts/build-wheels.sh) and the tests' wheelhouse"
+PATH="$PWD/.venv/bin:$PATH" SCF_ZIG_VENV="$PWD/.venv" SCF_NO_INSTALL=1 CARGO_TARGET_DIR="$target" \
+  scripts/build-wheels.sh "$target/wheels"
+.venv/bin/python -m pip install -q --disable-pip-version-check --force-reinstall --no-deps \
+  "$target"/wheels/scfruntime-*.whl
+py_version=$(.venv/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+.venv/bin/python -m pip download -q --disable-pip-version-check --only-binary=:all: \
+  --platform manylinux2014_x86_64 --implementation cp --python-version "$py_version" \
+  -d "$target/wheelhouse" -r tests/packaging/python-fn/requirements.txt
 
 echo "== tccli venv (.venv-tccli)"
 [ -x .venv-tccli/bin/tccli ] || { python3 -m venv .venv-tccli &&

@@ -19,6 +19,11 @@ pub const APT_STEP: &str = "== tools (apt-get install what is missing)";
 /// (maturin and the scfruntime extension, pytest, ziglang, cargo-zigbuild; keep equal).
 pub const VENV_STEP: &str = "== python venv (.venv)";
 
+/// The heading `./test.sh` prints for its step that builds the two wheels with
+/// `scripts/build-wheels.sh` (the glibc-2.17 bootstraps in `<target>/portable/bin`, the scfruntime
+/// wheel copied there) and downloads the wheelhouse of the Python packaging tests (keep equal).
+pub const WHEELS_STEP: &str = "== wheels (scripts/build-wheels.sh) and the tests' wheelhouse";
+
 /// Tools on PATH and the apt package of each, as `./test.sh` installs them (its `need_apt` list).
 const APT: &[(&str, &str)] = &[
     ("curl", "curl"),
@@ -115,6 +120,47 @@ pub fn venv_python_with(module: &str, how: &str) -> PathBuf {
     )
 }
 
+/// The glibc-2.17 ready-made things of `target` (`<target>/portable/bin`): the bootstraps and the
+/// scfruntime wheel that `scfrt package` finds there. Missing ones fail the test, naming the
+/// `./test.sh` step that builds them.
+pub fn portable_bin(target: &Path) -> PathBuf {
+    let bin = target.join("portable/bin");
+    let has_wheel = std::fs::read_dir(&bin).is_ok_and(|d| {
+        d.flatten().any(|e| {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            n.starts_with("scfruntime-") && n.ends_with(".whl")
+        })
+    });
+    assert!(
+        has_wheel
+            && bin.join("scf-c-bootstrap").is_file()
+            && bin.join("scf-shell-bootstrap").is_file(),
+        "{} lacks the glibc-2.17 bootstraps or the scfruntime wheel, and the tests build them \
+         only once, up front: ./test.sh's step \"{WHEELS_STEP}\" does (scripts/build-wheels.sh \
+         with CARGO_TARGET_DIR={}); run ./test.sh once",
+        bin.display(),
+        target.display()
+    );
+    bin
+}
+
+/// `<target>/wheelhouse`: the wheels of `tests/packaging/python-fn/requirements.txt` for this
+/// machine's CPython on manylinux2014, which the Python packaging tests install from with
+/// `PIP_NO_INDEX=1`. Missing, it fails the test naming the `./test.sh` step that downloads it.
+pub fn wheelhouse(target: &Path) -> PathBuf {
+    let dir = target.join("wheelhouse");
+    let n = std::fs::read_dir(&dir).map_or(0, |d| d.flatten().count());
+    assert!(
+        n >= 2,
+        "{} is missing or incomplete, and the tests download nothing. ./test.sh's step \
+         \"{WHEELS_STEP}\" fills it (pip download of tests/packaging/python-fn/requirements.txt): \
+         run ./test.sh once",
+        dir.display()
+    );
+    dir
+}
+
 /// Skip the rest of the calling test, which returns right after: prints `SKIPPED <test>:
 /// <reason>` on stderr. Under `CI=true` this fails instead unless `test` is in
 /// [`OPTIONAL_SKIPS`], so that CI never passes a test it did not run.
@@ -179,7 +225,7 @@ mod tests {
     #[test]
     fn test_sh_prints_the_step_headings_and_installs_every_tool() {
         let sh = std::fs::read_to_string(repo().join("test.sh")).expect("test.sh");
-        for step in [APT_STEP, VENV_STEP] {
+        for step in [APT_STEP, VENV_STEP, WHEELS_STEP] {
             assert!(
                 sh.contains(&format!("echo \"{step}\"")),
                 "test.sh lacks {step:?}"
