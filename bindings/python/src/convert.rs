@@ -1,5 +1,7 @@
 //! Event in, result out: decoding the body, calling the handler, encoding its return value.
 
+use std::borrow::Cow;
+
 use pyo3::exceptions::{PyException, PyTypeError};
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -60,18 +62,21 @@ pub(crate) enum Body<'py> {
 
 impl Body<'_> {
     /// The bytes to post, borrowed from the Python object (immutable, kept alive by `self`) or
-    /// from the encoder's buffer.
-    pub(crate) fn as_bytes(&self) -> Result<&[u8], ErrorReport> {
+    /// from the encoder's buffer; a `str` from the stdlib is copied under the limited API of
+    /// Python 3.9 (the `abi3` feature), which cannot lend its UTF-8.
+    pub(crate) fn as_bytes(&self) -> Result<Cow<'_, [u8]>, ErrorReport> {
         match self {
-            Body::Bytes(b) => Ok(b.as_bytes()),
-            Body::Text(s) => s.to_str().map(str::as_bytes).map_err(|e| {
-                error_report(
+            Body::Bytes(b) => Ok(Cow::Borrowed(b.as_bytes())),
+            Body::Text(s) => match s.to_cow() {
+                Ok(Cow::Borrowed(t)) => Ok(Cow::Borrowed(t.as_bytes())),
+                Ok(Cow::Owned(t)) => Ok(Cow::Owned(t.into_bytes())),
+                Err(e) => Err(error_report(
                     s.py(),
                     &e,
                     "the handler's return value is not valid UTF-8 text",
-                )
-            }),
-            Body::Json(v) => Ok(v),
+                )),
+            },
+            Body::Json(v) => Ok(Cow::Borrowed(v)),
         }
     }
 }
@@ -187,7 +192,7 @@ pub fn py_encode_result<'py>(
 ) -> PyResult<Bound<'py, PyBytes>> {
     Ok(match encode_value(py, value)? {
         Body::Bytes(b) => b,
-        Body::Text(s) => PyBytes::new(py, s.to_str()?.as_bytes()),
+        Body::Text(s) => s.encode_utf8()?,
         Body::Json(v) => PyBytes::new(py, &v),
     })
 }

@@ -15,6 +15,9 @@
 //!   are not valid Unicode (lone surrogates), and nesting deeper than [`MAX_DEPTH`] (circular
 //!   references end up there).
 
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+
 pub(crate) mod decode;
 pub(crate) mod encode;
 
@@ -22,6 +25,29 @@ pub(crate) mod encode;
 /// go to the stdlib, whose own limit is the interpreter's recursion limit (1000 by default, of
 /// which the few frames below the handler leave well over 512). Bounds the Rust recursion too.
 pub(crate) const MAX_DEPTH: usize = 512;
+
+/// `f` of the UTF-8 text of `s`, borrowed from the string's own UTF-8 (cached in the object
+/// after the first use). The limited API of Python 3.9 (the `abi3` feature) cannot lend it:
+/// there the text is encoded into a `bytes` first, one copy.
+///
+/// # Errors
+///
+/// `UnicodeEncodeError` for a `str` that is not valid Unicode (lone surrogates).
+#[inline]
+pub(crate) fn with_utf8<R>(s: &Bound<'_, PyString>, f: impl FnOnce(&str) -> R) -> PyResult<R> {
+    #[cfg(not(Py_LIMITED_API))]
+    {
+        Ok(f(s.to_str()?))
+    }
+    #[cfg(Py_LIMITED_API)]
+    {
+        let bytes = s.encode_utf8()?;
+        // SAFETY: the bytes of a successful strict UTF-8 encoding are valid UTF-8.
+        Ok(f(unsafe {
+            std::str::from_utf8_unchecked(bytes.as_bytes())
+        }))
+    }
+}
 
 /// The fast path does not handle this value; the stdlib must decide.
 #[derive(Debug, PartialEq, Eq)]
