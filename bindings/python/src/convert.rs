@@ -1,7 +1,5 @@
 //! Event in, result out: decoding the body, calling the handler, encoding its return value.
 
-use std::borrow::Cow;
-
 use pyo3::exceptions::{PyException, PyTypeError};
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -62,21 +60,18 @@ pub(crate) enum Body<'py> {
 
 impl Body<'_> {
     /// The bytes to post, borrowed from the Python object (immutable, kept alive by `self`) or
-    /// from the encoder's buffer; a `str` from the stdlib is copied under the limited API of
-    /// Python 3.9 (the `abi3` feature), which cannot lend its UTF-8.
-    pub(crate) fn as_bytes(&self) -> Result<Cow<'_, [u8]>, ErrorReport> {
+    /// from the encoder's buffer.
+    pub(crate) fn as_bytes(&self) -> Result<&[u8], ErrorReport> {
         match self {
-            Body::Bytes(b) => Ok(Cow::Borrowed(b.as_bytes())),
-            Body::Text(s) => match s.to_cow() {
-                Ok(Cow::Borrowed(t)) => Ok(Cow::Borrowed(t.as_bytes())),
-                Ok(Cow::Owned(t)) => Ok(Cow::Owned(t.into_bytes())),
-                Err(e) => Err(error_report(
+            Body::Bytes(b) => Ok(b.as_bytes()),
+            Body::Text(s) => json::to_str(s).map(str::as_bytes).map_err(|e| {
+                error_report(
                     s.py(),
                     &e,
                     "the handler's return value is not valid UTF-8 text",
-                )),
-            },
-            Body::Json(v) => Ok(Cow::Borrowed(v)),
+                )
+            }),
+            Body::Json(v) => Ok(v),
         }
     }
 }

@@ -167,7 +167,7 @@ fn serve_loop(
                     // size (over 6 MB it posts the ResponseTooLarge error instead).
                     Ok(bytes) => {
                         flush_python(py);
-                        answer_detached(py, source, &request_id, Answer::Result(&bytes));
+                        answer_detached(py, source, &request_id, Answer::Result(bytes));
                     }
                     Err(report) => fail_user(py, source, &report, &request_id),
                 }
