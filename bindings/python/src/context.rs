@@ -75,7 +75,7 @@ class Context(dict):
         return self._deadline.remaining_millis()
 
     def __init_subclass__(cls, **kwargs):
-        raise TypeError("type 'Context' is not an acceptable base type")
+        raise TypeError("type 'scfruntime._scfruntime.Context' is not an acceptable base type")
 "#;
 
     /// When an invocation ends, for `Context.get_remaining_time_in_millis`.
