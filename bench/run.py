@@ -143,11 +143,13 @@ def build(out, quick):
                    note="one bash process per event (bootstrap/README.md); its RSS is the "
                         "bootstrap's own, without the short-lived bash, after 10^4 invocations"),
         Contestant("ours: Python wheel (python -m scfruntime)", "ours",
-                   [out / "venv/bin/python", "-m", "scfruntime", "echo.handler"], cwd=py_dir),
+                   [out / "venv/bin/python", "-m", "scfruntime", "echo.handler"], cwd=py_dir,
+                   note="a wheel for this CPython only (maturin `--features \"\"`, not the "
+                        "`abi3` that pyproject.toml ships), to compare with the row below"),
         Contestant("ours: Python abi3 wheel (python -m scfruntime)", "ours",
                    [out / "venv-abi3/bin/python", "-m", "scfruntime", "echo.handler"], cwd=py_dir,
-                   note="the same wheel built with `--features abi3` (pyo3 abi3-py39: one "
-                        "cp39-abi3 wheel for every CPython >= 3.9), in its own venv"),
+                   note="the wheel as shipped: `--features abi3` (pyo3 abi3-py39, one cp39-abi3 "
+                        "wheel for every CPython >= 3.9), in its own venv"),
         Contestant("ours: Python embedded (scf-python-bootstrap)", "ours",
                    [rel / "scf-python-bootstrap"], env={"_HANDLER": "echo.handler"}, cwd=py_dir,
                    note="as shipped: `site` is imported, so this machine's site-packages `.pth` "
@@ -195,15 +197,18 @@ def build(out, quick):
             "maturin>=1.9.4,<2", "awslambdaric"])
         wheels = out / "wheels"
         shutil.rmtree(wheels, ignore_errors=True)
+        # Features named on the command line replace pyproject.toml's (abi3): none, one wheel
+        # for this CPython.
         sh([venv / "bin/maturin", "build", "--release", "-q", "-m", ROOT / "bindings/python/Cargo.toml",
-            "-o", wheels, "-i", venv / "bin/python", "--target-dir", out / "maturin"])
+            "--features", "", "-o", wheels, "-i", venv / "bin/python", "--target-dir", out / "maturin"])
         sh([venv / "bin/python", "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps",
             *sorted(wheels.glob("*.whl"))])
     except subprocess.CalledProcessError as e:
         for c in cs:
             if "venv/bin/python" in str(c.cmd[0]):
                 c.unavailable = f"the Python venv could not be set up ({e})"
-    # The same wheel on the limited API (one wheel for all CPythons >= 3.9), in its own venv.
+    # The wheel as shipped, on the limited API (one wheel for all CPythons >= 3.9), in its own
+    # venv.
     venv3 = out / "venv-abi3"
     try:
         if not (venv3 / "bin/python").exists():
