@@ -143,7 +143,13 @@ def build(out, quick):
                    note="one bash process per event (bootstrap/README.md); its RSS is the "
                         "bootstrap's own, without the short-lived bash, after 10^4 invocations"),
         Contestant("ours: Python wheel (python -m scfruntime)", "ours",
-                   [out / "venv/bin/python", "-m", "scfruntime", "echo.handler"], cwd=py_dir),
+                   [out / "venv/bin/python", "-m", "scfruntime", "echo.handler"], cwd=py_dir,
+                   note="a wheel for this CPython only (maturin `--features \"\"`, not the "
+                        "`abi3` that pyproject.toml ships), to compare with the row below"),
+        Contestant("ours: Python abi3 wheel (python -m scfruntime)", "ours",
+                   [out / "venv-abi3/bin/python", "-m", "scfruntime", "echo.handler"], cwd=py_dir,
+                   note="the wheel as shipped: `--features abi3` (pyo3 abi3-py39, one cp39-abi3 "
+                        "wheel for every CPython >= 3.9), in its own venv"),
         Contestant("ours: Python embedded (scf-python-bootstrap)", "ours",
                    [rel / "scf-python-bootstrap"], env={"_HANDLER": "echo.handler"}, cwd=py_dir,
                    note="as shipped: `site` is imported, so this machine's site-packages `.pth` "
@@ -191,14 +197,33 @@ def build(out, quick):
             "maturin>=1.9.4,<2", "awslambdaric"])
         wheels = out / "wheels"
         shutil.rmtree(wheels, ignore_errors=True)
+        # Features named on the command line replace pyproject.toml's (abi3): none, one wheel
+        # for this CPython.
         sh([venv / "bin/maturin", "build", "--release", "-q", "-m", ROOT / "bindings/python/Cargo.toml",
-            "-o", wheels, "-i", venv / "bin/python", "--target-dir", out / "maturin"])
+            "--features", "", "-o", wheels, "-i", venv / "bin/python", "--target-dir", out / "maturin"])
         sh([venv / "bin/python", "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps",
             *sorted(wheels.glob("*.whl"))])
     except subprocess.CalledProcessError as e:
         for c in cs:
             if "venv/bin/python" in str(c.cmd[0]):
                 c.unavailable = f"the Python venv could not be set up ({e})"
+    # The wheel as shipped, on the limited API (one wheel for all CPythons >= 3.9), in its own
+    # venv.
+    venv3 = out / "venv-abi3"
+    try:
+        if not (venv3 / "bin/python").exists():
+            sh([sys.executable, "-m", "venv", venv3])
+        wheels3 = out / "wheels-abi3"
+        shutil.rmtree(wheels3, ignore_errors=True)
+        sh([venv / "bin/maturin", "build", "--release", "-q", "-m", ROOT / "bindings/python/Cargo.toml",
+            "--features", "abi3", "-o", wheels3, "-i", venv3 / "bin/python",
+            "--target-dir", out / "maturin-abi3"])
+        sh([venv3 / "bin/python", "-m", "pip", "install", "-q", "--disable-pip-version-check",
+            "--force-reinstall", "--no-deps", *sorted(wheels3.glob("*.whl"))])
+    except (subprocess.CalledProcessError, FileNotFoundError) as e:
+        for c in cs:
+            if "venv-abi3/bin/python" in str(c.cmd[0]):
+                c.unavailable = f"the abi3 wheel's venv could not be set up ({e})"
     return cs
 
 
@@ -384,16 +409,19 @@ def main():
             continue
         log(f"rss {c.name}: {results[c.name]['rss']}")
 
-    venv_py = out / "venv/bin/python"
     imports = {}
-    if venv_py.exists():
-        # awslambdaric's package __init__ is empty; its runtime is awslambdaric.bootstrap.
-        for module in ("scfruntime", "awslambdaric.bootstrap"):
-            try:
-                imports[module] = import_time(venv_py, module)
-            except subprocess.CalledProcessError as e:
-                imports[module] = None
-                log(f"import time of {module}: FAILED {e}")
+    # awslambdaric's package __init__ is empty; its runtime is awslambdaric.bootstrap.
+    for label, venv, module in [("scfruntime", "venv", "scfruntime"),
+                                ("scfruntime (abi3 wheel)", "venv-abi3", "scfruntime"),
+                                ("awslambdaric.bootstrap", "venv", "awslambdaric.bootstrap")]:
+        venv_py = out / venv / "bin/python"
+        if not venv_py.exists():
+            continue
+        try:
+            imports[label] = import_time(venv_py, module)
+        except subprocess.CalledProcessError as e:
+            imports[label] = None
+            log(f"import time of {label}: FAILED {e}")
 
     report = summarise(results, imports, args)
     print(report)
@@ -489,8 +517,10 @@ def summarise(results, imports, args):
             r1 = r2 = growth = split = hwm_s = "-"
         lines.append(f"| {name} | {cold_s} | {vs_aws} | {r1} | {r2} | {growth} | {split} | {hwm_s} |")
     lines += ["", "## Python import time (`python -X importtime`, cumulative, median of 5)", ""]
-    for mod, us in imports.items():
-        lines.append(f"- `import {mod}`: {us / 1000:.2f} ms" if us else f"- `import {mod}`: not measured")
+    for label, us in imports.items():
+        mod, _, how = label.partition(" ")
+        name = f"`import {mod}`" + (f" {how}" if how else "")
+        lines.append(f"- {name}: {us / 1000:.2f} ms" if us else f"- {name}: not measured")
     lines += ["", "Notes:", ""]
     for name, v in results.items():
         if v["note"]:

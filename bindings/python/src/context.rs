@@ -21,20 +21,102 @@ use crate::json::encode::write_str_ascii;
 /// headers and the environment. A dict subclass that prints (`str`, `repr`), compares,
 /// indexes and serialises as the dict it is; the method `get_remaining_time_in_millis()` is
 /// the only addition.
+#[cfg(not(Py_LIMITED_API))]
 #[pyclass(extends = PyDict, frozen, module = "scfruntime._scfruntime")]
 pub struct Context {
     deadline: Instant,
 }
 
+#[cfg(not(Py_LIMITED_API))]
 #[pymethods]
 impl Context {
     /// Milliseconds left until the invocation's deadline (arrival + `time_limit_in_ms`); 0 once
     /// it has passed.
     fn get_remaining_time_in_millis(&self) -> u64 {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        u64::try_from(left.as_millis()).unwrap_or(u64::MAX)
+        remaining_millis(self.deadline)
     }
 }
+
+/// Milliseconds from now until `deadline`; 0 once it has passed.
+fn remaining_millis(deadline: Instant) -> u64 {
+    let left = deadline.saturating_duration_since(Instant::now());
+    u64::try_from(left.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A new, empty `context` for an invocation that ends at `deadline`.
+#[cfg(not(Py_LIMITED_API))]
+fn new_context(py: Python<'_>, deadline: Instant) -> PyResult<Bound<'_, PyDict>> {
+    Ok(Bound::new(py, Context { deadline })?.into_super())
+}
+
+/// The limited API (the `abi3` feature) cannot subclass `dict` from Rust before Python 3.12:
+/// there `Context` is a Python class, made once from `abi3::SOURCE`, whose instances keep
+/// their deadline in an `abi3::Deadline`.
+#[cfg(Py_LIMITED_API)]
+pub(crate) mod abi3 {
+    use std::time::Instant;
+
+    use pyo3::intern;
+    use pyo3::prelude::*;
+    use pyo3::sync::PyOnceLock;
+    use pyo3::types::{PyDict, PyType};
+
+    /// The class, as the non-abi3 build's `#[pyclass]` behaves: a `dict` that cannot be
+    /// subclassed, with `get_remaining_time_in_millis()` as its one addition.
+    const SOURCE: &std::ffi::CStr = cr#"
+class Context(dict):
+    """The handler's ``context``: a dict with the keys of SCF's built-in Python runtime, in its
+    order; it prints and serialises as that dict."""
+
+    __slots__ = ("_deadline",)
+
+    def get_remaining_time_in_millis(self):
+        """Milliseconds left until the invocation's deadline; 0 once it has passed."""
+        return self._deadline.remaining_millis()
+
+    def __init_subclass__(cls, **kwargs):
+        raise TypeError("type 'scfruntime._scfruntime.Context' is not an acceptable base type")
+"#;
+
+    /// When an invocation ends, for `Context.get_remaining_time_in_millis`.
+    #[pyclass(frozen, module = "scfruntime._scfruntime")]
+    pub(crate) struct Deadline(Instant);
+
+    #[pymethods]
+    impl Deadline {
+        fn remaining_millis(&self) -> u64 {
+            super::remaining_millis(self.0)
+        }
+    }
+
+    /// The `Context` class, made on first use (the module's init adds it to the module).
+    pub(crate) fn context_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+        static TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+        TYPE.get_or_try_init(py, || {
+            let globals = PyDict::new(py);
+            globals.set_item(intern!(py, "__name__"), "scfruntime._scfruntime")?;
+            py.run(SOURCE, Some(&globals), None)?;
+            Ok::<_, PyErr>(
+                globals
+                    .as_any()
+                    .get_item("Context")?
+                    .cast_into::<PyType>()?
+                    .unbind(),
+            )
+        })
+        .map(|ty| ty.bind(py))
+    }
+
+    /// A new, empty `context` for an invocation that ends at `deadline`.
+    pub(super) fn new_context(py: Python<'_>, deadline: Instant) -> PyResult<Bound<'_, PyDict>> {
+        let ctx = context_type(py)?.call0()?;
+        ctx.setattr(intern!(py, "_deadline"), Deadline(deadline))?;
+        Ok(ctx.cast_into::<PyDict>()?)
+    }
+}
+
+#[cfg(Py_LIMITED_API)]
+use abi3::new_context;
 
 /// Names of environment variables that belong to the platform or the system rather than to
 /// the user (docs/platform.md section 2); the rest form `environment` and `environ`. The
@@ -215,14 +297,8 @@ impl ContextTemplate {
         &self,
         py: Python<'py>,
         inv: &Invocation,
-    ) -> PyResult<Bound<'py, Context>> {
-        let ctx = Bound::new(
-            py,
-            Context {
-                deadline: inv.deadline(),
-            },
-        )?;
-        let dict = ctx.as_super();
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let dict = new_context(py, inv.deadline())?;
         dict.set_item(self.key_memory.bind(py), inv.memory_limit_mb)?;
         let time_ms = u64::try_from(inv.time_limit.as_millis()).unwrap_or(u64::MAX);
         dict.set_item(self.key_time.bind(py), time_ms)?;
@@ -248,7 +324,7 @@ impl ContextTemplate {
                 None => dict.set_item(id.key.bind(py), id.configured.bind(py))?,
             }
         }
-        Ok(ctx)
+        Ok(dict)
     }
 }
 

@@ -64,7 +64,7 @@ impl Body<'_> {
     pub(crate) fn as_bytes(&self) -> Result<&[u8], ErrorReport> {
         match self {
             Body::Bytes(b) => Ok(b.as_bytes()),
-            Body::Text(s) => s.to_str().map(str::as_bytes).map_err(|e| {
+            Body::Text(s) => json::to_str(s).map(str::as_bytes).map_err(|e| {
                 error_report(
                     s.py(),
                     &e,
@@ -187,7 +187,7 @@ pub fn py_encode_result<'py>(
 ) -> PyResult<Bound<'py, PyBytes>> {
     Ok(match encode_value(py, value)? {
         Body::Bytes(b) => b,
-        Body::Text(s) => PyBytes::new(py, s.to_str()?.as_bytes()),
+        Body::Text(s) => s.encode_utf8()?,
         Body::Json(v) => PyBytes::new(py, &v),
     })
 }

@@ -15,6 +15,9 @@
 //!   are not valid Unicode (lone surrogates), and nesting deeper than [`MAX_DEPTH`] (circular
 //!   references end up there).
 
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+
 pub(crate) mod decode;
 pub(crate) mod encode;
 
@@ -22,6 +25,48 @@ pub(crate) mod encode;
 /// go to the stdlib, whose own limit is the interpreter's recursion limit (1000 by default, of
 /// which the few frames below the handler leave well over 512). Bounds the Rust recursion too.
 pub(crate) const MAX_DEPTH: usize = 512;
+
+/// The UTF-8 text of `s`, borrowed from the string (CPython keeps it in the object): pyo3's
+/// `PyString::to_str`.
+///
+/// With the `abi3` feature pyo3 has no `to_str`: the C function behind it,
+/// `PyUnicode_AsUTF8AndSize`, joined the limited API in Python 3.10, and the feature's floor is
+/// 3.9, where the limited API's only way to the text is a copy (`str.encode`). That copy of a
+/// large string, and the page faults of its fresh memory, made the abi3 wheel 50-70% slower
+/// per invocation at 1 MB and 6 MB (bench/FINDINGS.md). Every CPython 3 exports the function
+/// with the same signature and behaviour (public since 3.3), so the abi3 build declares it
+/// itself and stays zero-copy.
+///
+/// # Errors
+///
+/// `UnicodeEncodeError` for a `str` that is not valid Unicode (lone surrogates).
+#[inline]
+pub(crate) fn to_str<'a>(s: &'a Bound<'_, PyString>) -> PyResult<&'a str> {
+    #[cfg(not(Py_LIMITED_API))]
+    {
+        s.to_str()
+    }
+    #[cfg(Py_LIMITED_API)]
+    {
+        use pyo3::ffi;
+        unsafe extern "C" {
+            fn PyUnicode_AsUTF8AndSize(
+                unicode: *mut ffi::PyObject,
+                size: *mut ffi::Py_ssize_t,
+            ) -> *const std::ffi::c_char;
+        }
+        let mut size: ffi::Py_ssize_t = 0;
+        // SAFETY: `s` is a live str and the GIL is held; on success the function returns the
+        // string's own UTF-8 (valid, cached in the object, freed with it) and its length.
+        let data = unsafe { PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut size) };
+        if data.is_null() {
+            return Err(PyErr::fetch(s.py()));
+        }
+        let len = usize::try_from(size).unwrap_or_default();
+        // SAFETY: as above; `s` outlives the borrow.
+        Ok(unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(data.cast(), len)) })
+    }
+}
 
 /// The fast path does not handle this value; the stdlib must decide.
 #[derive(Debug, PartialEq, Eq)]

@@ -31,6 +31,7 @@ mod json;
 mod load;
 mod serve;
 
+#[cfg(not(Py_LIMITED_API))]
 pub use context::Context;
 pub use convert::error_report;
 pub use load::{
@@ -99,6 +100,11 @@ pub fn to_pyerr(e: scf_core::Error) -> PyErr {
 /// The extension module `scfruntime._scfruntime`.
 #[pymodule(name = "_scfruntime")]
 pub mod scfruntime_py {
+    use pyo3::prelude::*;
+
+    #[cfg(not(Py_LIMITED_API))]
+    #[pymodule_export]
+    use super::Context;
     #[pymodule_export]
     use super::convert::{py_decode_event, py_encode_result};
     #[pymodule_export]
@@ -107,9 +113,19 @@ pub mod scfruntime_py {
     use super::serve::run;
     #[pymodule_export]
     use super::{
-        ConfigError, Context, HandlerImportError, HandlerNotFoundError, RuntimeApiError,
-        ScfRuntimeError,
+        ConfigError, HandlerImportError, HandlerNotFoundError, RuntimeApiError, ScfRuntimeError,
     };
+
+    /// Under the limited API (the `abi3` feature) `Context` is a Python class, added here
+    /// (`context::abi3`); otherwise there is nothing to do.
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        #[cfg(Py_LIMITED_API)]
+        m.add("Context", super::context::abi3::context_type(m.py())?)?;
+        #[cfg(not(Py_LIMITED_API))]
+        let _ = m;
+        Ok(())
+    }
 
     /// The package version, the crate's `CARGO_PKG_VERSION` (same as `scf_core::VERSION`).
     #[pymodule_export]

@@ -20,7 +20,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-use super::{Declined, MAX_DEPTH, find_special};
+use super::{Declined, MAX_DEPTH, find_special, to_str};
 
 /// `json.dumps(value, ensure_ascii=False)` as UTF-8 bytes, or declined.
 ///
@@ -47,7 +47,7 @@ struct Encoder {
 impl Encoder {
     fn value(&mut self, obj: &Bound<'_, PyAny>) -> Result<(), Declined> {
         if let Ok(s) = obj.cast_exact::<PyString>() {
-            write_str(&mut self.out, s.to_str().map_err(|_| Declined)?);
+            write_str(&mut self.out, to_str(s).map_err(|_| Declined)?);
         } else if let Ok(i) = obj.cast_exact::<PyInt>() {
             write_int(&mut self.out, i)?;
         } else if let Ok(f) = obj.cast_exact::<PyFloat>() {
@@ -139,7 +139,7 @@ impl Encoder {
     /// raises its TypeError for them).
     fn key(&mut self, key: &Bound<'_, PyAny>) -> Result<(), Declined> {
         if let Ok(s) = key.cast_exact::<PyString>() {
-            write_str(&mut self.out, s.to_str().map_err(|_| Declined)?);
+            write_str(&mut self.out, to_str(s).map_err(|_| Declined)?);
             return Ok(());
         }
         // The other key types' texts (numbers, literals) never need escaping.
@@ -246,7 +246,7 @@ fn write_int(out: &mut Vec<u8>, i: &Bound<'_, PyInt>) -> Result<(), Declined> {
         return Ok(());
     }
     let repr = i.repr().map_err(|_| Declined)?;
-    out.extend_from_slice(repr.to_str().map_err(|_| Declined)?.as_bytes());
+    out.extend_from_slice(to_str(&repr).map_err(|_| Declined)?.as_bytes());
     Ok(())
 }
 
