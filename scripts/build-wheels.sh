@@ -68,6 +68,9 @@ install -m 644 "$py_wheel" "$data/"
 # Replaced in one rename: tests may be reading it.
 install -m 644 "$py_wheel" "$bin/.scfruntime-wheel.tmp"
 mv -f "$bin/.scfruntime-wheel.tmp" "$bin/$(basename "$py_wheel")"
+for w in "$bin"/scfruntime-*.whl; do
+  [ "$(basename "$w")" = "$(basename "$py_wheel")" ] || rm -f "$w"
+done
 build cli/scfrt/Cargo.toml
 rm -rf cli/scfrt/wheel-data
 
