@@ -2,7 +2,9 @@
 //! `scripts/build-wheels.sh`, their tags checked, installed into a fresh venv, and from a
 //! directory outside the repository, with no Rust on PATH, `scfrt init` + `package` + `invoke`
 //! for C, bash and Python (one pure-Python and one binary requirement). Every ELF in each zip
-//! needs glibc <= 2.17 and is x86-64, and each zip answers its event.
+//! needs glibc <= 2.17 and is x86-64, and each zip answers its event; `python -m scfruntime`
+//! from the installed wheel serves a handler; the wheel's `scfrt serve` takes a `scfrt deploy`
+//! and answers `scfrt remote-invoke`.
 
 mod common;
 
@@ -336,4 +338,73 @@ fn wheels_install_and_package_functions_that_run_on_scf() {
     );
     let ret = invoke_ok(&venv, &work, &work.join("own.zip"), r#"{"a": 1}"#, &[]);
     assert_eq!(ret, serde_json::json!({"got": {"a": 1}}));
+
+    // 7. `scfrt serve` from the wheel, and `scfrt deploy` + `remote-invoke` of the bash zip.
+    let mut serve = Killed(
+        user(&venv, &work, "scfrt")
+            .args(["serve", "--port", "0", "--state-dir", "state"])
+            .args(["--secret-id", "AKIDwheel", "--secret-key", "wheelkey"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(serve.0.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let endpoint = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{line:?}"));
+    let creds = [
+        "--endpoint",
+        endpoint,
+        "--secret-id",
+        "AKIDwheel",
+        "--secret-key",
+        "wheelkey",
+    ];
+    ok(
+        user(&venv, &work, "scfrt")
+            .args(["deploy", "sh.zip", "--name", "hello-sh"])
+            .args(creds)
+            .output()
+            .unwrap(),
+        "deploy",
+    );
+    let out = user(&venv, &work, "scfrt")
+        .args([
+            "remote-invoke",
+            "--name",
+            "hello-sh",
+            "--event",
+            r#"{"b": 2}"#,
+        ])
+        .args(creds)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    let ret: serde_json::Value =
+        serde_json::from_str(json["Response"]["Result"]["RetMsg"].as_str().unwrap()).unwrap();
+    assert_eq!(ret["echo"], serde_json::json!({"b": 2}), "{json}");
+}
+
+/// A child process killed (and reaped) when dropped, pass or fail.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
