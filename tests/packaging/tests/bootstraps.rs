@@ -194,26 +194,7 @@ fn portable_builds_need_at_most_glibc_2_17() {
     let out_dir = target_dir().join("portable");
     // The cross toolchain comes from ./test.sh (ziglang and cargo-zigbuild in .venv); the script
     // is told to use it and to install nothing.
-    use scf_test_support::tools;
-    tools::venv_bin("cargo-zigbuild", "cargo-zigbuild");
-    tools::venv_python_with("ziglang", "pip install ziglang into .venv");
-    let venv_bin = tools::venv().join("bin");
-    let path = std::env::join_paths(std::iter::once(venv_bin).chain(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    )))
-    .expect("PATH");
-    let started = std::time::Instant::now();
-    let out = Command::new(workspace().join("scripts/portable-build.sh"))
-        .env("CARGO_TARGET_DIR", target_dir())
-        .env("SCF_PORTABLE_DIR", &out_dir)
-        .env("SCF_ZIG_VENV", tools::venv())
-        .env("SCF_NO_INSTALL", "1")
-        .env("PATH", path)
-        .output()
-        .expect("run scripts/portable-build.sh");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    eprintln!("portable-build.sh took {:?}\n{stderr}", started.elapsed());
-    assert!(out.status.success(), "portable-build.sh failed: {stderr}");
+    run_build_script("portable-build.sh", &[], &[("SCF_PORTABLE_DIR", &out_dir)]);
     let bin: PathBuf = out_dir.join("bin");
     for f in [
         "scf-c-bootstrap",

@@ -236,14 +236,7 @@ fn rust_template() {
         "{stderr}"
     );
     assert!(!zip.exists());
-    let venv_bin = scf_test_support::tools::venv_bin("cargo-zigbuild", "cargo-zigbuild");
-    scf_test_support::tools::venv_python_with("ziglang", "pip install ziglang into .venv");
-    let path = std::env::join_paths(
-        std::iter::once(venv_bin.parent().unwrap().to_owned()).chain(std::env::split_paths(
-            &std::env::var_os("PATH").unwrap_or_default(),
-        )),
-    )
-    .unwrap();
+    let path = zig_path();
     let out = Command::new(scfrt())
         .args([
             "package".as_ref(),

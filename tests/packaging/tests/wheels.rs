@@ -17,32 +17,8 @@ use scf_test_support::tools;
 
 /// Runs `scripts/build-wheels.sh OUT` with the tools of ./test.sh's venv; returns the wheels.
 fn build_wheels(out: &Path) -> Vec<PathBuf> {
-    let venv_bin = tools::venv_bin("maturin", "maturin")
-        .parent()
-        .unwrap()
-        .to_owned();
-    tools::venv_bin("cargo-zigbuild", "cargo-zigbuild");
-    tools::venv_python_with("ziglang", "pip install ziglang into .venv");
-    let path = std::env::join_paths(std::iter::once(venv_bin).chain(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    )))
-    .unwrap();
-    let started = std::time::Instant::now();
-    let run = Command::new(workspace().join("scripts/build-wheels.sh"))
-        .arg(out)
-        .env("CARGO_TARGET_DIR", target_dir())
-        .env("SCF_ZIG_VENV", tools::venv())
-        .env("SCF_NO_INSTALL", "1")
-        .env("PATH", path)
-        .output()
-        .expect("run scripts/build-wheels.sh");
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    eprintln!("build-wheels.sh took {:?}", started.elapsed());
-    assert!(
-        run.status.success(),
-        "scripts/build-wheels.sh failed: {stderr}"
-    );
-    let stdout = String::from_utf8_lossy(&run.stdout);
+    tools::venv_bin("maturin", "maturin");
+    let stdout = run_build_script("build-wheels.sh", &[out], &[]);
     stdout.lines().map(PathBuf::from).collect()
 }
 
@@ -62,6 +38,11 @@ fn user(venv: &Path, cwd: &Path, program: &str) -> Command {
         .env("LANG", "C.UTF-8")
         .current_dir(cwd);
     c
+}
+
+/// `scfrt ARGS` as a user, in `cwd`, which must succeed; returns its stderr.
+fn scfrt_ok(venv: &Path, cwd: &Path, args: &[&str], what: &str) -> String {
+    ok(user(venv, cwd, "scfrt").args(args).output().unwrap(), what)
 }
 
 fn ok(out: Output, what: &str) -> String {
@@ -198,76 +179,43 @@ fn wheels_install_and_package_functions_that_run_on_scf() {
     let work = tmp.path().join("work");
     std::fs::create_dir(&work).unwrap();
 
-    // 3. C: the starter, packed (scfrt runs its `make`) and invoked.
-    ok(
-        user(&venv, &work, "scfrt")
-            .args(["init", "--lang", "c", "fn-c"])
-            .output()
-            .unwrap(),
-        "init c",
-    );
-    let stderr = ok(
-        user(&venv, &work, "scfrt")
-            .args(["package", "fn-c", "-o", "c.zip", "--lang", "c"])
-            .output()
-            .unwrap(),
-        "package c",
-    );
-    assert!(
-        stderr.contains(&format!(
-            "bootstrap from {}",
-            share.join("scf-c-bootstrap").display()
-        )),
-        "{stderr}"
-    );
-    assert!(!stderr.contains("warning"), "{stderr}");
-    assert_eq!(
-        check_elves(&work.join("c.zip")),
-        2,
-        "bootstrap and index.so"
-    );
+    // 3. C (scfrt runs the starter's `make`) and 4. bash: the starters packed with the wheel's
+    // bootstraps and invoked.
     let event = r#"{"key1": "test value 1"}"#;
-    let ret = invoke_ok(&venv, &work, &work.join("c.zip"), event, &[]);
-    assert_eq!(
-        ret["echo"],
-        serde_json::json!({"key1": "test value 1"}),
-        "{ret}"
-    );
-
-    // 4. bash.
-    ok(
-        user(&venv, &work, "scfrt")
-            .args(["init", "--lang", "bash", "fn-sh"])
-            .output()
-            .unwrap(),
-        "init bash",
-    );
-    let stderr = ok(
-        user(&venv, &work, "scfrt")
-            .args(["package", "fn-sh", "-o", "sh.zip", "--lang", "bash"])
-            .output()
-            .unwrap(),
-        "package bash",
-    );
-    assert!(
-        stderr.contains(&share.join("scf-shell-bootstrap").display().to_string()),
-        "{stderr}"
-    );
-    assert_eq!(check_elves(&work.join("sh.zip")), 1, "the bootstrap");
-    let ret = invoke_ok(&venv, &work, &work.join("sh.zip"), event, &[]);
-    assert_eq!(
-        ret["echo"],
-        serde_json::json!({"key1": "test value 1"}),
-        "{ret}"
-    );
+    for (lang, bootstrap, elves) in [
+        ("c", "scf-c-bootstrap", 2),
+        ("bash", "scf-shell-bootstrap", 1),
+    ] {
+        let (dir, zip) = (format!("fn-{lang}"), format!("{lang}.zip"));
+        scfrt_ok(&venv, &work, &["init", "--lang", lang, &dir], "init");
+        let stderr = scfrt_ok(
+            &venv,
+            &work,
+            &["package", &dir, "-o", &zip, "--lang", lang],
+            "package",
+        );
+        let from = share.join(bootstrap);
+        assert!(
+            stderr.contains(&format!("bootstrap from {}", from.display())),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("warning"), "{stderr}");
+        // C: the bootstrap and index.so; bash: the bootstrap.
+        assert_eq!(check_elves(&work.join(&zip)), elves, "{zip}");
+        let ret = invoke_ok(&venv, &work, &work.join(&zip), event, &[]);
+        assert_eq!(
+            ret["echo"],
+            serde_json::json!({"key1": "test value 1"}),
+            "{ret}"
+        );
+    }
 
     // 5. Python with requirements (six; MarkupSafe, a C extension), vendored offline from the
     // wheelhouse and the scfruntime wheel the scfrt wheel carries.
-    ok(
-        user(&venv, &work, "scfrt")
-            .args(["init", "--lang", "python", "fn-py"])
-            .output()
-            .unwrap(),
+    scfrt_ok(
+        &venv,
+        &work,
+        &["init", "--lang", "python", "fn-py"],
         "init python",
     );
     for f in ["index.py", "requirements.txt"] {
@@ -329,11 +277,10 @@ fn wheels_install_and_package_functions_that_run_on_scf() {
         .as_bytes(),
         0o755,
     );
-    ok(
-        user(&venv, &work, "scfrt")
-            .args(["package", "fn-own", "-o", "own.zip"])
-            .output()
-            .unwrap(),
+    scfrt_ok(
+        &venv,
+        &work,
+        &["package", "fn-own", "-o", "own.zip"],
         "package own",
     );
     let ret = invoke_ok(&venv, &work, &work.join("own.zip"), r#"{"a": 1}"#, &[]);
@@ -369,7 +316,7 @@ fn wheels_install_and_package_functions_that_run_on_scf() {
     ];
     ok(
         user(&venv, &work, "scfrt")
-            .args(["deploy", "sh.zip", "--name", "hello-sh"])
+            .args(["deploy", "bash.zip", "--name", "hello-sh"])
             .args(creds)
             .output()
             .unwrap(),

@@ -217,3 +217,39 @@ pub fn elf_max_glibc(data: &[u8]) -> Vec<u32> {
         .max()
         .unwrap_or_default()
 }
+
+/// `PATH` with ./test.sh's `.venv/bin` first, checked to hold the glibc-2.17 cross toolchain
+/// (`cargo-zigbuild`, `ziglang`): a missing one fails naming the step that installs it.
+pub fn zig_path() -> std::ffi::OsString {
+    use scf_test_support::tools;
+    let bin = tools::venv_bin("cargo-zigbuild", "cargo-zigbuild");
+    tools::venv_python_with("ziglang", "pip install ziglang into .venv");
+    let venv_bin = bin.parent().expect(".venv/bin").to_owned();
+    std::env::join_paths(std::iter::once(venv_bin).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .expect("PATH")
+}
+
+/// Runs one of `scripts/` (portable-build.sh, build-wheels.sh) as ./test.sh does: this target
+/// dir, the venv's cross toolchain, nothing installed; `env` adds variables. Fails the test,
+/// with the script's stderr, unless it succeeds; returns its stdout.
+pub fn run_build_script(script: &str, args: &[&Path], env: &[(&str, &Path)]) -> String {
+    let started = std::time::Instant::now();
+    let mut cmd = Command::new(workspace().join("scripts").join(script));
+    cmd.args(args)
+        .env("CARGO_TARGET_DIR", target_dir())
+        .env("SCF_ZIG_VENV", scf_test_support::tools::venv())
+        .env("SCF_NO_INSTALL", "1")
+        .env("PATH", zig_path());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("run scripts/{script}: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{script} took {:?}\n{stderr}", started.elapsed());
+    assert!(out.status.success(), "scripts/{script} failed: {stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
