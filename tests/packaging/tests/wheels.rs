@@ -169,11 +169,27 @@ fn wheels_install_and_package_functions_that_run_on_scf() {
         .output()
         .unwrap();
     ok(out, "pip install the wheels");
+    // What the wheels installed runs on glibc 2.17: scfrt itself, the bootstraps, the extension.
     let share = venv.join("share/scfrt/bootstrap");
-    for f in ["scf-c-bootstrap", "scf-shell-bootstrap"] {
+    let site = std::fs::read_dir(venv.join("lib"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("site-packages/scfruntime/_scfruntime.abi3.so");
+    for f in [
+        venv.join("bin/scfrt"),
+        share.join("scf-c-bootstrap"),
+        share.join("scf-shell-bootstrap"),
+        site,
+    ] {
+        let data = std::fs::read(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let v = elf_max_glibc(&data);
         assert!(
-            share.join(f).is_file(),
-            "{f} installed with the scfrt wheel"
+            v.as_slice() <= [2, 17].as_slice(),
+            "{} needs GLIBC_{v:?}",
+            f.display()
         );
     }
     let work = tmp.path().join("work");
