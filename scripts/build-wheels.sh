@@ -18,7 +18,6 @@
 # Exit status: 0 built (the wheels' paths on stdout); 1 a build failed; 3 tools unavailable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
 
 out=${1:-dist/wheels}
 target=${CARGO_TARGET_DIR:-}

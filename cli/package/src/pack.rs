@@ -464,15 +464,20 @@ pub fn pack(opts: &PackOptions, warn: &mut dyn FnMut(&str)) -> Result<PackReport
     };
     let boot_meta = std::fs::metadata(&bootstrap_path).map_err(io_err(&bootstrap_path))?;
     let boot_data = std::fs::read(&bootstrap_path).map_err(io_err(&bootstrap_path))?;
-    let shown_boot = if bootstrap_path == own {
-        entry.to_owned()
+    // How the bootstrap is named in messages, and in the report's `bootstrap_from`.
+    let (shown_boot, bootstrap_from) = if bootstrap_path == own {
+        (entry.to_owned(), own.display().to_string())
     } else if staging.is_some() {
-        format!(
+        let written = format!(
             "bootstrap (a script written for CPython {}: python3 -m scfruntime)",
             opts.python.version
-        )
+        );
+        (written.clone(), written)
     } else {
-        format!("bootstrap (from {})", bootstrap_path.display())
+        (
+            format!("bootstrap (from {})", bootstrap_path.display()),
+            bootstrap_path.display().to_string(),
+        )
     };
     check_bootstrap(&boot_data, boot_meta.permissions().mode(), &shown_boot)?;
     // ELF files SCF cannot run: all of them are named before the package is refused.
@@ -560,13 +565,7 @@ pub fn pack(opts: &PackOptions, warn: &mut dyn FnMut(&str)) -> Result<PackReport
     })?;
     Ok(PackReport {
         output: opts.output.clone(),
-        bootstrap_from: if bootstrap_path == own {
-            own.display().to_string()
-        } else if staging.is_some() {
-            shown_boot
-        } else {
-            bootstrap_path.display().to_string()
-        },
+        bootstrap_from,
         entries,
         zip_bytes,
         warnings,

@@ -142,21 +142,7 @@ fn elf_files_scf_cannot_run_are_refused_unless_allowed() {
     write_file(&d.path().join("tool"), &host_built, 0o755);
     let out_dir = tempfile::tempdir().unwrap();
     let zip = out_dir.path().join("fn.zip");
-    let args = |extra: &'static str| -> Vec<std::ffi::OsString> {
-        let mut a: Vec<std::ffi::OsString> = vec![
-            "package".into(),
-            d.path().into(),
-            "-o".into(),
-            zip.clone().into(),
-        ];
-        if !extra.is_empty() {
-            a.push(extra.into());
-        }
-        a
-    };
-    let strict: Vec<std::ffi::OsString> = args("");
-    let strict: Vec<&std::ffi::OsStr> = strict.iter().map(|a| a.as_os_str()).collect();
-    let out = run_scfrt_strict(&strict);
+    let out = package_strict(d.path(), &zip).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
@@ -179,9 +165,10 @@ fn elf_files_scf_cannot_run_are_refused_unless_allowed() {
         "no temporary file left"
     );
 
-    let allowed: Vec<std::ffi::OsString> = args("--allow-newer-glibc");
-    let allowed: Vec<&std::ffi::OsStr> = allowed.iter().map(|a| a.as_os_str()).collect();
-    let out = run_scfrt_strict(&allowed);
+    let out = package_strict(d.path(), &zip)
+        .arg("--allow-newer-glibc")
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
@@ -331,16 +318,11 @@ fn a_host_built_ready_made_bootstrap_is_refused() {
         0o644,
     );
     let zip = d.path().join("fn.zip");
-    let out = run_scfrt_strict(&[
-        "package".as_ref(),
-        d.path().as_os_str(),
-        "-o".as_ref(),
-        zip.as_os_str(),
-        "--lang".as_ref(),
-        "bash".as_ref(),
-        "--bootstrap-bin".as_ref(),
-        bin_dir().as_os_str(),
-    ]);
+    let out = package_strict(d.path(), &zip)
+        .args(["--lang", "bash", "--bootstrap-bin"])
+        .arg(bin_dir())
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     let from = bin_dir().join("scf-shell-bootstrap");

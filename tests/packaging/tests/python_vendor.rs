@@ -8,7 +8,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::*;
 use scf_test_support::tools;
@@ -30,13 +30,7 @@ fn copy_function(dest: &Path) {
 fn package_python(dir: &Path, zip: &Path, version: &str, extra: &[&str]) -> Output {
     let target = target_dir();
     tools::portable_bin(&target);
-    Command::new(scfrt())
-        .args([
-            "package".as_ref(),
-            dir.as_os_str(),
-            "-o".as_ref(),
-            zip.as_os_str(),
-        ])
+    package_strict(dir, zip)
         .args([
             "--lang",
             "python",
@@ -47,8 +41,6 @@ fn package_python(dir: &Path, zip: &Path, version: &str, extra: &[&str]) -> Outp
         .arg(tools::wheelhouse(&target))
         .args(extra)
         .env("PIP_NO_INDEX", "1")
-        .env_remove("SCFRT_BOOTSTRAP_DIR")
-        .env_remove("SCFRT_ALLOW_NEWER_GLIBC")
         .output()
         .expect("run scfrt package")
 }

@@ -160,17 +160,9 @@ fn python_template() {
     let dir = tmp.path().join("fn");
     init("python", &dir);
     let zip = tmp.path().join("fn.zip");
-    let out = Command::new(scfrt())
-        .args([
-            "package".as_ref(),
-            dir.as_os_str(),
-            "-o".as_ref(),
-            zip.as_os_str(),
-        ])
+    let out = package_strict(&dir, &zip)
         .args(["--lang", "python", "--python-version", &version])
         .env("PIP_NO_INDEX", "1")
-        .env_remove("SCFRT_BOOTSTRAP_DIR")
-        .env_remove("SCFRT_ALLOW_NEWER_GLIBC")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -217,16 +209,9 @@ fn rust_template() {
     let zip = tmp.path().join("fn.zip");
     // A host build needs this machine's glibc and is refused; --portable builds for 2.17 with
     // cargo zigbuild (from ./test.sh's .venv).
-    let host = Command::new(scfrt())
-        .args([
-            "package".as_ref(),
-            dir.as_os_str(),
-            "-o".as_ref(),
-            zip.as_os_str(),
-        ])
+    let host = package_strict(&dir, &zip)
         .args(["--lang", "rust"])
         .env("CARGO_TARGET_DIR", target_dir().join("packaging-rust"))
-        .env_remove("SCFRT_ALLOW_NEWER_GLIBC")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&host.stderr);
@@ -237,17 +222,10 @@ fn rust_template() {
     );
     assert!(!zip.exists());
     let path = zig_path();
-    let out = Command::new(scfrt())
-        .args([
-            "package".as_ref(),
-            dir.as_os_str(),
-            "-o".as_ref(),
-            zip.as_os_str(),
-        ])
+    let out = package_strict(&dir, &zip)
         .args(["--lang", "rust", "--portable"])
         .env("CARGO_TARGET_DIR", target_dir().join("packaging-rust"))
         .env("PATH", path)
-        .env_remove("SCFRT_ALLOW_NEWER_GLIBC")
         .output()
         .unwrap();
     assert!(

@@ -16,7 +16,7 @@ use crate::repo;
 pub const APT_STEP: &str = "== tools (apt-get install what is missing)";
 
 /// The heading `./test.sh` prints for its step that creates `.venv` and installs into it
-/// (maturin and the scfruntime extension, pytest, ziglang, cargo-zigbuild; keep equal).
+/// (maturin, pytest, ziglang, cargo-zigbuild; keep equal).
 pub const VENV_STEP: &str = "== python venv (.venv)";
 
 /// The heading `./test.sh` prints for its step that builds the two wheels with

@@ -58,14 +58,19 @@ pub fn run_scfrt(args: &[&std::ffi::OsStr]) -> Output {
         .expect("run scfrt")
 }
 
-/// Runs scfrt with `args` as a user would: no bootstrap directory, no glibc allowance.
-pub fn run_scfrt_strict(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(scfrt())
-        .args(args)
-        .env_remove("SCFRT_BOOTSTRAP_DIR")
-        .env_remove("SCFRT_ALLOW_NEWER_GLIBC")
-        .output()
-        .expect("run scfrt")
+/// `scfrt package DIR -o ZIP` as a user runs it: no bootstrap directory, no glibc allowance
+/// (whatever this process's environment holds); callers add the rest.
+pub fn package_strict(dir: &Path, zip: &Path) -> Command {
+    let mut cmd = Command::new(scfrt());
+    cmd.args([
+        "package".as_ref(),
+        dir.as_os_str(),
+        "-o".as_ref(),
+        zip.as_os_str(),
+    ])
+    .env_remove("SCFRT_BOOTSTRAP_DIR")
+    .env_remove("SCFRT_ALLOW_NEWER_GLIBC");
+    cmd
 }
 
 /// The CPython the Python packaging tests vendor for: the interpreter `.venv` was made from
